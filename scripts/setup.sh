@@ -3,7 +3,6 @@
 # services the tools need (each step is a script of its own under scripts/setup.d/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python -m pip install --upgrade pip >/dev/null
 python -m pip install -e '.[dev]'
 for step in scripts/setup.d/*.sh; do
   [ -e "$step" ] || continue

@@ -114,7 +114,7 @@ class ToolResult:
 
     text: str
     is_error: bool = False
-    metadata: Mapping[str, Any] = field(default=_EMPTY)
+    metadata: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
 
     @classmethod
     def error(cls, text: str, **metadata: Any) -> ToolResult:
@@ -171,4 +171,17 @@ class StatefulTool(Tool, Protocol):
 
     def restore(self, session_id: str, state: Mapping[str, Any]) -> None:
         """Load state produced by :meth:`snapshot` for ``session_id``."""
+        ...
+
+
+@runtime_checkable
+class SessionScopedTool(Tool, Protocol):
+    """A tool that holds resources per session (a container, a browser context).
+
+    The loop calls :meth:`close_session` when an agent session ends, so those resources
+    are freed without closing the tool for other sessions.
+    """
+
+    async def close_session(self, session_id: str) -> None:
+        """Free what ``session_id`` holds. Idempotent."""
         ...

@@ -1,0 +1,219 @@
+"""Token-exact conversation history and the chain-of-thought policy.
+
+The conversation is a list of segments of token ids: the system and developer header,
+user messages and tool results (rendered with openai-harmony), and assistant messages
+*exactly as sampled* (harmony would re-render a past call with the recipient before the
+channel, which the model never wrote). Appending is O(appended tokens): the flat prompt
+is extended in place, so a backend that keeps a KV cache sees an unchanged prefix.
+
+Chain of thought: analysis is kept while the model works inside a tool loop and dropped
+once the turn ends with a ``final`` message (:attr:`AnalysisPolicy.PER_TURN`, the
+gpt-oss recommendation). Dropped means every ``analysis``-channel message of that turn:
+the reasoning, calls made from analysis (e.g. to ``python``) and their results. The
+other policies keep everything or drop analysis as soon as a generation ends.
+Harmony's ``auto_drop_analysis`` only drops analysis before the first final, which is
+wrong for multi-turn chats.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import TYPE_CHECKING, Literal
+
+from gptoss_agent.agent.encoding import HarmonyCodec
+from gptoss_agent.agent.parser import ParsedMessage
+
+if TYPE_CHECKING:
+    from openai_harmony import Message
+
+SegmentKind = Literal["header", "user", "assistant", "tool"]
+
+
+class AnalysisPolicy(str, Enum):
+    """When past ``analysis`` messages leave the prompt."""
+
+    PER_TURN = "per_turn"
+    KEEP_ALL = "keep_all"
+    DROP_ALL = "drop_all"
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A run of prompt tokens that belongs to one message.
+
+    Attributes:
+        kind: ``header`` (system/developer), ``user``, ``assistant`` or ``tool``.
+        tokens: The exact tokens, from ``<|start|>`` to the closing special token.
+        channel: The channel of assistant and tool messages.
+        turn: Index of the user turn the segment belongs to (0 for the header).
+    """
+
+    kind: SegmentKind
+    tokens: tuple[int, ...]
+    channel: str | None
+    turn: int
+
+
+class Conversation:
+    """The prompt of an agent session, kept as tokens.
+
+    Args:
+        codec: The Harmony codec.
+        header_texts: ``(role, text)`` pairs for the system and developer messages.
+        policy: The chain-of-thought policy.
+    """
+
+    def __init__(
+        self,
+        codec: HarmonyCodec,
+        header_texts: Sequence[tuple[str, str]],
+        policy: AnalysisPolicy = AnalysisPolicy.PER_TURN,
+    ) -> None:
+        self._codec = codec
+        self.policy = policy
+        self._segments: list[Segment] = []
+        self._flat: list[int] = []
+        self._turn = 0
+        start = codec.special.start
+        self._assistant_start = (start, *codec.encode_text("assistant"))
+        for role, text in header_texts:
+            self._push(Segment("header", self._render_plain(role, text), None, 0))
+
+    # ------------------------------------------------------------------ reading
+    @property
+    def segments(self) -> tuple[Segment, ...]:
+        """All segments, in order."""
+        return tuple(self._segments)
+
+    @property
+    def turn(self) -> int:
+        """The current user turn (1-based once a user message was added)."""
+        return self._turn
+
+    def tokens(self) -> list[int]:
+        """The history as one token list (a copy)."""
+        return list(self._flat)
+
+    def prompt(self) -> tuple[int, ...]:
+        """The prompt for the next assistant generation: history + ``<|start|>assistant``."""
+        return (*self._flat, *self._assistant_start)
+
+    def __len__(self) -> int:
+        return len(self._flat)
+
+    # ------------------------------------------------------------------ writing
+    def _push(self, segment: Segment) -> None:
+        self._segments.append(segment)
+        self._flat.extend(segment.tokens)
+
+    def _render_plain(self, role: str, text: str) -> tuple[int, ...]:
+        special = self._codec.special
+        return (
+            special.start,
+            *self._codec.encode_text(role),
+            special.message,
+            *self._codec.encode_text(text),
+            special.end,
+        )
+
+    def _render(self, message: Message) -> tuple[int, ...]:
+        return tuple(self._codec.encoding.render(message))
+
+    def add_user(self, text: str) -> None:
+        """Start a new user turn with ``text`` (encoded as ordinary text)."""
+        from openai_harmony import Message, Role
+
+        self._turn += 1
+        message = Message.from_role_and_content(Role.USER, text)
+        self._push(Segment("user", self._render(message), None, self._turn))
+
+    def add_assistant(self, messages: Sequence[ParsedMessage]) -> None:
+        """Append the messages of one generation verbatim.
+
+        A ``final`` that ended with ``<|return|>`` is stored with ``<|end|>`` instead, as
+        gpt-oss expects when the conversation continues.
+        """
+        special = self._codec.special
+        for message in messages:
+            tokens = message.tokens
+            if tokens and tokens[-1] == special.return_:
+                tokens = (*tokens[:-1], special.end)
+            self._push(Segment("assistant", tokens, message.channel, self._turn))
+        if any(m.channel == "final" and not m.is_call for m in messages):
+            self.end_turn()
+        elif self.policy is AnalysisPolicy.DROP_ALL:
+            self._drop_analysis(lambda segment: segment.kind == "assistant")
+
+    def add_tool_result(self, author: str, channel: str, text: str) -> None:
+        """Append a tool's answer, addressed to the assistant on ``channel``."""
+        from openai_harmony import Author, Message, Role
+
+        message = (
+            Message.from_author_and_content(Author.new(Role.TOOL, author), text)
+            .with_channel(channel)
+            .with_recipient("assistant")
+        )
+        self._push(Segment("tool", self._render(message), channel, self._turn))
+
+    def end_turn(self) -> None:
+        """Apply the policy after a turn ended with a final answer."""
+        if self.policy is AnalysisPolicy.KEEP_ALL:
+            return
+        turn = self._turn
+        self._drop_analysis(lambda segment: segment.turn == turn)
+
+    def _drop_analysis(self, predicate: Callable[[Segment], bool]) -> None:
+        kept = [
+            segment
+            for segment in self._segments
+            if not (
+                segment.channel == "analysis"
+                and segment.kind in ("assistant", "tool")
+                and predicate(segment)
+            )
+        ]
+        if len(kept) != len(self._segments):
+            self._segments = kept
+            self._flat = [token for segment in kept for token in segment.tokens]
+
+    # ------------------------------------------------------------------ persistence
+    def to_records(self) -> list[dict[str, object]]:
+        """JSON-serialisable segments (for transcripts and resume)."""
+        return [
+            {
+                "kind": segment.kind,
+                "tokens": list(segment.tokens),
+                "channel": segment.channel,
+                "turn": segment.turn,
+            }
+            for segment in self._segments
+        ]
+
+    @classmethod
+    def from_records(
+        cls,
+        codec: HarmonyCodec,
+        records: Sequence[dict[str, object]],
+        policy: AnalysisPolicy = AnalysisPolicy.PER_TURN,
+    ) -> Conversation:
+        """Rebuild a conversation saved with :meth:`to_records`."""
+        conversation = cls(codec, (), policy)
+        for record in records:
+            tokens = record["tokens"]
+            channel = record["channel"]
+            turn = record["turn"]
+            kind = record["kind"]
+            assert isinstance(tokens, list) and isinstance(turn, int)
+            assert kind in ("header", "user", "assistant", "tool")
+            conversation._push(
+                Segment(
+                    kind,  # type: ignore[arg-type]
+                    tuple(int(t) for t in tokens),
+                    channel if isinstance(channel, str) else None,
+                    turn,
+                )
+            )
+            conversation._turn = max(conversation._turn, turn)
+        return conversation

@@ -1,0 +1,149 @@
+"""What a run returns: the final answer, every message, why it stopped, and usage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class StopReason(str, Enum):
+    """Why the loop stopped."""
+
+    FINAL = "final"
+    MAX_TURNS = "max_turns"
+    MAX_TOKENS = "max_tokens"
+    WALL_TIME = "wall_time"
+    REPEATED_CALL = "repeated_call"
+    MODEL_ERRORS = "model_errors"
+    BACKEND_ERROR = "backend_error"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_success(self) -> bool:
+        """Whether the run ended with a final answer."""
+        return self is StopReason.FINAL
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    """One message of the conversation, parsed (for results, events and transcripts).
+
+    Attributes:
+        role: ``user``, ``assistant`` or ``tool``.
+        text: The content.
+        channel: ``analysis``, ``commentary`` or ``final`` (assistant and tool messages).
+        recipient: For assistant tool calls, the tool addressed.
+        author: For tool messages, the tool that answered.
+        content_type: ``json`` when the message declared ``<|constrain|>json``.
+        is_error: For tool messages, whether the tool reported an error.
+    """
+
+    role: str
+    text: str
+    channel: str | None = None
+    recipient: str | None = None
+    author: str | None = None
+    content_type: str | None = None
+    is_error: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable form, without empty fields."""
+        data: dict[str, Any] = {"role": self.role, "text": self.text}
+        for key in ("channel", "recipient", "author", "content_type"):
+            value = getattr(self, key)
+            if value is not None:
+                data[key] = value
+        if self.is_error:
+            data["is_error"] = True
+        return data
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token counts of a run.
+
+    Attributes:
+        generations: Number of model generations (turns of the loop).
+        prompt_tokens: Sum of prompt lengths over generations.
+        prefilled_tokens: Prompt tokens the backend actually computed (cache misses).
+        sampled_tokens: Tokens the model produced.
+        analysis_tokens / commentary_tokens / final_tokens: Sampled tokens by channel.
+        tool_output_tokens: Tokens of tool results added to the conversation.
+    """
+
+    generations: int = 0
+    prompt_tokens: int = 0
+    prefilled_tokens: int = 0
+    sampled_tokens: int = 0
+    analysis_tokens: int = 0
+    commentary_tokens: int = 0
+    final_tokens: int = 0
+    tool_output_tokens: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        """JSON-serialisable form."""
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class Incident:
+    """A repair the parser made or an error the model was told about.
+
+    Attributes:
+        kind: e.g. ``double_start``, ``unknown_tool``, ``invalid_arguments``.
+        detail: What happened.
+        repaired: ``True`` if fixed silently, ``False`` if the model had to retry.
+        generation: Which generation of the run it happened in (1-based).
+    """
+
+    kind: str
+    detail: str
+    repaired: bool
+    generation: int
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """The outcome of one ``run`` (one user message and everything it led to).
+
+    Attributes:
+        final_text: The final answer, or ``None`` when the run stopped without one.
+        stop_reason: Why the loop stopped.
+        messages: Every message of the session so far, in order.
+        new_messages: The messages this run added.
+        usage: Token counts of this run.
+        incidents: Repairs and model errors, in order.
+        tool_calls: How many tool calls were dispatched.
+        tool_errors: How many of them returned an error.
+        error: For ``backend_error``, what failed.
+        final_content_type: ``json`` when the final answer was constrained to JSON.
+        extras: Facts tools add (e.g. checked citations), by tool name.
+    """
+
+    final_text: str | None
+    stop_reason: StopReason
+    messages: tuple[ChatMessage, ...]
+    new_messages: tuple[ChatMessage, ...]
+    usage: Usage
+    incidents: tuple[Incident, ...] = ()
+    tool_calls: int = 0
+    tool_errors: int = 0
+    error: str | None = None
+    final_content_type: str | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """Whether the run produced a final answer."""
+        return self.stop_reason.is_success
+
+    @property
+    def repairs(self) -> tuple[Incident, ...]:
+        """Incidents the parser fixed."""
+        return tuple(incident for incident in self.incidents if incident.repaired)
+
+    @property
+    def model_errors(self) -> tuple[Incident, ...]:
+        """Incidents the model was told about."""
+        return tuple(incident for incident in self.incidents if not incident.repaired)

@@ -1,0 +1,210 @@
+"""JSON Schema from Python type hints, and JSON values back into those types.
+
+Supported annotations: ``str``, ``int``, ``float``, ``bool``, ``None``, ``Any``,
+``list[T]``/``Sequence[T]``, ``set[T]``, ``tuple[A, B]``/``tuple[T, ...]``,
+``dict[str, T]``/``Mapping[str, T]``, ``Optional``/``Union``/``X | Y``, ``Literal``,
+``Enum`` subclasses, dataclasses and ``TypedDict`` (as ``$defs`` entries referenced by
+``$ref``, so recursive types work), and ``Annotated[T, "description"]``.
+
+:func:`coerce` turns validated JSON back into the annotated Python types (dataclass
+instances, enum members, tuples), so user functions receive what they declared.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import types
+import typing
+from collections.abc import Mapping, MutableMapping, MutableSequence, Sequence
+from collections.abc import Set as AbstractSet
+from typing import Any, Literal, Union, get_args, get_origin
+
+from gptoss_agent.tools.errors import ToolRegistrationError
+
+_PRIMITIVES: dict[Any, dict[str, Any]] = {
+    str: {"type": "string"},
+    int: {"type": "integer"},
+    float: {"type": "number"},
+    bool: {"type": "boolean"},
+    type(None): {"type": "null"},
+}
+_SEQUENCES = (list, Sequence, MutableSequence)
+_SETS = (set, frozenset, AbstractSet)
+_MAPPINGS = (dict, Mapping, MutableMapping)
+
+
+def _is_typeddict(annotation: Any) -> bool:
+    return isinstance(annotation, type) and typing.is_typeddict(annotation)
+
+
+def _is_union(origin: Any) -> bool:
+    return origin is Union or origin is types.UnionType
+
+
+class SchemaBuilder:
+    """Builds schemas for annotations, collecting named types in ``$defs``."""
+
+    def __init__(self) -> None:
+        self.defs: dict[str, dict[str, Any]] = {}
+        self._building: set[str] = set()
+
+    def schema(self, annotation: Any) -> dict[str, Any]:
+        """The JSON schema of ``annotation``.
+
+        Raises:
+            ToolRegistrationError: The annotation has no JSON equivalent.
+        """
+        if annotation is Any or annotation is object:
+            return {}
+        if annotation in _PRIMITIVES:
+            return dict(_PRIMITIVES[annotation])
+        origin = get_origin(annotation)
+        args = get_args(annotation)
+        if origin is typing.Annotated:
+            schema = self.schema(args[0])
+            descriptions = [arg for arg in args[1:] if isinstance(arg, str)]
+            if descriptions:
+                schema["description"] = " ".join(descriptions)
+            return schema
+        if _is_union(origin):
+            return {"anyOf": [self.schema(arg) for arg in args]}
+        if origin is Literal:
+            return {"enum": list(args)}
+        if origin in _SEQUENCES or annotation in (list, Sequence):
+            return {"type": "array", "items": self.schema(args[0]) if args else {}}
+        if origin in _SETS or annotation in (set, frozenset):
+            items = self.schema(args[0]) if args else {}
+            return {"type": "array", "items": items, "uniqueItems": True}
+        if origin is tuple:
+            if len(args) == 2 and args[1] is Ellipsis:
+                return {"type": "array", "items": self.schema(args[0])}
+            items = [self.schema(arg) for arg in args]
+            return {
+                "type": "array",
+                "prefixItems": items,
+                "minItems": len(items),
+                "maxItems": len(items),
+            }
+        if origin in _MAPPINGS or annotation in (dict, Mapping):
+            if args and args[0] is not str:
+                raise ToolRegistrationError(f"mapping keys must be str, got {args[0]!r}")
+            values = self.schema(args[1]) if args else {}
+            return {"type": "object", "additionalProperties": values or True}
+        if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+            return self._named(annotation, self._enum_schema)
+        if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
+            return self._named(annotation, self._dataclass_schema)
+        if _is_typeddict(annotation):
+            return self._named(annotation, self._typeddict_schema)
+        raise ToolRegistrationError(f"cannot express {annotation!r} as JSON Schema")
+
+    def _named(self, cls: type, build: typing.Callable[[type], dict[str, Any]]) -> dict[str, Any]:
+        name = cls.__name__
+        if name not in self.defs and name not in self._building:
+            self._building.add(name)
+            try:
+                self.defs[name] = build(cls)
+            finally:
+                self._building.discard(name)
+        return {"$ref": f"#/$defs/{name}"}
+
+    def _enum_schema(self, cls: type) -> dict[str, Any]:
+        assert issubclass(cls, enum.Enum)
+        schema: dict[str, Any] = {"enum": [member.value for member in cls]}
+        if cls.__doc__ and cls.__doc__ != enum.Enum.__doc__:
+            schema["description"] = _first_paragraph(cls.__doc__)
+        return schema
+
+    def _dataclass_schema(self, cls: type) -> dict[str, Any]:
+        hints = typing.get_type_hints(cls, include_extras=True)
+        properties: dict[str, Any] = {}
+        required: list[str] = []
+        for item in dataclasses.fields(cls):
+            if not item.init:
+                continue
+            prop = self.schema(hints[item.name])
+            if item.default is not dataclasses.MISSING:
+                prop["default"] = _jsonable_default(item.default)
+            elif item.default_factory is dataclasses.MISSING:
+                required.append(item.name)
+            properties[item.name] = prop
+        return _object_schema(properties, required, cls.__doc__)
+
+    def _typeddict_schema(self, cls: type) -> dict[str, Any]:
+        hints = typing.get_type_hints(cls, include_extras=True)
+        required_keys: frozenset[str] = getattr(cls, "__required_keys__", frozenset(hints))
+        properties = {name: self.schema(hint) for name, hint in hints.items()}
+        required = [name for name in hints if name in required_keys]
+        return _object_schema(properties, required, cls.__doc__)
+
+
+def _object_schema(
+    properties: dict[str, Any], required: list[str], doc: str | None
+) -> dict[str, Any]:
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": properties,
+        "additionalProperties": False,
+    }
+    if required:
+        schema["required"] = required
+    if doc and not doc.startswith(("TypedDict(", "Dict(")) and "(" not in doc.split("\n")[0]:
+        schema["description"] = _first_paragraph(doc)
+    return schema
+
+
+def _first_paragraph(doc: str) -> str:
+    return " ".join(doc.strip().split("\n\n")[0].split())
+
+
+def _jsonable_default(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, tuple | frozenset | set):
+        return list(value)
+    return value
+
+
+def coerce(value: Any, annotation: Any) -> Any:
+    """Convert a validated JSON value into ``annotation``'s Python type."""
+    if annotation is Any or annotation is object or value is None:
+        return value
+    origin = get_origin(annotation)
+    args = get_args(annotation)
+    if origin is typing.Annotated:
+        return coerce(value, args[0])
+    if _is_union(origin):
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return coerce(value, arg)
+            except (TypeError, ValueError):
+                continue
+        return value
+    if annotation is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return annotation(value)
+    if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
+        if not isinstance(value, dict):
+            raise TypeError(f"expected an object for {annotation.__name__}")
+        hints = typing.get_type_hints(annotation, include_extras=True)
+        return annotation(**{key: coerce(item, hints[key]) for key, item in value.items()})
+    if _is_typeddict(annotation) and isinstance(value, dict):
+        hints = typing.get_type_hints(annotation, include_extras=True)
+        return {key: coerce(item, hints.get(key, Any)) for key, item in value.items()}
+    if isinstance(value, list):
+        if origin is tuple:
+            if len(args) == 2 and args[1] is Ellipsis:
+                return tuple(coerce(item, args[0]) for item in value)
+            return tuple(coerce(item, arg) for item, arg in zip(value, args, strict=False))
+        item_type = args[0] if args else Any
+        items = [coerce(item, item_type) for item in value]
+        if origin in _SETS:
+            return frozenset(items) if origin is frozenset else set(items)
+        return items
+    if isinstance(value, dict) and origin in _MAPPINGS and len(args) == 2:
+        return {key: coerce(item, args[1]) for key, item in value.items()}
+    return value
