@@ -209,7 +209,7 @@ class Conversation:
             assert kind in ("header", "user", "assistant", "tool")
             conversation._push(
                 Segment(
-                    kind,  # type: ignore[arg-type]
+                    kind,
                     tuple(int(t) for t in tokens),
                     channel if isinstance(channel, str) else None,
                     turn,

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 from typing import assert_never
 
@@ -244,7 +244,7 @@ def _remaining(run: _Run, limits: LoopLimits) -> float | None:
 
 
 @contextlib.asynccontextmanager
-async def _deadline(seconds: float | None):  # type: ignore[no-untyped-def]
+async def _deadline(seconds: float | None) -> AsyncIterator[None]:
     if seconds is None:
         yield
         return

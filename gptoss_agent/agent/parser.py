@@ -245,6 +245,11 @@ class CompletionParser:
             self._draft = None
             self._state = _State.BETWEEN
             return
+        if token == special.start and not draft.header:
+            self._issue(IssueKind.DOUBLE_START, "a doubled <|start|> was ignored")
+            self._draft = _Draft(tokens=[token])
+            self._state = _State.ROLE
+            return
         if token == special.start:
             self._issue(IssueKind.MISSING_MESSAGE, "a message header was cut off by <|start|>")
             self._draft = _Draft(tokens=[token])

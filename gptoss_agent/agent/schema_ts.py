@@ -175,7 +175,10 @@ def render_type(schema: Mapping[str, Any] | bool, state: _RenderState, indent: s
         finally:
             state.ref_stack.pop()
         if ref in state.named:  # it referred to itself: declare it by name
-            state.pending.append(f"type {name} = {render_type(target, _sub(state), '')};")
+            body = render_type(target, _sub(state), "")
+            comment = target.get("description")
+            prefix = "\n".join(_comment_lines(str(comment), "")) + "\n" if comment else ""
+            state.pending.append(f"{prefix}type {name} = {body};")
             return name
         return rendered
     if "const" in schema:

@@ -79,12 +79,12 @@ class SchemaBuilder:
         if origin is tuple:
             if len(args) == 2 and args[1] is Ellipsis:
                 return {"type": "array", "items": self.schema(args[0])}
-            items = [self.schema(arg) for arg in args]
+            prefix = [self.schema(arg) for arg in args]
             return {
                 "type": "array",
-                "prefixItems": items,
-                "minItems": len(items),
-                "maxItems": len(items),
+                "prefixItems": prefix,
+                "minItems": len(prefix),
+                "maxItems": len(prefix),
             }
         if origin in _MAPPINGS or annotation in (dict, Mapping):
             if args and args[0] is not str:
