@@ -43,6 +43,7 @@ class HarmonyCodec:
     def __init__(self, encoding: HarmonyEncoding, token_bytes: list[bytes]) -> None:
         self.encoding = encoding
         self._token_bytes = token_bytes
+        self._header_cache: dict[str, tuple[int, ...]] = {}
         ids = {
             name: encoding.encode(name, allowed_special="all")[0]
             for name in sorted(encoding.special_tokens_set)
@@ -63,6 +64,16 @@ class HarmonyCodec:
     def encode_text(self, text: str) -> list[int]:
         """Encode untrusted text; special-token strings become ordinary text tokens."""
         return self.encoding.encode(text, disallowed_special=())
+
+    def encode_header(self, text: str) -> tuple[int, ...]:
+        """:meth:`encode_text` for the short strings that recur in message headers
+        (roles, channels, ``author to=assistant``), memoised."""
+        cached = self._header_cache.get(text)
+        if cached is None:
+            cached = tuple(self.encode_text(text))
+            if len(self._header_cache) < 4096:
+                self._header_cache[text] = cached
+        return cached
 
     def encode_with_special(self, text: str) -> list[int]:
         """Encode text in which special-token strings *are* structure (scripts, goldens)."""

@@ -257,3 +257,24 @@ def test_user_text_with_special_token_strings_stays_text(codec: HarmonyCodec) ->
     tokens = session.conversation.segments[-1].tokens
     structural = [t for t in tokens if codec.is_special(t)]
     assert structural == [codec.special.start, codec.special.message, codec.special.end]
+
+
+@pytest.mark.parametrize("author", ["functions.lookup", "python", "browser.search", "system"])
+@pytest.mark.parametrize("channel", ["commentary", "analysis"])
+@pytest.mark.parametrize("text", ["ok", '{"a": 1}', " leading", "<|start|>x", "a\n\nb  ", "世界"])
+def test_tool_and_user_messages_render_exactly_as_harmony(codec, author, channel, text) -> None:
+    from openai_harmony import Author
+
+    from gptoss_agent.agent.conversation import Conversation
+
+    conversation = Conversation(codec, ())
+    tool_message = (
+        Message.from_author_and_content(Author.new(Role.TOOL, author), text)
+        .with_channel(channel)
+        .with_recipient("assistant")
+    )
+    assert list(conversation.render_tool_result(author, channel, text)) == (
+        codec.encoding.render(tool_message)
+    )
+    user_message = Message.from_role_and_content(Role.USER, text)
+    assert list(conversation.render_user(text)) == codec.encoding.render(user_message)

@@ -1,0 +1,164 @@
+"""Building an ``Agent`` from a validated task file: backend, tools, budgets.
+
+Heavy backends and tools are imported only when a task asks for them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gptoss_agent.agent.agent import Agent
+from gptoss_agent.agent.backend import ModelBackend, SamplingParams
+from gptoss_agent.agent.conversation import AnalysisPolicy
+from gptoss_agent.agent.loop import LoopLimits
+from gptoss_agent.agent.scripted import ScriptedBackend
+from gptoss_agent.agent.taskfile import TaskFile, TaskFileError
+from gptoss_agent.tools.base import Tool
+from gptoss_agent.tools.function_tool import FunctionTool, function_tool
+
+
+def load_callable(task: TaskFile, spec: dict[str, Any]) -> Callable[..., Any]:
+    """Import the function a ``tools.functions`` entry names.
+
+    Raises:
+        TaskFileError: The module, file or function cannot be found.
+    """
+    if "import" in spec:
+        module_name, _, attribute = spec["import"].partition(":")
+        if str(task.base_dir) not in sys.path:
+            sys.path.insert(0, str(task.base_dir))
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise TaskFileError(f"{task.path}: cannot import {module_name!r}: {exc}") from exc
+        where = module_name
+    else:
+        file_path = task.resolve(spec["file"])
+        if not file_path.is_file():
+            raise TaskFileError(f"{task.path}: function file {file_path} does not exist")
+        module_spec = importlib.util.spec_from_file_location(
+            f"gptoss_task_tools_{abs(hash(file_path))}", file_path
+        )
+        if module_spec is None or module_spec.loader is None:
+            raise TaskFileError(f"{task.path}: cannot load {file_path} as Python")
+        module = importlib.util.module_from_spec(module_spec)
+        try:
+            module_spec.loader.exec_module(module)
+        except Exception as exc:
+            raise TaskFileError(f"{task.path}: {file_path} failed to load: {exc}") from exc
+        attribute = spec["function"]
+        where = str(file_path)
+    target = getattr(module, attribute, None)
+    if isinstance(target, FunctionTool):
+        return target.handler
+    if target is None or not callable(target):
+        raise TaskFileError(f"{task.path}: {where} has no function {attribute!r}")
+    return target
+
+
+def build_function_tool(task: TaskFile, spec: dict[str, Any]) -> FunctionTool:
+    """One function tool from a task entry (type hints, or the explicit schema)."""
+    target = load_callable(task, spec)
+    name = spec.get("name") or target.__name__
+    timeout = spec.get("timeout_s", 60.0)
+    if "schema" in spec:
+        description = spec.get("description") or inspect.getdoc(target) or ""
+        return FunctionTool.from_schema(name, description.split("\n\n")[0], spec["schema"],
+                                        target, timeout_s=timeout)
+    return function_tool(name=name, description=spec.get("description"), timeout_s=timeout)(
+        target
+    )
+
+
+def build_backend(task: TaskFile) -> ModelBackend:
+    """The model backend a task names."""
+    model = task.data["model"]
+    backend = model["backend"]
+    if backend == "scripted":
+        completions = list(model.get("completions", []))
+        if "script" in model:
+            script_path = task.resolve(model["script"])
+            try:
+                loaded = yaml.safe_load(script_path.read_text(encoding="utf-8"))
+            except (OSError, yaml.YAMLError) as exc:
+                raise TaskFileError(f"{task.path}: cannot read script {script_path}: {exc}") from exc
+            if not isinstance(loaded, list) or not all(isinstance(c, str) for c in loaded):
+                raise TaskFileError(f"{script_path}: expected a YAML list of completion strings")
+            completions.extend(loaded)
+        return ScriptedBackend(completions)
+    if backend == "transformers":
+        from gptoss_agent.agent.backends import transformers_backend
+
+        return transformers_backend.from_task_settings(task.resolve(model["path"]), model)
+    from gptoss_agent.agent.backends import server_backend
+
+    return server_backend.from_task_settings(model)
+
+
+def build_tools(task: TaskFile) -> list[Tool | FunctionTool]:
+    """Every tool the task enables."""
+    tools: list[Tool | FunctionTool] = []
+    config = task.data.get("tools", {})
+    python = config.get("python")
+    if python:
+        from gptoss_agent.tools import python_tool
+
+        settings = python if isinstance(python, dict) else {}
+        data_dir = task.data.get("output", {}).get("data_dir") or settings.get("data_dir")
+        tools.append(python_tool.from_task_settings(
+            settings, data_dir=task.resolve(data_dir) if data_dir else None))
+    browser = config.get("browser")
+    if browser:
+        from gptoss_agent.tools.browser import tool as browser_tool
+
+        settings = browser if isinstance(browser, dict) else {}
+        tools.append(browser_tool.from_task_settings(settings, base_dir=task.base_dir))
+    for spec in config.get("functions", []):
+        tools.append(build_function_tool(task, spec))
+    return tools
+
+
+def build_agent(task: TaskFile, backend: ModelBackend | None = None) -> Agent:
+    """The agent a task describes (``backend`` overrides the task's model, for tests)."""
+    model = task.data["model"]
+    budgets = task.data.get("budgets", {})
+    limits = LoopLimits(
+        max_generations=budgets.get("max_turns", 32),
+        max_tokens=budgets.get("max_tokens", 32_768),
+        wall_time_s=budgets.get("wall_time_s"),
+        max_repeated_calls=budgets.get("max_repeated_calls", 3),
+        max_consecutive_errors=budgets.get("max_consecutive_errors", 3),
+        tool_timeout_s=budgets.get("tool_timeout_s", 300.0),
+    )
+    sampling = SamplingParams(**model.get("sampling", {}))
+    return Agent(
+        backend or build_backend(task),
+        build_tools(task),
+        instructions=task.data.get("instructions"),
+        reasoning_effort=model.get("reasoning_effort", "medium"),
+        sampling=sampling,
+        limits=limits,
+        analysis_policy=AnalysisPolicy(task.data.get("analysis_policy", "per_turn")),
+        conversation_start_date=task.data.get("conversation_start_date"),
+    )
+
+
+def input_files(task: TaskFile) -> list[Path]:
+    """The task's input files, resolved; missing ones are an error.
+
+    Raises:
+        TaskFileError: An input file does not exist.
+    """
+    paths = [task.resolve(item) for item in task.data.get("inputs", [])]
+    for path in paths:
+        if not path.exists():
+            raise TaskFileError(f"{task.path}: input file {path} does not exist")
+    return paths

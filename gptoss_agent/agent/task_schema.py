@@ -1,0 +1,165 @@
+"""The JSON Schema of task files (``task.yaml``), published with ``gptoss-agent schema``.
+
+Unknown keys are errors everywhere (``additionalProperties: false``), so a typo never
+silently does nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _strict(properties: dict[str, Any], required: list[str] | None = None,
+            description: str | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": properties,
+        "additionalProperties": False,
+    }
+    if required:
+        schema["required"] = required
+    if description:
+        schema["description"] = description
+    return schema
+
+
+_POSITIVE_NUMBER = {"type": "number", "exclusiveMinimum": 0}
+_POSITIVE_INT = {"type": "integer", "minimum": 1}
+
+SAMPLING = _strict(
+    {
+        "temperature": {"type": "number", "minimum": 0},
+        "top_p": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+        "max_tokens": _POSITIVE_INT,
+        "seed": {"type": "integer"},
+    },
+    description="Sampling settings; gpt-oss recommends temperature 1.0 and top_p 1.0.",
+)
+
+MODEL = _strict(
+    {
+        "backend": {"enum": ["scripted", "transformers", "server"]},
+        "path": {"type": "string", "description": "Local checkpoint folder (transformers)."},
+        "device": {"type": "string", "description": "auto, cpu, cuda, cuda:0, ..."},
+        "dtype": {"type": "string", "description": "auto, bfloat16, float32, ..."},
+        "url": {"type": "string", "description": "Base URL of an inference server."},
+        "server": {"enum": ["vllm", "sglang", "llama.cpp"]},
+        "model_name": {"type": "string", "description": "Model name sent to the server."},
+        "api_key_env": {"type": "string", "description": "Environment variable with a key."},
+        "completions": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "Scripted Harmony completions (scripted backend).",
+        },
+        "script": {"type": "string", "description": "YAML file with a list of completions."},
+        "sampling": SAMPLING,
+        "reasoning_effort": {"enum": ["low", "medium", "high"]},
+    },
+    required=["backend"],
+)
+
+FUNCTION = _strict(
+    {
+        "import": {
+            "type": "string",
+            "pattern": r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$",
+            "description": "module.path:function",
+        },
+        "file": {"type": "string", "description": "A Python file, relative to the task file."},
+        "function": {"type": "string", "description": "Function name inside `file`."},
+        "name": {"type": "string", "description": "Name shown to the model."},
+        "description": {"type": "string"},
+        "schema": {"type": "object", "description": "Explicit JSON schema of the arguments."},
+        "timeout_s": _POSITIVE_NUMBER,
+    },
+)
+
+PYTHON_TOOL = _strict(
+    {
+        "image": {"type": "string"},
+        "timeout_s": _POSITIVE_NUMBER,
+        "memory_mb": _POSITIVE_INT,
+        "cpus": _POSITIVE_NUMBER,
+        "pids": _POSITIVE_INT,
+        "network": {"type": "boolean"},
+        "data_dir": {"type": "string"},
+        "output_limit_bytes": _POSITIVE_INT,
+    },
+)
+
+BROWSER_TOOL = _strict(
+    {
+        "search": _strict(
+            {
+                "backend": {"enum": ["local", "searxng", "brave"]},
+                "corpus": {"type": "string", "description": "Folder indexed by `local`."},
+                "url": {"type": "string"},
+                "api_key_env": {"type": "string"},
+            },
+        ),
+        "allow": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "Hosts or CIDRs admitted despite being private or loopback.",
+        },
+        "chromium": {"type": "string", "description": "Path to the Chromium binary."},
+        "page_timeout_s": _POSITIVE_NUMBER,
+    },
+)
+
+TOOLS = _strict(
+    {
+        "python": {"oneOf": [PYTHON_TOOL, {"type": "boolean"}]},
+        "browser": {"oneOf": [BROWSER_TOOL, {"type": "boolean"}]},
+        "functions": {"type": "array", "items": FUNCTION},
+    },
+)
+
+BUDGETS = _strict(
+    {
+        "max_turns": _POSITIVE_INT,
+        "max_tokens": _POSITIVE_INT,
+        "wall_time_s": _POSITIVE_NUMBER,
+        "max_repeated_calls": _POSITIVE_INT,
+        "max_consecutive_errors": _POSITIVE_INT,
+        "tool_timeout_s": _POSITIVE_NUMBER,
+    },
+)
+
+OUTPUT = _strict(
+    {
+        "transcript": {"type": "string", "description": "JSONL transcript path."},
+        "final": {"type": "string", "description": "Write the final answer here."},
+        "data_dir": {"type": "string", "description": "Host folder for /mnt/data."},
+    },
+)
+
+TASK_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "https://gptoss-agent.dev/schemas/task.json",
+    "title": "gptoss-agent task file",
+    **_strict(
+        {
+            "name": {"type": "string"},
+            "model": MODEL,
+            "instructions": {"type": "string"},
+            "prompt": {"type": "string", "minLength": 1},
+            "inputs": {"type": "array", "items": {"type": "string"}},
+            "tools": TOOLS,
+            "budgets": BUDGETS,
+            "approval": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "Recipients (functions.x, python, browser) that need a yes.",
+            },
+            "analysis_policy": {"enum": ["per_turn", "keep_all", "drop_all"]},
+            "conversation_start_date": {"type": "string", "format": "date"},
+            "output": OUTPUT,
+            "check": {
+                "type": "string",
+                "description": "module:function or file.py:function run on the result.",
+            },
+        },
+        required=["model", "prompt"],
+    ),
+}

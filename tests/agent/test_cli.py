@@ -1,0 +1,101 @@
+"""The CLI driven as a user would: in a subprocess, with good and bad task files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "scripted_weather" / "task.yaml"
+
+
+def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gptoss_agent.agent.cli", *args],
+        capture_output=True, text=True, timeout=120, cwd=cwd or ROOT,
+    )
+
+
+def test_example_runs_end_to_end_with_a_function_tool() -> None:
+    completed = cli("run", str(EXAMPLE), "--quiet")
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == "It is **65.3 °F** in Paris right now."
+
+
+def test_json_output_is_one_event_per_line() -> None:
+    completed = cli("run", str(EXAMPLE), "--json")
+    assert completed.returncode == 0, completed.stderr
+    events = [json.loads(line) for line in completed.stdout.splitlines()]
+    types = [event["type"] for event in events]
+    assert types[-1] == "run_finished" and "final" in types
+    call = next(event for event in events if event["type"] == "tool_call")
+    result = next(event for event in events if event["type"] == "tool_result")
+    assert call["recipient"] == "functions.get_weather"
+    # The real function ran: 18.5 °C is 65.3 °F.
+    assert json.loads(result["text"])["temperature"] == 65.3
+    assert events[-1]["result"]["stop_reason"] == "final"
+
+
+def write_task(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "task.yaml"
+    path.write_text(text)
+    return path
+
+
+GOOD_MODEL = """model:
+  backend: scripted
+  completions: ["<|channel|>final<|message|>hi<|return|>"]
+"""
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (GOOD_MODEL + "prompt: hi\nbudgets:\n  max_turns: 0\n",
+         "task.yaml:6: budgets.max_turns: expected a number >= 1, got 0"),
+        (GOOD_MODEL + "prompt: hi\ntools:\n  functionz: []\n",
+         "task.yaml:6: tools.functionz: unknown key; expected one of: browser, functions, python"),
+        (GOOD_MODEL + "prompt: 5\n", "task.yaml:4: prompt: expected a string, got 5"),
+        (GOOD_MODEL, "(top level): 'prompt' is required"),
+        ("model:\n  backend: llama\nprompt: hi\n",
+         "task.yaml:2: model.backend: expected one of scripted, transformers, server"),
+        ("model: [unclosed\n", "task.yaml:2: not valid YAML"),
+        ("model:\n  backend: transformers\nprompt: hi\n",
+         "model: the transformers backend needs model.path"),
+        (GOOD_MODEL + "prompt: hi\ntools:\n  functions:\n    - import: nosuchmodule:fn\n",
+         "cannot import 'nosuchmodule'"),
+    ],
+)
+def test_bad_task_files_name_file_line_key_and_expectation(tmp_path, body, expected) -> None:
+    completed = cli("run", str(write_task(tmp_path, body)))
+    assert completed.returncode == 2, completed.stdout + completed.stderr
+    assert expected in completed.stderr
+
+
+def test_set_overrides_any_key(tmp_path: Path) -> None:
+    task = write_task(tmp_path, GOOD_MODEL + "prompt: hi\n")
+    completed = cli("run", str(task), "--quiet", "--set",
+                    'model.completions=["<|channel|>final<|message|>overridden<|return|>"]')
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == "overridden"
+
+
+def test_budget_exhaustion_has_its_own_exit_code(tmp_path: Path) -> None:
+    call = ('<|channel|>commentary to=functions.nope <|constrain|>json<|message|>{}<|call|>')
+    task = write_task(tmp_path, f"model:\n  backend: scripted\n  completions: ['{call}']\n"
+                                "prompt: hi\nbudgets:\n  max_turns: 1\n")
+    completed = cli("run", str(task), "--quiet")
+    assert completed.returncode == 1
+    assert "stopped: max_turns" in completed.stderr
+
+
+def test_schema_command_prints_the_published_schema() -> None:
+    completed = cli("schema")
+    assert completed.returncode == 0
+    schema = json.loads(completed.stdout)
+    assert schema["required"] == ["model", "prompt"]
+    assert schema["additionalProperties"] is False
