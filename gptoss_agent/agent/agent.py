@@ -18,13 +18,16 @@ import asyncio
 import contextlib
 import datetime as _dt
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
+from typing import Any
 
+from gptoss_agent.agent.approval import ApprovalPolicy
 from gptoss_agent.agent.backend import ModelBackend, SamplingParams
 from gptoss_agent.agent.conversation import AnalysisPolicy, Conversation
 from gptoss_agent.agent.encoding import HarmonyCodec, load_codec
-from gptoss_agent.agent.events import Event
+from gptoss_agent.agent.event_json import event_to_dict, result_to_dict
+from gptoss_agent.agent.events import DELTA_EVENTS, Event, RunFinished
 from gptoss_agent.agent.loop import LoopLimits, SessionState, run_loop
 from gptoss_agent.agent.prompt import (
     ReasoningEffort,
@@ -33,6 +36,12 @@ from gptoss_agent.agent.prompt import (
     system_message_text,
 )
 from gptoss_agent.agent.result import RunResult
+from gptoss_agent.agent.transcript import (
+    TranscriptError,
+    TranscriptWriter,
+    header_record,
+    replay_conversation,
+)
 from gptoss_agent.tools.base import SessionScopedTool
 from gptoss_agent.tools.registry import ToolLike, ToolRegistry
 
@@ -48,6 +57,7 @@ class Agent:
         sampling: Sampling parameters (temperature, top_p, max tokens per turn, seed).
         limits: Budgets of each run.
         analysis_policy: When past reasoning leaves the prompt.
+        approval: Which calls need a yes and who answers (default: none need one).
         conversation_start_date: ``YYYY-MM-DD`` for the system message; today if
             ``None``; ``""`` leaves the line out.
         codec: The Harmony codec (loaded offline when omitted).
@@ -68,6 +78,7 @@ class Agent:
         limits: LoopLimits | None = None,
         analysis_policy: AnalysisPolicy = AnalysisPolicy.PER_TURN,
         conversation_start_date: str | None = None,
+        approval: ApprovalPolicy | None = None,
         codec: HarmonyCodec | None = None,
     ) -> None:
         self.model = model
@@ -83,6 +94,7 @@ class Agent:
         self.sampling = sampling or SamplingParams()
         self.limits = limits or LoopLimits()
         self.analysis_policy = AnalysisPolicy(analysis_policy)
+        self.approval = approval or ApprovalPolicy()
         self.codec = codec or load_codec()
 
     def header_texts(self) -> list[tuple[str, str]]:
@@ -97,9 +109,43 @@ class Agent:
             texts.append(("developer", developer))
         return texts
 
-    def session(self, session_id: str | None = None) -> AgentSession:
-        """A new conversation with this agent."""
-        return AgentSession(self, session_id or uuid.uuid4().hex[:12])
+    def session(
+        self,
+        session_id: str | None = None,
+        *,
+        transcript: TranscriptWriter | None = None,
+        task_path: str | None = None,
+        task_data: Mapping[str, Any] | None = None,
+    ) -> AgentSession:
+        """A new conversation with this agent.
+
+        Args:
+            session_id: Stable id (tools key per-session state on it); random if omitted.
+            transcript: Where to record everything, durably; the session writes the
+                header and owns the writer from now on.
+            task_path: The task file, recorded in the transcript header.
+            task_data: The task's content, recorded so that a resume can rebuild it.
+        """
+        sid = session_id or uuid.uuid4().hex[:12]
+        if transcript is not None:
+            transcript.write(header_record(sid, task_path, task_data))
+        return AgentSession(self, sid, transcript=transcript)
+
+    def restore_session(
+        self, records: list[dict[str, Any]], transcript: TranscriptWriter | None = None
+    ) -> AgentSession:
+        """Rebuild the session a transcript describes, to continue it.
+
+        Raises:
+            TranscriptError: The records hold no header.
+        """
+        if not records or records[0].get("type") != "header":
+            raise TranscriptError("the records do not start with a transcript header")
+        replayed = replay_conversation(records)
+        session = AgentSession(self, str(records[0]["session_id"]), transcript=transcript,
+                               segments=replayed.segments)
+        session.state.runs = replayed.runs
+        return session
 
     async def run(self, task: str, *, on_event: Callable[[Event], None] | None = None
                   ) -> RunResult:
@@ -135,17 +181,35 @@ class AgentSession:
     what they hold for this session and the backend drops its cache.
     """
 
-    def __init__(self, agent: Agent, session_id: str) -> None:
+    def __init__(
+        self,
+        agent: Agent,
+        session_id: str,
+        *,
+        transcript: TranscriptWriter | None = None,
+        segments: Sequence[dict[str, Any]] | None = None,
+    ) -> None:
         self.agent = agent
         self.session_id = session_id
+        self.transcript = transcript
+        observer = transcript.write if transcript is not None else None
+        if segments is None:
+            conversation = Conversation(
+                agent.codec, agent.header_texts(), agent.analysis_policy, observer
+            )
+        else:
+            conversation = Conversation.from_records(
+                agent.codec, segments, agent.analysis_policy, observer
+            )
         self.state = SessionState(
             session_id=session_id,
             codec=agent.codec,
-            conversation=Conversation(agent.codec, agent.header_texts(), agent.analysis_policy),
+            conversation=conversation,
             backend=agent.model,
             registry=agent.registry,
             sampling=agent.sampling,
             limits=agent.limits,
+            approval=agent.approval,
         )
         self._lock = asyncio.Lock()
         self._closed = False
@@ -158,10 +222,34 @@ class AgentSession:
     async def send(self, text: str, *, on_event: Callable[[Event], None] | None = None
                    ) -> RunResult:
         """Add a user message and run until the model answers or a budget runs out."""
+        return await self._run(text, on_event)
+
+    async def resume(self, *, on_event: Callable[[Event], None] | None = None) -> RunResult:
+        """Continue an interrupted run (restored with :meth:`Agent.restore_session`)
+        from its last complete record: a call without a result is run first."""
+        return await self._run(None, on_event)
+
+    async def _run(self, text: str | None, on_event: Callable[[Event], None] | None
+                   ) -> RunResult:
         if self._closed:
             raise RuntimeError(f"session {self.session_id} is closed")
+        sink = on_event or _ignore
+        transcript = self.transcript
+        if transcript is not None:
+            user_sink = sink
+
+            def sink(event: Event) -> None:
+                # Deltas are not recorded: the complete messages are (MessageRecorded).
+                if not isinstance(event, (RunFinished, *DELTA_EVENTS)):
+                    transcript.write_event(event_to_dict(event))
+                user_sink(event)
+
+            transcript.write({"type": "run_started", "prompt": text, "resumed": text is None})
         async with self._lock:
-            return await run_loop(self.state, text, on_event or _ignore)
+            result = await run_loop(self.state, text, sink)
+        if transcript is not None:
+            transcript.write({"type": "run_finished", "result": result_to_dict(result)})
+        return result
 
     async def stream(self, text: str) -> AsyncIterator[Event]:
         """:meth:`send`, yielding events; the last one is :class:`RunFinished`."""
@@ -189,10 +277,14 @@ class AgentSession:
         if self._closed:
             return
         self._closed = True
-        for tool in self.agent.registry.tools:
-            if isinstance(tool, SessionScopedTool):
-                await tool.close_session(self.session_id)
-        await self.agent.model.release(self.session_id)
+        try:
+            for tool in self.agent.registry.tools:
+                if isinstance(tool, SessionScopedTool):
+                    await tool.close_session(self.session_id)
+            await self.agent.model.release(self.session_id)
+        finally:
+            if self.transcript is not None:
+                self.transcript.close()
 
     async def __aenter__(self) -> AgentSession:
         return self

@@ -20,12 +20,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Literal
+from typing import Any, Literal
 
 from gptoss_agent.agent.encoding import HarmonyCodec
 from gptoss_agent.agent.parser import ParsedMessage
 
 SegmentKind = Literal["header", "user", "assistant", "tool"]
+ConversationObserver = Callable[[dict[str, Any]], None]
 
 
 class AnalysisPolicy(str, Enum):
@@ -53,6 +54,16 @@ class Segment:
     turn: int
 
 
+def segment_record(segment: Segment) -> dict[str, Any]:
+    """A segment as JSON data."""
+    return {
+        "kind": segment.kind,
+        "tokens": list(segment.tokens),
+        "channel": segment.channel,
+        "turn": segment.turn,
+    }
+
+
 class Conversation:
     """The prompt of an agent session, kept as tokens.
 
@@ -67,9 +78,11 @@ class Conversation:
         codec: HarmonyCodec,
         header_texts: Sequence[tuple[str, str]],
         policy: AnalysisPolicy = AnalysisPolicy.PER_TURN,
+        observer: ConversationObserver | None = None,
     ) -> None:
         self._codec = codec
         self.policy = policy
+        self.observer = observer
         self._segments: list[Segment] = []
         self._flat: list[int] = []
         self._turn = 0
@@ -89,6 +102,11 @@ class Conversation:
         """The current user turn (1-based once a user message was added)."""
         return self._turn
 
+    @property
+    def assistant_start(self) -> tuple[int, ...]:
+        """The tokens of ``<|start|>assistant`` that end every prompt."""
+        return self._assistant_start
+
     def tokens(self) -> list[int]:
         """The history as one token list (a copy)."""
         return list(self._flat)
@@ -101,9 +119,14 @@ class Conversation:
         return len(self._flat)
 
     # ------------------------------------------------------------------ writing
-    def _push(self, segment: Segment) -> None:
+    def _push(self, segment: Segment, final: bool = False) -> None:
         self._segments.append(segment)
         self._flat.extend(segment.tokens)
+        if self.observer is not None:
+            record = segment_record(segment)
+            if final:
+                record["final"] = True
+            self.observer({"type": "segment", **record})
 
     def _render_plain(self, role: str, text: str) -> tuple[int, ...]:
         special = self._codec.special
@@ -153,7 +176,8 @@ class Conversation:
             tokens = message.tokens
             if tokens and tokens[-1] == special.return_:
                 tokens = (*tokens[:-1], special.end)
-            self._push(Segment("assistant", tokens, message.channel, self._turn))
+            is_final = message.channel == "final" and not message.is_call
+            self._push(Segment("assistant", tokens, message.channel, self._turn), is_final)
         if any(m.channel == "final" and not m.is_call for m in messages):
             self.end_turn()
         elif self.policy is AnalysisPolicy.DROP_ALL:
@@ -172,40 +196,36 @@ class Conversation:
         self._drop_analysis(lambda segment: segment.turn == turn)
 
     def _drop_analysis(self, predicate: Callable[[Segment], bool]) -> None:
-        kept = [
-            segment
-            for segment in self._segments
-            if not (
-                segment.channel == "analysis"
-                and segment.kind in ("assistant", "tool")
-                and predicate(segment)
-            )
+        removed = [
+            index
+            for index, segment in enumerate(self._segments)
+            if segment.channel == "analysis"
+            and segment.kind in ("assistant", "tool")
+            and predicate(segment)
         ]
-        if len(kept) != len(self._segments):
+        if removed:
+            dropped = set(removed)
+            kept = [s for i, s in enumerate(self._segments) if i not in dropped]
+            if self.observer is not None:
+                self.observer({"type": "drop", "indices": removed})
             self._segments = kept
             self._flat = [token for segment in kept for token in segment.tokens]
 
     # ------------------------------------------------------------------ persistence
-    def to_records(self) -> list[dict[str, object]]:
+    def to_records(self) -> list[dict[str, Any]]:
         """JSON-serialisable segments (for transcripts and resume)."""
-        return [
-            {
-                "kind": segment.kind,
-                "tokens": list(segment.tokens),
-                "channel": segment.channel,
-                "turn": segment.turn,
-            }
-            for segment in self._segments
-        ]
+        return [segment_record(segment) for segment in self._segments]
 
     @classmethod
     def from_records(
         cls,
         codec: HarmonyCodec,
-        records: Sequence[dict[str, object]],
+        records: Sequence[dict[str, Any]],
         policy: AnalysisPolicy = AnalysisPolicy.PER_TURN,
+        observer: ConversationObserver | None = None,
     ) -> Conversation:
-        """Rebuild a conversation saved with :meth:`to_records`."""
+        """Rebuild a conversation saved with :meth:`to_records` (the observer is attached
+        after the rebuild, so restored segments are not reported again)."""
         conversation = cls(codec, (), policy)
         for record in records:
             tokens = record["tokens"]
@@ -223,4 +243,5 @@ class Conversation:
                 )
             )
             conversation._turn = max(conversation._turn, turn)
+        conversation.observer = observer
         return conversation

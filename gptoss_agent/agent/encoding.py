@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import functools
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -40,9 +41,12 @@ class HarmonyCodec:
     Build it with :func:`load_codec` (cached per process).
     """
 
-    def __init__(self, encoding: HarmonyEncoding, token_bytes: list[bytes]) -> None:
+    def __init__(
+        self, encoding: HarmonyEncoding, token_bytes: Callable[[], list[bytes]]
+    ) -> None:
         self.encoding = encoding
-        self._token_bytes = token_bytes
+        self._load_token_bytes = token_bytes
+        self._token_table: list[bytes] | None = None
         self._header_cache: dict[str, tuple[int, ...]] = {}
         ids = {
             name: encoding.encode(name, allowed_special="all")[0]
@@ -88,8 +92,9 @@ class HarmonyCodec:
         special = self._special_text.get(token)
         if special is not None:
             return special
-        if 0 <= token < len(self._token_bytes):
-            return self._token_bytes[token]
+        table = self._token_bytes
+        if 0 <= token < len(table):
+            return table[token]
         return f"<|unknown:{token}|>".encode()
 
     def decode(self, tokens: list[int] | tuple[int, ...]) -> str:
@@ -97,6 +102,12 @@ class HarmonyCodec:
         return b"".join(self.token_bytes(token) for token in tokens).decode(
             "utf-8", errors="replace"
         )
+
+    @property
+    def _token_bytes(self) -> list[bytes]:
+        if self._token_table is None:
+            self._token_table = self._load_token_bytes()
+        return self._token_table
 
     @property
     def vocab_size(self) -> int:
@@ -127,4 +138,5 @@ def load_codec() -> HarmonyCodec:
     from openai_harmony import HarmonyEncodingName, load_harmony_encoding
 
     encoding = load_harmony_encoding(HarmonyEncodingName.HARMONY_GPT_OSS)
-    return HarmonyCodec(encoding, _read_token_bytes(location.folder / VOCAB_FILENAME))
+    vocab_file = location.folder / VOCAB_FILENAME
+    return HarmonyCodec(encoding, lambda: _read_token_bytes(vocab_file))

@@ -1,4 +1,4 @@
-"""Events as JSON objects: one per line for ``--json`` output and for transcripts."""
+"""Events as JSON objects (one per line for ``--json`` output and transcripts), and back."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from gptoss_agent.agent.events import (
     Event,
     FinalAnswer,
     IncidentRaised,
+    MessageRecorded,
     Preamble,
     PreambleDelta,
     ReasoningDelta,
@@ -18,7 +19,8 @@ from gptoss_agent.agent.events import (
     ToolCallStarted,
     UsageUpdated,
 )
-from gptoss_agent.agent.result import RunResult
+from gptoss_agent.agent.result import ChatMessage, Incident, RunResult, Usage
+from gptoss_agent.tools.base import ToolCall, ToolResult
 
 
 def result_to_dict(result: RunResult) -> dict[str, Any]:
@@ -48,6 +50,8 @@ def event_to_dict(event: Event) -> dict[str, Any]:
             return {"type": "preamble_delta", "text": text}
         case Preamble(text=text):
             return {"type": "preamble", "text": text}
+        case MessageRecorded(message=message):
+            return {"type": "message", **message.to_dict()}
         case ToolCallStarted(call=call):
             return {"type": "tool_call", "call_id": call.call_id, "recipient": call.recipient,
                     "channel": call.channel, "arguments": call.arguments}
@@ -67,3 +71,37 @@ def event_to_dict(event: Event) -> dict[str, Any]:
         case RunFinished(result=result):
             return {"type": "run_finished", "result": result_to_dict(result)}
     raise TypeError(f"unknown event {event!r}")
+
+
+def _usage_from(data: dict[str, Any]) -> Usage:
+    known = {f.name for f in dataclasses.fields(Usage)}
+    return Usage(**{k: int(v) for k, v in data.items() if k in known})
+
+
+def event_from_dict(data: dict[str, Any]) -> Event | None:
+    """Rebuild a recorded event (for ``show``); ``None`` for kinds not drawn again."""
+    kind = data.get("type")
+    if kind == "message":
+        fields = {f.name for f in dataclasses.fields(ChatMessage)}
+        return MessageRecorded(ChatMessage(**{k: v for k, v in data.items() if k in fields}))
+    if kind in ("tool_call", "tool_result"):
+        namespace, _, name = str(data["recipient"]).partition(".")
+        call = ToolCall(call_id=str(data["call_id"]), namespace=namespace, name=name or None,
+                        arguments=str(data.get("arguments", "")),
+                        channel=str(data.get("channel", "commentary")))
+        if kind == "tool_call":
+            return ToolCallStarted(call)
+        result = ToolResult(text=str(data["text"]), is_error=bool(data["is_error"]),
+                            metadata=data.get("metadata") or {})
+        return ToolCallFinished(call, result, float(data.get("seconds", 0.0)))
+    if kind == "incident":
+        return IncidentRaised(Incident(str(data["kind"]), str(data["detail"]),
+                                       bool(data["repaired"]), int(data["generation"])))
+    if kind == "usage":
+        return UsageUpdated(_usage_from(data["usage"]), int(data["generation"]),
+                            float(data["tokens_per_second"]), float(data["elapsed_s"]))
+    if kind == "final":
+        return FinalAnswer(str(data["text"]), data.get("content_type"))
+    if kind == "preamble":
+        return Preamble(str(data["text"]))
+    return None

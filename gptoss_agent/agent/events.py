@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gptoss_agent.agent.result import Incident, RunResult, Usage
+from gptoss_agent.agent.result import ChatMessage, Incident, RunResult, Usage
 from gptoss_agent.tools.base import ToolCall, ToolResult
 
 
@@ -38,6 +38,13 @@ class Preamble:
     """A complete preamble message."""
 
     text: str
+
+
+@dataclass(frozen=True)
+class MessageRecorded:
+    """A complete message entered the conversation (user, assistant or tool)."""
+
+    message: ChatMessage
 
 
 @dataclass(frozen=True)
@@ -88,11 +95,14 @@ class RunFinished:
     result: RunResult
 
 
+DELTA_EVENTS = (ReasoningDelta, TextDelta, PreambleDelta)
+
 Event = (
     ReasoningDelta
     | TextDelta
     | PreambleDelta
     | Preamble
+    | MessageRecorded
     | ToolCallStarted
     | ToolCallFinished
     | IncidentRaised

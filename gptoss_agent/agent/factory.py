@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from gptoss_agent.agent.agent import Agent
+from gptoss_agent.agent.approval import ApprovalPolicy
 from gptoss_agent.agent.backend import ModelBackend, SamplingParams
 from gptoss_agent.agent.conversation import AnalysisPolicy
 from gptoss_agent.agent.loop import LoopLimits
@@ -126,7 +127,11 @@ def build_tools(task: TaskFile) -> list[Tool | FunctionTool]:
     return tools
 
 
-def build_agent(task: TaskFile, backend: ModelBackend | None = None) -> Agent:
+def build_agent(
+    task: TaskFile,
+    backend: ModelBackend | None = None,
+    approval: ApprovalPolicy | None = None,
+) -> Agent:
     """The agent a task describes (``backend`` overrides the task's model, for tests)."""
     model = task.data["model"]
     budgets = task.data.get("budgets", {})
@@ -148,6 +153,7 @@ def build_agent(task: TaskFile, backend: ModelBackend | None = None) -> Agent:
         limits=limits,
         analysis_policy=AnalysisPolicy(task.data.get("analysis_policy", "per_turn")),
         conversation_start_date=task.data.get("conversation_start_date"),
+        approval=approval,
     )
 
 
@@ -162,3 +168,22 @@ def input_files(task: TaskFile) -> list[Path]:
         if not path.exists():
             raise TaskFileError(f"{task.path}: input file {path} does not exist")
     return paths
+
+
+async def place_inputs(task: TaskFile, agent: Agent, session_id: str) -> list[Path]:
+    """Copy the task's input files into the session's ``/mnt/data``.
+
+    Raises:
+        TaskFileError: Inputs are listed but the python tool is not enabled, or a file
+            is missing.
+    """
+    files = input_files(task)
+    if not files:
+        return []
+    python = next((tool for tool in agent.registry.tools if tool.spec.name == "python"), None)
+    copy_in = getattr(python, "copy_in", None)
+    if copy_in is None:
+        raise TaskFileError(
+            f"{task.path}: inputs are copied to /mnt/data of the python tool; enable tools.python"
+        )
+    return [copy_in(session_id, path) for path in files]

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 from typing import assert_never
 
+from gptoss_agent.agent.approval import ApprovalPolicy
 from gptoss_agent.agent.backend import GenerationRequest, ModelBackend, SamplingParams
 from gptoss_agent.agent.conversation import Conversation
 from gptoss_agent.agent.encoding import HarmonyCodec
@@ -21,6 +22,7 @@ from gptoss_agent.agent.events import (
     Event,
     FinalAnswer,
     IncidentRaised,
+    MessageRecorded,
     Preamble,
     PreambleDelta,
     ReasoningDelta,
@@ -83,6 +85,7 @@ class SessionState:
     registry: ToolRegistry
     sampling: SamplingParams
     limits: LoopLimits
+    approval: ApprovalPolicy = field(default_factory=ApprovalPolicy)
     messages: list[ChatMessage] = field(default_factory=list)
     calls_made: int = 0
     runs: int = 0
@@ -93,6 +96,7 @@ class _Run:
     """Mutable bookkeeping of one run."""
 
     started: float
+    emit: EventSink
     usage: Usage = field(default_factory=Usage)
     incidents: list[Incident] = field(default_factory=list)
     new_messages: list[ChatMessage] = field(default_factory=list)
@@ -115,8 +119,8 @@ def _call_key(message: ParsedMessage) -> tuple[str, str]:
     return (message.recipient or "", text)
 
 
-async def run_loop(state: SessionState, user_text: str, emit: EventSink) -> RunResult:
-    """Run one user message to its end.
+async def run_loop(state: SessionState, user_text: str | None, emit: EventSink) -> RunResult:
+    """Run one user message to its end (``None``: continue an interrupted run).
 
     Steps, repeated until something stops the run:
 
@@ -132,10 +136,15 @@ async def run_loop(state: SessionState, user_text: str, emit: EventSink) -> RunR
     output, or the backend fails. It never raises for the model's mistakes.
     """
     state.runs += 1
-    run = _Run(started=time.monotonic())
-    _record(state, run, ChatMessage(role="user", text=user_text))
-    state.conversation.add_user(user_text)
+    run = _Run(started=time.monotonic(), emit=emit)
     limits = state.limits
+    if user_text is not None:
+        _record(state, run, ChatMessage(role="user", text=user_text))
+        state.conversation.add_user(user_text)
+    else:
+        # Resuming: a call whose result never made it into the history runs first.
+        for pending in _pending_calls(state):
+            await _dispatch(state, run, pending, emit)
 
     def finish(reason: StopReason, final: ParsedMessage | None = None,
                error: str | None = None) -> RunResult:
@@ -196,8 +205,6 @@ async def run_loop(state: SessionState, user_text: str, emit: EventSink) -> RunR
         completion = parser.finish(max_tokens_hit=not stopped)
         _account_generation(state, run, prompt, completion.messages, completion.sampled_tokens)
         seconds = max(time.monotonic() - gen_started, 1e-9)
-        emit(UsageUpdated(run.usage, run.generation, completion.sampled_tokens / seconds,
-                          time.monotonic() - run.started))
         # 6a. append what was sampled, verbatim
         state.conversation.add_assistant(completion.messages)
         for message in completion.messages:
@@ -208,6 +215,8 @@ async def run_loop(state: SessionState, user_text: str, emit: EventSink) -> RunR
                 emit(Preamble(message.text))
         for issue in completion.issues:
             _incident(run, emit, issue.kind.value, issue.detail, issue.is_repair)
+        emit(UsageUpdated(run.usage, run.generation, completion.sampled_tokens / seconds,
+                          time.monotonic() - run.started))
         if not stopped and run.usage.sampled_tokens >= limits.max_tokens:
             return finish(StopReason.MAX_TOKENS)
 
@@ -235,6 +244,23 @@ async def run_loop(state: SessionState, user_text: str, emit: EventSink) -> RunR
         run.consecutive_errors = run.consecutive_errors + 1 if had_error else 0
         if run.consecutive_errors >= limits.max_consecutive_errors:
             return finish(StopReason.MODEL_ERRORS)
+
+
+def _pending_calls(state: SessionState) -> tuple[ParsedMessage, ...]:
+    """Calls in the last assistant segment that have no result after them."""
+    segments = state.conversation.segments
+    if not segments or segments[-1].kind != "assistant":
+        return ()
+    tokens = segments[-1].tokens
+    if not tokens or tokens[-1] != state.codec.special.call:
+        return ()
+    prefix = state.conversation.assistant_start
+    body = tokens[len(prefix):] if tokens[: len(prefix)] == prefix else tokens
+    parser = CompletionParser(state.codec)
+    for token in body:
+        parser.feed(token)
+    completion = parser.finish(max_tokens_hit=False)
+    return tuple(m for m in completion.messages if m.is_call and m.terminator is not None)
 
 
 def _remaining(run: _Run, limits: LoopLimits) -> float | None:
@@ -266,6 +292,7 @@ def _emit_delta(emit: EventSink, header: MessageHeader, delta: str) -> None:
 def _record(state: SessionState, run: _Run, message: ChatMessage) -> None:
     state.messages.append(message)
     run.new_messages.append(message)
+    run.emit(MessageRecorded(message))
 
 
 def _incident(run: _Run, emit: EventSink, kind: str, detail: str, repaired: bool) -> None:
@@ -342,6 +369,15 @@ async def _dispatch(
         content_type=message.content_type,
     )
     emit(ToolCallStarted(call))
+    if state.approval.needs_approval(call) and not await state.approval.decide(call):
+        declined = ToolResult.error(
+            f"The user declined this call to {recipient}. Do not retry it; continue "
+            "without it or ask the user.",
+            kind="declined",
+        )
+        _append_tool_message(state, run, recipient, channel, declined.text, True)
+        emit(ToolCallFinished(call, declined, 0.0))
+        return True
     remaining = _remaining(run, state.limits)
     timeout = state.limits.tool_timeout_s
     if remaining is not None:

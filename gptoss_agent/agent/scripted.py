@@ -79,6 +79,14 @@ class ScriptedBackend:
         """Every prompt received, decoded with special tokens spelled out."""
         return [self._codec.decode(prompt) for prompt in self.prompts]
 
+    def skip(self, count: int) -> None:
+        """Fast-forward past ``count`` completions (a resumed run already replayed them)."""
+        if count < 0 or self._position + count > len(self._script):
+            raise ScriptError(
+                f"cannot skip {count} completion(s): {self.remaining} remain in the script"
+            )
+        self._position += count
+
     def assert_finished(self) -> None:
         """Raise :class:`ScriptError` unless every scripted completion was replayed."""
         if self.remaining:

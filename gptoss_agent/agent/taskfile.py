@@ -96,9 +96,10 @@ def _dotted(path: Sequence[Any]) -> str:
 
 def _expected(error: jsonschema.ValidationError) -> str:
     validator = error.validator
-    value = error.validator_value
+    value: Any = error.validator_value
     if validator == "type":
-        return f"expected {'an' if str(value)[0] in 'aeiou' else 'a'} {value}, got {error.instance!r}"
+        article = "an" if str(value)[0] in "aeiou" else "a"
+        return f"expected {article} {value}, got {error.instance!r}"
     if validator == "enum":
         return f"expected one of {', '.join(map(str, value))}, got {error.instance!r}"
     if validator == "minimum":
@@ -156,8 +157,10 @@ def apply_override(data: dict[str, Any], assignment: str) -> None:
     target[parts[-1]] = value
 
 
-def load_task(path: str | Path, overrides: Sequence[str] = ()) -> TaskFile:
-    """Read, override and validate a task file.
+def load_task(
+    path: str | Path, overrides: Sequence[str] = (), *, require_prompt: bool = True
+) -> TaskFile:
+    """Read, override and validate a task file (``chat`` needs no ``prompt``).
 
     Raises:
         TaskFileError: The file is missing, not YAML, or does not match the schema.
@@ -181,8 +184,11 @@ def load_task(path: str | Path, overrides: Sequence[str] = ()) -> TaskFile:
         raise TaskFileError(f"{file_path}:1: a task file must be a mapping of keys to values")
     for assignment in overrides:
         apply_override(data, assignment)
+    schema = TASK_SCHEMA
+    if not require_prompt:
+        schema = {**TASK_SCHEMA, "required": [k for k in TASK_SCHEMA["required"] if k != "prompt"]}
     validator = jsonschema.Draft202012Validator(
-        TASK_SCHEMA, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
     )
     errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
     if errors:

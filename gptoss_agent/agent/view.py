@@ -19,6 +19,7 @@ from gptoss_agent.agent.events import (
     Event,
     FinalAnswer,
     IncidentRaised,
+    MessageRecorded,
     Preamble,
     PreambleDelta,
     ReasoningDelta,
@@ -28,6 +29,7 @@ from gptoss_agent.agent.events import (
     ToolCallStarted,
     UsageUpdated,
 )
+from gptoss_agent.agent.result import ChatMessage
 
 _MAX_PANEL_CHARS = 4000
 
@@ -37,12 +39,16 @@ class TerminalView:
 
     Args:
         console: Where to draw.
-        show_reasoning: Stream ``analysis`` text (dimmed).
+        show_reasoning: Show ``analysis`` text (dimmed).
+        replay: Drawing a recorded transcript: messages come whole, not as deltas.
     """
 
-    def __init__(self, console: Console, *, show_reasoning: bool = True) -> None:
+    def __init__(
+        self, console: Console, *, show_reasoning: bool = True, replay: bool = False
+    ) -> None:
         self.console = console
         self.show_reasoning = show_reasoning
+        self.replay = replay
         self._streaming: str | None = None
 
     def _end_stream(self) -> None:
@@ -71,6 +77,9 @@ class TerminalView:
                 pass  # the final answer is drawn once, as Markdown
             case Preamble():
                 self._end_stream()
+            case MessageRecorded(message=message):
+                if self.replay:
+                    self._draw_recorded(message)
             case ToolCallStarted(call=call):
                 self._end_stream()
                 body = _pretty_arguments(call.arguments, call.namespace)
@@ -108,6 +117,19 @@ class TerminalView:
                     detail = f": {result.error}" if result.error else ""
                     self.console.print(Text(f"stopped: {result.stop_reason.value}{detail}",
                                             style="bold red"))
+
+
+    def _draw_recorded(self, message: ChatMessage) -> None:
+        if message.role == "user":
+            self.console.print(Panel(Text(message.text), title="user", title_align="left",
+                                     border_style="magenta"))
+        elif message.role == "assistant" and message.recipient is None:
+            if message.channel == "analysis" and self.show_reasoning:
+                self._stream("reasoning", message.text, "dim")
+                self._end_stream()
+            elif message.channel == "commentary":
+                self._stream("preamble", message.text, "italic cyan")
+                self._end_stream()
 
 
 def _pretty_arguments(arguments: str, namespace: str) -> Syntax | Text:

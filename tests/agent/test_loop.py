@@ -10,6 +10,7 @@ from gptoss_agent.agent.backend import GenerationRequest, GenerationStats
 from gptoss_agent.agent.encoding import HarmonyCodec
 from gptoss_agent.agent.events import (
     FinalAnswer,
+    MessageRecorded,
     Preamble,
     PreambleDelta,
     ReasoningDelta,
@@ -39,10 +40,16 @@ async def test_stream_yields_typed_events_in_order(codec: HarmonyCodec) -> None:
     answer = "".join(e.text for e in events if isinstance(e, TextDelta))
     assert reasoning == "Let me add." and preamble == "Adding now." and answer == "The sum is 5."
     kinds = [type(e).__name__ for e in events if not isinstance(
-        e, ReasoningDelta | PreambleDelta | TextDelta)]
+        e, ReasoningDelta | PreambleDelta | TextDelta | MessageRecorded)]
     assert kinds == [
-        "UsageUpdated", "Preamble", "ToolCallStarted", "ToolCallFinished",
+        "Preamble", "UsageUpdated", "ToolCallStarted", "ToolCallFinished",
         "UsageUpdated", "FinalAnswer", "RunFinished",
+    ]
+    recorded = [(e.message.role, e.message.channel) for e in events
+                if isinstance(e, MessageRecorded)]
+    assert recorded == [
+        ("user", None), ("assistant", "analysis"), ("assistant", "commentary"),
+        ("assistant", "commentary"), ("tool", "commentary"), ("assistant", "final"),
     ]
     started = next(e for e in events if isinstance(e, ToolCallStarted))
     finished = next(e for e in events if isinstance(e, ToolCallFinished))

@@ -1,0 +1,235 @@
+"""Crash-safe JSONL transcripts: written as a run goes, read back to show, resume or export.
+
+Every record is one JSON object on one line, flushed and fsynced before the run moves on,
+so a crash loses at most the record being written. Records:
+
+* ``header``: format version, creation time, session id, the task (path and content);
+* ``segment``: a run of conversation tokens appended (token-exact Harmony, with its kind,
+  channel and user turn), in order;
+* ``drop``: conversation segments removed by the chain-of-thought policy (their indices);
+* ``event``: a loop event (parsed messages, tool inputs and outputs, timings, usage);
+* ``run_started`` / ``run_finished``: one per user message, the latter with the result.
+
+A torn last line (a crash mid-write) is detected and cut off when the file is opened for
+appending (:func:`repair_torn_tail`); a damaged line in the middle is an error naming the
+line, because silently skipping it would lose a record.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+TRANSCRIPT_VERSION = 1
+
+
+class TranscriptError(ValueError):
+    """A transcript cannot be read: damage in the middle, or not a transcript at all."""
+
+
+@dataclass(frozen=True)
+class RepairReport:
+    """What :func:`repair_torn_tail` did.
+
+    Attributes:
+        records: Complete records in the file after the repair.
+        removed_bytes: Bytes of the torn last line that were cut off (0 if none).
+    """
+
+    records: int
+    removed_bytes: int
+
+
+def _parse_lines(data: bytes, path: Path) -> tuple[list[dict[str, Any]], int]:
+    """Complete records and the byte offset where the intact part ends."""
+    records: list[dict[str, Any]] = []
+    offset = 0
+    lines = data.split(b"\n")
+    for number, line in enumerate(lines, start=1):
+        if number == len(lines):
+            # Text after the last newline is a record the writer did not finish.
+            return records, offset
+        if not line.strip():
+            offset += len(line) + 1
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError as exc:
+            raise TranscriptError(
+                f"{path}:{number}: damaged record in the middle of the transcript ({exc}); "
+                "refusing to continue, since records after it would be misread"
+            ) from exc
+        if not isinstance(record, dict) or "type" not in record:
+            raise TranscriptError(f"{path}:{number}: not a transcript record")
+        records.append(record)
+        offset += len(line) + 1
+    return records, offset
+
+
+def read_records(path: str | Path) -> list[dict[str, Any]]:
+    """All complete records; a torn last line is ignored (not modified).
+
+    Raises:
+        TranscriptError: Damage before the last line, or no header.
+    """
+    file_path = Path(path)
+    try:
+        data = file_path.read_bytes()
+    except OSError as exc:
+        raise TranscriptError(f"{file_path}: cannot read: {exc.strerror}") from exc
+    records, _ = _parse_lines(data, file_path)
+    if not records or records[0].get("type") != "header":
+        raise TranscriptError(f"{file_path}: not a gptoss-agent transcript (no header record)")
+    version = records[0].get("version")
+    if version != TRANSCRIPT_VERSION:
+        raise TranscriptError(f"{file_path}: transcript version {version} is not supported")
+    return records
+
+
+def repair_torn_tail(path: str | Path) -> RepairReport:
+    """Cut a torn last line off the file, in place.
+
+    Raises:
+        TranscriptError: Damage before the last line.
+    """
+    file_path = Path(path)
+    data = file_path.read_bytes()
+    records, offset = _parse_lines(data, file_path)
+    removed = len(data) - offset
+    if removed:
+        with file_path.open("r+b") as handle:
+            handle.truncate(offset)
+            handle.flush()
+            os.fsync(handle.fileno())
+    return RepairReport(records=len(records), removed_bytes=removed)
+
+
+class TranscriptWriter:
+    """Appends records durably (flush + fsync per record).
+
+    Args:
+        path: The JSONL file; created with its folder if missing, repaired if torn.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.repair = (
+            repair_torn_tail(self.path) if self.path.exists() else RepairReport(0, 0)
+        )
+        self._handle: BinaryIO | None = self.path.open("ab")
+        self._started = time.monotonic()
+
+    def write(self, record: Mapping[str, Any]) -> None:
+        """Append one record and make it durable before returning."""
+        if self._handle is None:
+            raise ValueError(f"transcript {self.path} is closed")
+        line = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode()
+        self._handle.write(line + b"\n")
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+
+    def write_event(self, event: Mapping[str, Any]) -> None:
+        """Append a loop event with its time since the writer opened."""
+        self.write({"type": "event", "t": round(time.monotonic() - self._started, 4),
+                    "event": dict(event)})
+
+    def close(self) -> None:
+        """Close the file. Idempotent."""
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+
+def header_record(session_id: str, task_path: str | None,
+                  task_data: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The first record of a transcript."""
+    return {
+        "type": "header",
+        "version": TRANSCRIPT_VERSION,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "session_id": session_id,
+        "task_path": task_path,
+        "task": dict(task_data) if task_data is not None else None,
+    }
+
+
+@dataclass(frozen=True)
+class ReplayedConversation:
+    """The conversation a transcript describes, rebuilt from its segment records.
+
+    Attributes:
+        segments: Segment records still in the conversation, in order.
+        finished: Whether the last run recorded ``run_finished``.
+        runs: How many runs were started.
+        last_prompt: The text of the last ``run_started`` record.
+        prompt_recorded: Whether the last run's user message reached the conversation
+            (a crash right after ``run_started`` leaves it out; a resume sends it again).
+    """
+
+    segments: tuple[dict[str, Any], ...]
+    finished: bool
+    runs: int
+    last_prompt: str | None
+    prompt_recorded: bool
+
+
+def replay_conversation(records: list[dict[str, Any]]) -> ReplayedConversation:
+    """Apply ``segment`` and ``drop`` records in order."""
+    segments: list[dict[str, Any]] = []
+    finished = True
+    runs = 0
+    last_prompt: str | None = None
+    prompt_recorded = True
+    for record in records:
+        kind = record["type"]
+        if kind == "segment":
+            segments.append(record)
+            if record["kind"] == "user":
+                prompt_recorded = True
+        elif kind == "drop":
+            removed = set(record["indices"])
+            segments = [s for i, s in enumerate(segments) if i not in removed]
+        elif kind == "run_started":
+            finished = False
+            runs += 1
+            last_prompt = record.get("prompt")
+            prompt_recorded = last_prompt is None  # a resumed run adds no user message
+        elif kind == "run_finished":
+            finished = True
+    return ReplayedConversation(tuple(segments), finished, runs, last_prompt, prompt_recorded)
+
+
+def iter_training_examples(records: list[dict[str, Any]], return_token: int,
+                           end_token: int) -> Iterator[tuple[list[int], list[int]]]:
+    """Token-exact training examples: for each turn that ended with a final answer, the
+    conversation as the model saw it at that moment plus everything it sampled in the
+    turn, the final closed with ``<|return|>`` as in training. Yields ``(tokens, mask)``
+    where ``mask`` is 1 on tokens the assistant wrote.
+    """
+    segments: list[dict[str, Any]] = []
+    for record in records:
+        kind = record["type"]
+        if kind == "segment":
+            segments.append(record)
+            if record["kind"] == "assistant" and record.get("channel") == "final" and (
+                record.get("final")
+            ):
+                tokens: list[int] = []
+                mask: list[int] = []
+                for index, segment in enumerate(segments):
+                    seg_tokens = list(segment["tokens"])
+                    if index == len(segments) - 1 and seg_tokens and seg_tokens[-1] == end_token:
+                        seg_tokens[-1] = return_token
+                    tokens.extend(seg_tokens)
+                    weight = 1 if segment["kind"] == "assistant" else 0
+                    mask.extend([weight] * len(seg_tokens))
+                yield tokens, mask
+        elif kind == "drop":
+            removed = set(record["indices"])
+            segments = [s for i, s in enumerate(segments) if i not in removed]
