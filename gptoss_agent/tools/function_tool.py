@@ -24,7 +24,7 @@ from typing import Any, overload
 import docstring_parser
 import jsonschema
 
-from gptoss_agent.tools.base import FunctionSpec, ToolResult
+from gptoss_agent.tools.base import FunctionSpec, ToolContext, ToolResult
 from gptoss_agent.tools.errors import ToolRegistrationError
 from gptoss_agent.tools.json_args import ArgumentsError, parse_arguments
 from gptoss_agent.tools.type_schema import SchemaBuilder, coerce
@@ -46,6 +46,8 @@ class FunctionTool:
         timeout_s: Deadline for one call, or ``None`` for none.
         annotations: Parameter name to type, for converting JSON to Python values
             (empty for raw-schema tools, which receive plain JSON values).
+        context_param: The parameter that receives the :class:`ToolContext` (declared
+            by annotating it ``ToolContext``; it is not shown to the model).
     """
 
     name: str
@@ -54,6 +56,7 @@ class FunctionTool:
     handler: Callable[..., Any]
     timeout_s: float | None = DEFAULT_TIMEOUT_S
     annotations: Mapping[str, Any] = field(default_factory=dict)
+    context_param: str | None = None
     _validator: Any = field(init=False, repr=False, compare=False, default=None)
 
     def __post_init__(self) -> None:
@@ -117,7 +120,8 @@ class FunctionTool:
             )
         return arguments
 
-    async def invoke(self, arguments_text: str) -> ToolResult:
+    async def invoke(self, arguments_text: str, context: ToolContext | None = None
+                     ) -> ToolResult:
         """Validate, convert, run and report; never raises for the model's mistakes."""
         try:
             arguments = self.validate(arguments_text)
@@ -131,6 +135,11 @@ class FunctionTool:
         except (TypeError, ValueError) as exc:
             return ToolResult.error(f"Error: bad arguments for {self.name}: {exc}",
                                     kind="invalid_arguments")
+        if self.context_param is not None:
+            if context is None:
+                return ToolResult.error(f"Error: {self.name} needs a session context",
+                                        kind="exception")
+            kwargs[self.context_param] = context
         try:
             value = await asyncio.wait_for(self._run(kwargs), timeout=self.timeout_s)
         except TimeoutError:
@@ -143,6 +152,8 @@ class FunctionTool:
             return ToolResult.error(
                 f"Error: {self.name} raised {type(exc).__name__}: {exc}", kind="exception"
             )
+        if isinstance(value, ToolResult):
+            return value
         return ToolResult(text=_result_text(value))
 
     async def _run(self, kwargs: dict[str, Any]) -> Any:
@@ -180,7 +191,9 @@ def _fallback(value: Any) -> Any:
     return str(value)
 
 
-def _schema_from_signature(func: Callable[..., Any]) -> tuple[dict[str, Any], dict[str, Any], str]:
+def _schema_from_signature(
+    func: Callable[..., Any],
+) -> tuple[dict[str, Any], dict[str, Any], str, str | None]:
     try:
         hints = typing.get_type_hints(func, include_extras=True)
     except (NameError, TypeError) as exc:
@@ -193,7 +206,11 @@ def _schema_from_signature(func: Callable[..., Any]) -> tuple[dict[str, Any], di
     properties: dict[str, Any] = {}
     required: list[str] = []
     annotations: dict[str, Any] = {}
+    context_param: str | None = None
     for name, parameter in inspect.signature(func).parameters.items():
+        if hints.get(name) is ToolContext:
+            context_param = name
+            continue
         if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
             raise ToolRegistrationError(
                 f"{func.__name__}: *args/**kwargs cannot be described to the model"
@@ -240,7 +257,7 @@ def _schema_from_signature(func: Callable[..., Any]) -> tuple[dict[str, Any], di
         schema["$defs"] = builder.defs
     description_parts = [docs.short_description or "", docs.long_description or ""]
     description = "\n".join(part for part in description_parts if part).strip()
-    return schema, annotations, description
+    return schema, annotations, description, context_param
 
 
 @overload
@@ -282,7 +299,7 @@ def function_tool(
     """
 
     def build(target: Callable[..., Any]) -> FunctionTool:
-        schema, annotations, doc_description = _schema_from_signature(target)
+        schema, annotations, doc_description, context_param = _schema_from_signature(target)
         return FunctionTool(
             name=name or target.__name__,
             description=description if description is not None else doc_description,
@@ -290,6 +307,7 @@ def function_tool(
             handler=target,
             timeout_s=timeout_s,
             annotations=annotations,
+            context_param=context_param,
         )
 
     if func is not None:

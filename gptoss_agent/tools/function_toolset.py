@@ -61,7 +61,7 @@ class FunctionToolset:
                 f"Error: there is no function named {call.name!r}. Available: {available}",
                 kind="unknown_tool",
             )
-        return await tool.invoke(call.arguments)
+        return await tool.invoke(call.arguments, context)
 
     async def aclose(self) -> None:
         """Function tools hold nothing."""

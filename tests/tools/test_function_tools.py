@@ -210,3 +210,16 @@ def test_literal_and_tuple_schemas() -> None:
     props = pick.parameters["properties"]
     assert props["mode"] == {"enum": ["a", "b"]}
     assert props["pair"]["prefixItems"] == [{"type": "integer"}, {"type": "string"}]
+
+
+async def test_context_parameter_is_hidden_from_the_model_and_passed_in() -> None:
+    from gptoss_agent.tools.base import ToolContext
+
+    @function_tool
+    def whoami(greeting: str, context: ToolContext) -> str:
+        """Greets the session."""
+        return f"{greeting} {context.session_id}"
+
+    assert list(whoami.parameters["properties"]) == ["greeting"]
+    result = await whoami.invoke('{"greeting": "hi"}', ToolContext("s-42"))
+    assert result.text == "hi s-42"
