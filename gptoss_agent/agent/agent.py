@@ -96,6 +96,9 @@ class Agent:
         self.analysis_policy = AnalysisPolicy(analysis_policy)
         self.approval = approval or ApprovalPolicy()
         self.codec = codec or load_codec()
+        # Objects a task file built beside the tools (the python tool, the coding
+        # toolkit): success checks and CLI commands reach them here.
+        self.resources: dict[str, Any] = {}
 
     def header_texts(self) -> list[tuple[str, str]]:
         """The ``(role, text)`` of the system and developer messages."""

@@ -104,27 +104,76 @@ def build_backend(task: TaskFile) -> ModelBackend:
     return server_backend.from_task_settings(model)
 
 
-def build_tools(task: TaskFile) -> list[Tool | FunctionTool]:
-    """Every tool the task enables."""
+def build_python_tool(task: TaskFile, settings: dict[str, Any]) -> Tool:
+    """The python sandbox tool with the task's image, limits and network."""
+    from gptoss_agent.sandbox.config import SandboxConfig
+    from gptoss_agent.sandbox.limits import SandboxLimits
+    from gptoss_agent.tools.python_tool import PythonTool
+
+    limit_keys = {"timeout_s": "timeout_s", "memory_mb": "memory_mb", "cpus": "cpus",
+                  "pids": "pids", "output_limit_bytes": "output_bytes"}
+    limits = SandboxLimits(**{field: settings[key] for key, field in limit_keys.items()
+                              if key in settings})
+    config_args: dict[str, Any] = {"limits": limits, "network": settings.get("network", False)}
+    if "image" in settings:
+        config_args["image"] = settings["image"]
+    data_dir = task.data.get("output", {}).get("data_dir") or settings.get("data_dir")
+    return PythonTool(SandboxConfig(**config_args),
+                      data_dir=task.resolve(data_dir) if data_dir else None)
+
+
+def build_browser_tool(task: TaskFile, settings: dict[str, Any]) -> Tool:
+    """The browser tool with the task's search backend, allowlist and Chromium."""
+    from gptoss_agent.tools.browser.tool import from_task_settings
+
+    return from_task_settings(settings, base_dir=task.base_dir)
+
+
+def build_tools(task: TaskFile) -> tuple[list[Tool | FunctionTool], dict[str, Any]]:
+    """Every tool the task enables, and the objects checks and commands need later
+    (``python``, ``browser``, ``coding``)."""
     tools: list[Tool | FunctionTool] = []
+    resources: dict[str, Any] = {}
     config = task.data.get("tools", {})
     python = config.get("python")
     if python:
-        from gptoss_agent.tools import python_tool
+        resources["python"] = build_python_tool(task, python if isinstance(python, dict) else {})
+        tools.append(resources["python"])
+    coding = config.get("coding")
+    if coding is not None:
+        if "python" not in resources:
+            raise TaskFileError(f"{task.path}: tools.coding runs in the python sandbox; "
+                                "enable tools.python too")
+        from gptoss_agent.tools.coding.toolkit import CodingToolkit
 
-        settings = python if isinstance(python, dict) else {}
-        data_dir = task.data.get("output", {}).get("data_dir") or settings.get("data_dir")
-        tools.append(python_tool.from_task_settings(
-            settings, data_dir=task.resolve(data_dir) if data_dir else None))
+        project = task.resolve(coding["project"]) if "project" in coding else None
+        if project is not None and not project.is_dir():
+            raise TaskFileError(f"{task.path}: tools.coding.project {project} is not a folder")
+        toolkit = CodingToolkit(resources["python"], project,
+                                shell_timeout_s=coding.get("shell_timeout_s", 120.0))
+        resources["coding"] = toolkit
+        tools.extend(toolkit.tools())
     browser = config.get("browser")
     if browser:
-        from gptoss_agent.tools.browser import tool as browser_tool
-
-        settings = browser if isinstance(browser, dict) else {}
-        tools.append(browser_tool.from_task_settings(settings, base_dir=task.base_dir))
+        resources["browser"] = build_browser_tool(task,
+                                                  browser if isinstance(browser, dict) else {})
+        tools.append(resources["browser"])
     for spec in config.get("functions", []):
         tools.append(build_function_tool(task, spec))
-    return tools
+    return tools, resources
+
+
+def load_check(task: TaskFile) -> Callable[..., Any] | None:
+    """The task's success check function, if it names one."""
+    reference = task.data.get("check")
+    if not reference:
+        return None
+    target, _, function = reference.rpartition(":")
+    if not target or not function:
+        raise TaskFileError(f"{task.path}: check must be module:function or file.py:function")
+    spec = ({"file": target, "function": function} if target.endswith(".py")
+            else {"import": reference})
+    return load_callable(task, spec)
 
 
 def build_agent(
@@ -144,9 +193,10 @@ def build_agent(
         tool_timeout_s=budgets.get("tool_timeout_s", 300.0),
     )
     sampling = SamplingParams(**model.get("sampling", {}))
-    return Agent(
+    tools, resources = build_tools(task)
+    agent = Agent(
         backend or build_backend(task),
-        build_tools(task),
+        tools,
         instructions=task.data.get("instructions"),
         reasoning_effort=model.get("reasoning_effort", "medium"),
         sampling=sampling,
@@ -155,6 +205,8 @@ def build_agent(
         conversation_start_date=task.data.get("conversation_start_date"),
         approval=approval,
     )
+    agent.resources.update(resources)
+    return agent
 
 
 def input_files(task: TaskFile) -> list[Path]:
@@ -180,8 +232,7 @@ async def place_inputs(task: TaskFile, agent: Agent, session_id: str) -> list[Pa
     files = input_files(task)
     if not files:
         return []
-    python = next((tool for tool in agent.registry.tools if tool.spec.name == "python"), None)
-    copy_in = getattr(python, "copy_in", None)
+    copy_in = getattr(agent.resources.get("python"), "copy_in", None)
     if copy_in is None:
         raise TaskFileError(
             f"{task.path}: inputs are copied to /mnt/data of the python tool; enable tools.python"

@@ -1,0 +1,65 @@
+"""gpt-oss's built-in ``browser`` tool on a real headless Chromium.
+
+Modules, one job each:
+
+- :mod:`.tool` -- :class:`BrowserTool`, the ``Tool``/``StatefulTool`` the loop calls;
+- :mod:`.spec` -- the namespace and function descriptions gpt-oss was trained with;
+- :mod:`.page` -- pages, links, views and the per-session page stack;
+- :mod:`.render` -- sanitising, wrapping, token windows and the display format;
+- :mod:`.html_text` / :mod:`.pdf_text` -- documents to lines with link markers;
+- :mod:`.chromium` -- the Playwright session manager (the only Playwright importer);
+- :mod:`.egress` / :mod:`.policy` -- the safety proxy and the URL/address policy;
+- :mod:`.search` -- the ``SearchBackend`` protocol and SearXNG, Brave, local backends;
+- :mod:`.citations` -- resolving and checking ``【cursor†Lx-Ly】`` citations.
+"""
+
+from gptoss_agent.tools.browser.citations import Citation, CitationReport, check_citations
+from gptoss_agent.tools.browser.config import BrowserConfig, find_chromium
+from gptoss_agent.tools.browser.errors import (
+    BadArgumentsError,
+    BlockedURLError,
+    BrowserCrashedError,
+    BrowserError,
+    PageLoadError,
+    SearchBackendError,
+)
+from gptoss_agent.tools.browser.page import Link, Page, PageStack, View
+from gptoss_agent.tools.browser.policy import Allowlist, UrlPolicy
+from gptoss_agent.tools.browser.search import (
+    BraveSearchBackend,
+    DocumentSource,
+    LocalCorpusBackend,
+    SearchBackend,
+    SearchHit,
+    SearxngBackend,
+)
+from gptoss_agent.tools.browser.spec import BROWSER_SPEC
+from gptoss_agent.tools.browser.tool import BrowserTool
+
+__all__ = [
+    "BROWSER_SPEC",
+    "Allowlist",
+    "BadArgumentsError",
+    "BlockedURLError",
+    "BraveSearchBackend",
+    "BrowserConfig",
+    "BrowserCrashedError",
+    "BrowserError",
+    "BrowserTool",
+    "Citation",
+    "CitationReport",
+    "DocumentSource",
+    "Link",
+    "LocalCorpusBackend",
+    "Page",
+    "PageLoadError",
+    "PageStack",
+    "SearchBackend",
+    "SearchBackendError",
+    "SearchHit",
+    "SearxngBackend",
+    "UrlPolicy",
+    "View",
+    "check_citations",
+    "find_chromium",
+]

@@ -1,0 +1,118 @@
+"""Settings of the browser tool, in one frozen value."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from gptoss_agent.tools.browser.render import DEFAULT_LINE_WIDTH, DEFAULT_VIEW_TOKENS
+
+CHROMIUM_ENV = "GPTOSS_CHROMIUM"
+_CANDIDATES = (
+    "chromium",
+    "chromium-browser",
+    "google-chrome",
+    "google-chrome-stable",
+    "chrome",
+)
+_KNOWN_PATHS = ("/usr/bin/chromium", "/usr/lib/chromium/chromium", "/snap/bin/chromium")
+
+BASE_ARGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-dev-shm-usage",
+    "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
+    "--webrtc-ip-handling-policy=disable_non_proxied_udp",
+)
+
+
+def find_chromium(explicit: str | None = None) -> str | None:
+    """Locate a Chromium executable.
+
+    Order: ``explicit``, the ``GPTOSS_CHROMIUM`` environment variable, ``chromium`` and
+    friends on ``PATH``, then well-known install paths. ``None`` when nothing is found
+    (Playwright then tries its own downloaded browser, if any).
+    """
+    for path in (explicit, os.environ.get(CHROMIUM_ENV)):
+        if path:
+            return path
+    for name in _CANDIDATES:
+        found = shutil.which(name)
+        if found:
+            return found
+    for path in _KNOWN_PATHS:
+        if os.access(path, os.X_OK):
+            return path
+    return None
+
+
+@dataclass(frozen=True)
+class BrowserConfig:
+    """How the browser tool behaves.
+
+    Attributes:
+        executable_path: Chromium to drive; ``None`` auto-detects (:func:`find_chromium`).
+        headless: Run without a window (always, on servers).
+        allowlist: Host names (``intranet.example``, ``*.corp.example``) and networks
+            (``10.1.0.0/16``) the browser may reach although they are private.
+        host_map: Static ``host -> address`` overrides honoured by the policy and by
+            Chromium; tests map their host names to 127.0.0.1 with it.
+        load_timeout_s: Limit on a navigation until its document arrives.
+        settle_timeout_s: After the document, how long to wait for scripts and
+            requests to finish before reading the page.
+        quiet_ms: The network must be idle this long for the page to count as settled.
+        max_response_bytes: Cap on the bytes of any single response (cut off beyond).
+        max_html_chars: Cap on the serialised DOM converted to text.
+        max_pdf_pages: PDF pages extracted at most.
+        block_images: Do not load images (faster; the text does not need them).
+        view_tokens: Approximate tokens in a window when ``num_lines`` is not given.
+        line_width: Display lines are wrapped at this many characters.
+        default_topn: Results of a search when ``topn`` is not given.
+        max_topn: Upper bound on ``topn``.
+        user_agent: Overrides Chromium's user agent.
+        extra_args: More Chromium command-line flags.
+        launch_timeout_s: Limit on starting Chromium.
+    """
+
+    executable_path: str | None = None
+    headless: bool = True
+    allowlist: tuple[str, ...] = ()
+    host_map: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    load_timeout_s: float = 15.0
+    settle_timeout_s: float = 3.0
+    quiet_ms: int = 50
+    max_response_bytes: int = 20 * 1024 * 1024
+    max_html_chars: int = 4_000_000
+    max_pdf_pages: int = 500
+    block_images: bool = True
+    view_tokens: int = DEFAULT_VIEW_TOKENS
+    line_width: int = DEFAULT_LINE_WIDTH
+    default_topn: int = 10
+    max_topn: int = 50
+    user_agent: str | None = None
+    extra_args: tuple[str, ...] = ()
+    launch_timeout_s: float = 30.0
+
+    def chromium_args(self) -> list[str]:
+        """The command-line flags Chromium is launched with.
+
+        Chromium never resolves names itself: every request goes through the egress
+        proxy, which resolves and checks. ``MAP * ~NOTFOUND`` makes anything that would
+        bypass the proxy fail to resolve (the proxy's own address, 127.0.0.1, is
+        excluded).
+        """
+        rules = [f"MAP {host} {address}" for host, address in sorted(self.host_map.items())]
+        rules += ["MAP * ~NOTFOUND", "EXCLUDE 127.0.0.1"]
+        args = [*BASE_ARGS, f"--host-resolver-rules={', '.join(rules)}"]
+        if self.block_images:
+            args.append("--blink-settings=imagesEnabled=false")
+        args.extend(self.extra_args)
+        return args

@@ -1,0 +1,197 @@
+"""HTML to readable text with numbered link markers.
+
+The rendered DOM (after JavaScript ran) is cleaned with BeautifulSoup (scripts, styles,
+hidden elements and form controls go), every text node is sanitised so it cannot forge a
+citation, and each ``<a href>`` is replaced by a placeholder that becomes a
+``【id†text】`` marker. The remaining tree is converted with ``html2text``, which keeps
+headings, lists, tables and preformatted blocks readable.
+
+Why html2text: of the libraries compared on real documentation pages, html2text gave
+clean Markdown-like text about four times faster than markdownify (16 ms vs 74 ms on a
+typical page) with comparable structure; trafilatura is a main-content extractor that
+drops navigation and links (which the model needs to browse) and did not even import with
+the current lxml without an extra package.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import urldefrag, urljoin, urlsplit
+
+from gptoss_agent.tools.browser.page import Link, Page
+from gptoss_agent.tools.browser.render import (
+    DEFAULT_LINE_WIDTH,
+    link_marker,
+    sanitize,
+    sanitize_inline,
+    text_to_lines,
+)
+
+_DROP_TAGS = (
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "svg",
+    "canvas",
+    "iframe",
+    "object",
+    "embed",
+    "head",
+    "meta",
+    "link",
+    "button",
+    "select",
+    "option",
+    "input",
+    "textarea",
+    "map",
+    "audio",
+    "video",
+    "picture",
+    "source",
+    "track",
+    "dialog",
+)
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
+_PLACEHOLDER = re.compile("\ue000(\\d+)\ue001")
+_ESCAPED_NUMBER = re.compile(r"^(\s*\d+)\\\.", re.MULTILINE)
+_ESCAPED_BULLET = re.compile(r"^(\s*)\\([-+])", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class HtmlOptions:
+    """How HTML becomes lines.
+
+    Attributes:
+        line_width: Lines longer than this are wrapped.
+        max_links: Links beyond this many are shown as plain text.
+    """
+
+    line_width: int = DEFAULT_LINE_WIDTH
+    max_links: int = 2000
+
+
+def html_to_page(html: str, url: str, options: HtmlOptions | None = None) -> Page:
+    """Convert a document's HTML into a :class:`Page`.
+
+    Args:
+        html: The serialised DOM (``page.content()``) or a raw HTML document.
+        url: The document's final URL: base for relative links and the page's URL.
+        options: Conversion options.
+
+    Returns:
+        A ``web`` page whose lines carry ``【id†text】`` markers for ``links[id]``.
+    """
+    import html2text
+    from bs4 import BeautifulSoup, Comment, NavigableString, Tag
+
+    options = options or HtmlOptions()
+    soup = BeautifulSoup(html, "lxml")
+    title = _title(soup)
+    base = url
+    base_tag = soup.find("base", href=True)
+    if isinstance(base_tag, Tag):
+        base = urljoin(url, str(base_tag.get("href")))
+
+    for tag in soup.find_all(_DROP_TAGS):
+        tag.decompose()
+    for comment in soup.find_all(string=lambda s: isinstance(s, Comment)):
+        comment.extract()
+    for tag in soup.find_all(True):
+        if not isinstance(tag, Tag) or tag.decomposed:
+            continue
+        attrs = tag.attrs or {}
+        if (
+            "hidden" in attrs
+            or str(attrs.get("aria-hidden", "")).lower() == "true"
+            or _HIDDEN_STYLE.search(str(attrs.get("style", "")))
+        ):
+            tag.decompose()
+    for node in soup.find_all(string=True):
+        if isinstance(node, NavigableString):
+            clean = sanitize(str(node))
+            if clean != node:
+                node.replace_with(clean)
+
+    page_host = (urlsplit(url).hostname or "").lower()
+    page_no_fragment = urldefrag(url)[0]
+    links: list[Link] = []
+    ids_by_url: dict[str, int] = {}
+    markers: dict[int, str] = {}
+    for anchor in soup.find_all("a"):
+        if not isinstance(anchor, Tag) or anchor.decomposed:
+            continue
+        href = str(anchor.get("href") or "").strip()
+        target = urljoin(base, href) if href else ""
+        text = sanitize_inline(anchor.get_text(" ", strip=True))
+        if not text:
+            text = sanitize_inline(str(anchor.get("aria-label") or anchor.get("title") or ""))
+        if not text:
+            image = anchor.find("img")
+            if isinstance(image, Tag):
+                text = sanitize_inline(str(image.get("alt") or ""))
+        scheme = urlsplit(target).scheme.lower() if target else ""
+        if (
+            scheme not in ("http", "https")
+            or href.startswith("#")
+            or not text
+            or urldefrag(target)[0] == page_no_fragment
+            or (len(links) >= options.max_links and target not in ids_by_url)
+        ):
+            anchor.replace_with(NavigableString(f" {text} " if text else " "))
+            continue
+        link_id = ids_by_url.get(target)
+        if link_id is None:
+            link_id = len(links)
+            ids_by_url[target] = link_id
+            links.append(Link(url=target, text=text))
+        host = (urlsplit(target).hostname or "").lower()
+        placeholder_id = len(markers)
+        markers[placeholder_id] = link_marker(link_id, text, host if host != page_host else None)
+        anchor.replace_with(NavigableString(f"\ue000{placeholder_id}\ue001"))
+
+    converter = html2text.HTML2Text()
+    converter.body_width = 0
+    converter.ignore_links = True
+    converter.ignore_images = True
+    converter.ignore_emphasis = True
+    converter.unicode_snob = True
+    converter.single_line_break = False
+    body = soup.body or soup
+    converted: str = converter.handle(str(body))
+    converted = _ESCAPED_NUMBER.sub(r"\1.", converted)
+    converted = _ESCAPED_BULLET.sub(r"\1\2", converted)
+    converted = _PLACEHOLDER.sub(lambda m: markers.get(int(m.group(1)), ""), converted)
+    lines = text_to_lines(converted, options.line_width)
+    return Page(url=url, title=title, lines=lines, links=tuple(links), kind="web")
+
+
+def _title(soup: object) -> str:
+    from bs4 import BeautifulSoup, Tag
+
+    assert isinstance(soup, BeautifulSoup)
+    if soup.title is not None and soup.title.get_text(strip=True):
+        return sanitize_inline(soup.title.get_text())
+    meta = soup.find("meta", attrs={"property": "og:title"})
+    if isinstance(meta, Tag) and meta.get("content"):
+        return sanitize_inline(str(meta.get("content")))
+    heading = soup.find("h1")
+    if isinstance(heading, Tag):
+        return sanitize_inline(heading.get_text(" "))
+    return ""
+
+
+def source_to_page(source: str, url: str, line_width: int = DEFAULT_LINE_WIDTH) -> Page:
+    """A ``view_source`` page: the raw document text, sanitised and numbered."""
+    lines: list[str] = []
+    for raw in sanitize(source).splitlines():
+        lines.extend(_hard_wrap(raw.rstrip(), line_width * 2))
+    return Page(url=url, title=f"Source of {url}", lines=tuple(lines), kind="source")
+
+
+def _hard_wrap(line: str, width: int) -> list[str]:
+    if len(line) <= width:
+        return [line]
+    return [line[i : i + width] for i in range(0, len(line), width)]
