@@ -160,6 +160,8 @@ async def run_loop(state: SessionState, user_text: str | None, emit: EventSink) 
             error=error,
             final_content_type=final.content_type if final is not None else None,
         )
+        if result.final_text:
+            _check_citations(state, result)
         emit(RunFinished(result))
         return result
 
@@ -244,6 +246,17 @@ async def run_loop(state: SessionState, user_text: str | None, emit: EventSink) 
         run.consecutive_errors = run.consecutive_errors + 1 if had_error else 0
         if run.consecutive_errors >= limits.max_consecutive_errors:
             return finish(StopReason.MODEL_ERRORS)
+
+
+def _check_citations(state: SessionState, result: RunResult) -> None:
+    """Resolve ``【cursor†Lx-Ly】`` citations against the lines the browser showed."""
+    if "【" not in (result.final_text or ""):
+        return
+    for tool in state.registry.tools:
+        checker = getattr(tool, "check_citations", None)
+        if checker is not None:
+            report = checker(state.session_id, result.final_text)
+            result.extras["citations"] = report.to_json()
 
 
 def _pending_calls(state: SessionState) -> tuple[ParsedMessage, ...]:

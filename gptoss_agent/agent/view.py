@@ -113,6 +113,13 @@ class TerminalView:
                 self.console.print(Panel(answer, title="answer", border_style="bold green"))
             case RunFinished(result=result):
                 self._end_stream()
+                citations = result.extras.get("citations")
+                if citations:
+                    for item in citations["citations"]:
+                        ok = item["status"] == "ok"
+                        where = item["url"] if ok else item["problem"]
+                        self.console.print(Text(f"{item['marker']} {item['status']}: {where}",
+                                                style="dim" if ok else "yellow"))
                 if not result.ok:
                     detail = f": {result.error}" if result.error else ""
                     self.console.print(Text(f"stopped: {result.stop_reason.value}{detail}",
