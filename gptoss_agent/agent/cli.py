@@ -53,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_doctor_command(commands)
     schema = commands.add_parser("schema", help="print the task file JSON Schema")
     schema.set_defaults(handler=_cmd_schema)
+    from gptoss_agent.agent.cli_sandbox import add_sandbox_commands
+
+    add_sandbox_commands(commands)
     return parser
 
 
@@ -60,7 +63,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``gptoss-agent`` script."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    code: int = args.handler(args)
+    handler = getattr(args, "handler", None) or getattr(args, "func", None)
+    if handler is None:
+        parser.parse_args([*(argv or sys.argv[1:]), "--help"])
+        return 2
+    code: int = handler(args)
     return code
 
 

@@ -1,0 +1,202 @@
+"""The host side of a conversation with one kernel: handshake, cells, deadlines.
+
+:class:`KernelChannel` speaks the kernel's framed protocol over any byte stream (a Docker
+attach socket in production, a local subprocess in the package's own tests). It owns the
+deadline of a call: when the deadline (or the host's watchdog) fires it sends an
+interrupt, and when the kernel does not answer within the grace period it reports the
+kernel as lost so the caller can replace the container.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from gptoss_agent.sandbox.errors import KernelError
+from gptoss_agent.sandbox.framing import FRAME_HEADER, encode_frame, read_frame
+
+Watchdog = Callable[[], Awaitable[str | None]]
+"""Polled during a call; returns a reason (``"quota"``) to stop the call, else ``None``."""
+
+
+class ByteSink:
+    """Where frames to the kernel are written (a transport or a subprocess's stdin)."""
+
+    def __init__(self, write: Callable[[bytes], None], close: Callable[[], None]) -> None:
+        self.write = write
+        self.close = close
+
+
+@dataclass(frozen=True)
+class CellOutcome:
+    """What the host saw of one call.
+
+    Attributes:
+        reply: The kernel's ``result`` message, or ``None`` when the kernel was lost
+            (the stream ended, broke, or the kernel ignored the interrupt).
+        stopped: ``"timeout"`` or the watchdog's reason when the host stopped the call.
+        duration_s: Wall-clock time from sending the cell to the reply (or giving up).
+        problem: Why the kernel counts as lost, when it does.
+    """
+
+    reply: dict[str, Any] | None
+    stopped: str | None
+    duration_s: float
+    problem: str = ""
+
+
+class KernelChannel:
+    """One kernel, reached through a reader of its output and a sink for its input.
+
+    Args:
+        reader: The kernel's framed output.
+        sink: Where frames to the kernel go.
+    """
+
+    def __init__(self, reader: asyncio.StreamReader, sink: ByteSink) -> None:
+        self._reader = reader
+        self._sink = sink
+        self._next_id = 0
+        self._pending: asyncio.Task[dict[str, Any] | None] | None = None
+        self.broken = False
+        self.kernel_pid: int | None = None
+        self.python_version = ""
+
+    async def start(self, kernel_source: str, timeout_s: float) -> dict[str, Any]:
+        """Send the kernel's source to the bootstrap, then wait for ``ready``.
+
+        Raises:
+            KernelError: The kernel did not answer in time or answered nonsense.
+        """
+        source = kernel_source.encode("utf-8")
+        self._sink.write(FRAME_HEADER.pack(len(source)) + source)
+        self._sink.write(encode_frame({"op": "hello"}))
+        try:
+            message = await asyncio.wait_for(read_frame(self._reader), timeout_s)
+        except TimeoutError as exc:
+            self.broken = True
+            raise KernelError(f"kernel did not start within {timeout_s:g}s") from exc
+        except KernelError:
+            self.broken = True
+            raise
+        if message is None or message.get("op") != "ready":
+            self.broken = True
+            raise KernelError(f"kernel failed to start (answered {message!r})")
+        self.kernel_pid = int(message.get("pid") or 0) or None
+        self.python_version = str(message.get("python") or "")
+        return message
+
+    async def _read_result(self, cell_id: int) -> dict[str, Any] | None:
+        while True:
+            message = await read_frame(self._reader)
+            if message is None:
+                return None
+            if message.get("op") == "result" and message.get("id") == cell_id:
+                return message
+
+    async def execute(
+        self,
+        code: str,
+        *,
+        timeout_s: float,
+        grace_s: float,
+        output_bytes: int,
+        value_chars: int,
+        watchdog: Watchdog | None = None,
+        watch_interval_s: float = 0.25,
+    ) -> CellOutcome:
+        """Run one cell under a host-enforced deadline.
+
+        Args:
+            code: The cell.
+            timeout_s: Deadline of the call.
+            grace_s: How long to wait for the kernel after an interrupt.
+            output_bytes: Bytes kept per output stream.
+            value_chars: Characters kept of the trailing expression's ``repr``.
+            watchdog: Polled every ``watch_interval_s`` while the cell runs.
+            watch_interval_s: Polling period of ``watchdog``.
+        """
+        if self.broken:
+            return CellOutcome(None, None, 0.0, "the kernel channel is closed")
+        self._next_id += 1
+        cell_id = self._next_id
+        started = time.monotonic()
+        deadline = started + timeout_s
+        try:
+            self._sink.write(
+                encode_frame(
+                    {
+                        "op": "exec",
+                        "id": cell_id,
+                        "code": code,
+                        "output_bytes": output_bytes,
+                        "value_chars": value_chars,
+                    }
+                )
+            )
+        except (OSError, RuntimeError) as exc:
+            self.broken = True
+            return CellOutcome(None, None, 0.0, f"could not send the cell: {exc}")
+        task = asyncio.ensure_future(self._read_result(cell_id))
+        self._pending = task
+        stopped: str | None = None
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                stopped = "timeout"
+                break
+            wait = min(remaining, watch_interval_s) if watchdog else remaining
+            done, _ = await asyncio.wait({task}, timeout=wait)
+            if done:
+                return self._finish(task, None, started)
+            if watchdog is not None:
+                reason = await watchdog()
+                if reason:
+                    stopped = reason
+                    break
+        with contextlib.suppress(OSError, RuntimeError):
+            self._sink.write(encode_frame({"op": "interrupt", "id": cell_id}))
+        done, _ = await asyncio.wait({task}, timeout=grace_s)
+        if done:
+            return self._finish(task, stopped, started)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, KernelError):
+            await task
+        self.broken = True
+        return CellOutcome(
+            None,
+            stopped,
+            time.monotonic() - started,
+            f"kernel did not answer the interrupt within {grace_s:g}s",
+        )
+
+    def _finish(
+        self, task: asyncio.Task[dict[str, Any] | None], stopped: str | None, started: float
+    ) -> CellOutcome:
+        self._pending = None
+        duration = time.monotonic() - started
+        if task.cancelled():
+            self.broken = True
+            return CellOutcome(None, stopped, duration, "the channel was closed")
+        try:
+            reply = task.result()
+        except KernelError as exc:
+            self.broken = True
+            return CellOutcome(None, stopped, duration, str(exc))
+        if reply is None:
+            self.broken = True
+            return CellOutcome(None, stopped, duration, "the kernel's stream ended")
+        return CellOutcome(reply, stopped, duration)
+
+    def close(self) -> None:
+        """Stop reading and close the input; the kernel exits when its stdin closes."""
+        self.broken = True
+        if self._pending is not None:
+            self._pending.cancel()
+            self._pending = None
+        with contextlib.suppress(Exception):
+            self._sink.close()

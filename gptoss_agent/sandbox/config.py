@@ -1,0 +1,52 @@
+"""What a sandbox session is made of (:class:`SandboxConfig`): image, engine, user, limits.
+
+Limits live in :class:`~gptoss_agent.sandbox.limits.SandboxLimits`; this module adds what
+is not a limit: which image to run, which engine to talk to, whether the network is on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from gptoss_agent.sandbox.limits import SandboxLimits
+
+DEFAULT_IMAGE = "gptoss-agent-sandbox:latest"
+"""Name of the image ``sandbox build`` produces and sessions run by default."""
+
+SANDBOX_UID = 1000
+"""User id of the unprivileged ``sandbox`` user baked into the image."""
+
+SANDBOX_HOME = "/home/sandbox"
+"""Home directory of the sandbox user (a tmpfs inside the container)."""
+
+DATA_MOUNT = "/mnt/data"
+"""Where the session's persistent drive appears inside the container."""
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    """How to create a sandbox container.
+
+    Attributes:
+        image: The image to run; it must provide ``python3`` and the sandbox user.
+        limits: Resource limits and deadlines.
+        network: ``False`` (the default) gives the container no network interface but
+            loopback. ``True`` attaches it to the engine's default bridge network, which
+            only exists when the engine was started with one.
+        user: ``uid:gid`` the code runs as. Never root.
+        docker_host: Engine address (``unix:///var/run/docker.sock``,
+            ``tcp://host:2375``); ``None`` reads ``DOCKER_HOST`` like the docker CLI.
+        environment: Extra environment variables for the code.
+    """
+
+    image: str = DEFAULT_IMAGE
+    limits: SandboxLimits = field(default_factory=SandboxLimits)
+    network: bool = False
+    user: str = f"{SANDBOX_UID}:{SANDBOX_UID}"
+    docker_host: str | None = None
+    environment: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        uid = self.user.split(":", 1)[0]
+        if uid in ("0", "root", ""):
+            raise ValueError("SandboxConfig.user must not be root")

@@ -1,0 +1,32 @@
+"""The error hierarchy of the sandbox package.
+
+One small flat hierarchy: everything the package raises derives from :class:`SandboxError`.
+What the *code under test* does wrong (exceptions, timeouts, crashes) is never raised: it
+comes back as an :class:`~gptoss_agent.sandbox.results.ExecutionResult`.
+"""
+
+from __future__ import annotations
+
+
+class SandboxError(Exception):
+    """Base of every error the sandbox package raises."""
+
+
+class EngineUnavailableError(SandboxError):
+    """The Docker engine cannot be reached, or did not answer within its deadline."""
+
+
+class ImageNotFoundError(SandboxError):
+    """The sandbox image is not present in the engine (build it with ``sandbox build``)."""
+
+
+class ImageBuildError(SandboxError):
+    """Building the sandbox image failed (missing tool, no root, mirror unreachable, ...)."""
+
+
+class KernelError(SandboxError):
+    """The in-container kernel could not be started or broke the wire protocol."""
+
+
+class SandboxClosedError(SandboxError):
+    """The sandbox was used after :meth:`close`."""

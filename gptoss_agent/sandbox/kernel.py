@@ -1,0 +1,588 @@
+"""The in-container kernel: runs notebook cells for the host, one at a time.
+
+Standard library only; it runs under the image's ``python3``. The host never imports
+this module: it sends the module's *source* to a bootstrap one-liner (see
+:data:`BOOTSTRAP`) over the container's stdin, so the kernel always matches the host's
+version of the package, whatever image it runs in.
+
+Wire protocol, both directions: a 4-byte big-endian length, then that many bytes of UTF-8
+JSON. Requests (host to kernel)::
+
+    {"op": "hello"}
+    {"op": "exec", "id": 7, "code": "...", "output_bytes": 16384, "value_chars": 8192}
+    {"op": "interrupt", "id": 7}
+
+Replies (kernel to host)::
+
+    {"op": "ready", "pid": 8, "python": "3.11.2"}
+    {"op": "result", "id": 7, "status": "ok" | "error" | "interrupted",
+     "stdout": CLIP, "stderr": CLIP, "value": CLIP | null,
+     "error": {"name": ..., "message": ..., "traceback": CLIP} | null, "killed": 0}
+
+where ``CLIP`` is ``{"head": str, "tail": str, "cut": int}``: the start and end of a text
+with ``cut`` bytes (or characters) removed in between.
+
+The protocol uses private duplicates of the original stdin/stdout; file descriptors 0, 1
+and 2 are replaced (``/dev/null`` and two pipes drained by threads), so nothing the code
+or its subprocesses print can break the framing. Output is capped while it streams: only
+the head and tail of each stream are kept, the rest is counted.
+
+On an ``interrupt`` the kernel raises ``KeyboardInterrupt`` in the running cell, then
+kills every other process in the container it can signal (the cell's children and their
+children, daemonised or not). If the cell ignores the interrupt, the host's grace period
+runs out and the host kills the whole container. If the host goes away (stdin closes),
+the kernel kills everything and exits.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import contextlib
+import io
+import json
+import linecache
+import os
+import queue
+import signal
+import struct
+import sys
+import threading
+import traceback
+import types
+from typing import Any
+
+BOOTSTRAP = (
+    "import os,struct\n"
+    "def _r(n):\n"
+    " b=b''\n"
+    " while len(b)<n:\n"
+    "  c=os.read(0,n-len(b))\n"
+    "  if not c: raise SystemExit(3)\n"
+    "  b+=c\n"
+    " return b\n"
+    "_n=struct.unpack('>I',_r(4))[0]\n"
+    "exec(compile(_r(_n),'<gptoss-kernel>','exec'),{'__name__':'__gptoss_kernel__'})\n"
+)
+"""What the container runs (``python3 -c BOOTSTRAP``): read one frame of source, run it.
+
+Reading with ``os.read`` (not ``sys.stdin``) guarantees that no byte after the source is
+swallowed by a buffer."""
+
+CONTAINED_ENV = "GPTOSS_SANDBOX"
+"""Set to ``1`` by the host in sandbox containers: the kernel may then clean up after an
+interrupt with ``kill(-1)``, which must never happen outside a PID namespace."""
+
+KERNEL_FILENAME = "<gptoss-kernel>"
+"""The file name the kernel's code objects carry when bootstrapped."""
+
+_HEADER = struct.Struct(">I")
+_MAX_FRAME = 64 * 1024 * 1024
+_CHUNK = 65536
+_SENTINEL_WAIT_S = 2.0
+
+
+def _own_filename() -> str:
+    return sys._getframe().f_code.co_filename
+
+
+_KERNEL_FILE = _own_filename()
+
+
+def clean_text(text: str) -> str:
+    """Make ``text`` encodable as UTF-8 (lone surrogates become ``\\udcff`` escapes)."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def clip(text: str, limit: int) -> dict[str, Any]:
+    """Keep the first and last ``limit // 2`` characters of ``text``; count the rest."""
+    text = clean_text(text)
+    if len(text) <= limit:
+        return {"head": text, "tail": "", "cut": 0}
+    head = limit - limit // 2
+    tail = limit // 2
+    return {
+        "head": text[:head],
+        "tail": text[len(text) - tail :] if tail else "",
+        "cut": len(text) - head - tail,
+    }
+
+
+class Wire:
+    """Framed JSON over two file descriptors; writes are serialised by a lock."""
+
+    def __init__(self, fd_in: int, fd_out: int) -> None:
+        self.fd_in = fd_in
+        self.fd_out = fd_out
+        self._lock = threading.Lock()
+
+    def _read_exactly(self, n: int) -> bytes | None:
+        parts = []
+        while n:
+            chunk = os.read(self.fd_in, min(n, 1 << 20))
+            if not chunk:
+                return None
+            parts.append(chunk)
+            n -= len(chunk)
+        return b"".join(parts)
+
+    def read(self) -> dict[str, Any] | None:
+        """The next message, or ``None`` when the host closed the stream or sent garbage."""
+        header = self._read_exactly(_HEADER.size)
+        if header is None:
+            return None
+        (size,) = _HEADER.unpack(header)
+        if size > _MAX_FRAME:
+            return None
+        payload = self._read_exactly(size)
+        if payload is None:
+            return None
+        try:
+            message = json.loads(payload.decode("utf-8"))
+        except ValueError:
+            return None
+        return message if isinstance(message, dict) else None
+
+    def write(self, message: dict[str, Any]) -> None:
+        """Send one message (all of it, or raise ``OSError``)."""
+        payload = json.dumps(message, ensure_ascii=False).encode("utf-8")
+        data = memoryview(_HEADER.pack(len(payload)) + payload)
+        with self._lock:
+            while data:
+                written = os.write(self.fd_out, data)
+                data = data[written:]
+
+
+class Capture:
+    """The head and tail of one output stream of the current cell, plus a byte count."""
+
+    def __init__(self) -> None:
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.total = 0
+        self.limit = 16384
+
+    def reset(self, limit: int) -> None:
+        """Start a new cell whose stream keeps at most ``limit`` bytes."""
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.total = 0
+        self.limit = max(2, limit)
+
+    def add(self, data: bytes) -> None:
+        """Append bytes: fill the head first, then keep a rolling tail."""
+        self.total += len(data)
+        head_room = self.limit - self.limit // 2 - len(self.head)
+        if head_room > 0:
+            self.head += data[:head_room]
+            data = data[head_room:]
+        if data:
+            keep = self.limit // 2
+            self.tail += data
+            if len(self.tail) > 2 * keep + _CHUNK:
+                del self.tail[: len(self.tail) - keep]
+
+    def take(self) -> dict[str, Any]:
+        """The captured text as a clip (``cut`` counts bytes)."""
+        keep = self.limit // 2
+        if len(self.tail) > keep:
+            del self.tail[: len(self.tail) - keep]
+        cut = self.total - len(self.head) - len(self.tail)
+        return {
+            "head": self.head.decode("utf-8", "replace"),
+            "tail": self.tail.decode("utf-8", "replace"),
+            "cut": cut,
+        }
+
+
+class Drain(threading.Thread):
+    """Reads one capture pipe for the kernel's whole life.
+
+    At the end of a cell the kernel writes a random sentinel into the pipe and waits
+    until this thread has seen it: every byte written before then belongs to the cell.
+    """
+
+    def __init__(self, read_fd: int, name: str) -> None:
+        super().__init__(name=name, daemon=True)
+        self.read_fd = read_fd
+        self.capture = Capture()
+        self.cond = threading.Condition()
+        self.sentinel: bytes | None = None
+        self._pending = b""
+
+    def run(self) -> None:
+        while True:
+            try:
+                data = os.read(self.read_fd, _CHUNK)
+            except InterruptedError:
+                continue
+            except OSError:
+                return
+            if not data:
+                return
+            with self.cond:
+                self._consume(data)
+
+    def _consume(self, data: bytes) -> None:
+        sentinel = self.sentinel
+        if sentinel is None:
+            self.capture.add(data)
+            return
+        buf = self._pending + data
+        index = buf.find(sentinel)
+        if index >= 0:
+            self.capture.add(buf[:index])
+            self._pending = b""
+            self.sentinel = None
+            self.cond.notify_all()
+            return
+        keep = len(sentinel) - 1
+        self.capture.add(buf[: len(buf) - keep])
+        self._pending = buf[len(buf) - keep :]
+
+    def arm(self, sentinel: bytes) -> None:
+        """Expect ``sentinel`` next; bytes before it are the cell's."""
+        with self.cond:
+            self._pending = b""
+            self.sentinel = sentinel
+
+    def wait(self, timeout: float) -> bool:
+        """Wait until the armed sentinel was seen."""
+        with self.cond:
+            seen = self.cond.wait_for(lambda: self.sentinel is None, timeout)
+            if not seen:
+                self.capture.add(self._pending)
+                self._pending = b""
+                self.sentinel = None
+            return seen
+
+
+def _process_table() -> dict[int, tuple[int, bytes]]:
+    """``pid -> (parent pid, state)`` for every process visible in ``/proc``."""
+    table = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        rest = stat[stat.rfind(b")") + 2 :].split()
+        if len(rest) < 2:
+            continue
+        table[int(entry)] = (int(rest[1]), rest[0])
+    return table
+
+
+def stray_pids(me: int, contained: bool) -> list[int]:
+    """Live processes the kernel must remove after an interrupt.
+
+    In a container (``contained``) that is every process but init and the kernel. Run
+    outside one (the package's own tests), only the kernel's descendants: never touch
+    processes the kernel did not start.
+    """
+    table = _process_table()
+    alive = {pid for pid, (_, state) in table.items() if state not in (b"Z", b"X")}
+    if contained:
+        return sorted(alive - {1, me})
+    descendants: set[int] = set()
+    frontier = {me}
+    while frontier:
+        frontier = {pid for pid, (ppid, _) in table.items() if ppid in frontier} - descendants
+        descendants |= frontier
+    return sorted(descendants & alive)
+
+
+def _reap() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def kill_strays(contained: bool, rounds: int = 50) -> int:
+    """Kill the cell's leftover processes (see :func:`stray_pids`); return how many."""
+    me = os.getpid()
+    first = len(stray_pids(me, contained))
+    broadcast = contained and os.getuid() != 0
+    for _ in range(rounds):
+        targets = stray_pids(me, contained)
+        if not targets:
+            break
+        if broadcast:
+            # kill(-1) reaches every process this user may signal in the PID namespace,
+            # including ones forked while we were listing.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(-1, signal.SIGKILL)
+        else:
+            for pid in targets:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+        _reap()
+        threading.Event().wait(0.005)
+    _reap()
+    return first
+
+
+class Kernel:
+    """Runs cells in one namespace; the main thread executes, a thread reads requests."""
+
+    def __init__(self, wire: Wire) -> None:
+        self.wire = wire
+        self.pid = os.getpid()
+        self.requests: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self.current_id: int | None = None
+        self.in_user_code = False
+        self.interrupt_requested = False
+        self.state_lock = threading.Lock()
+        self.cell_count = 0
+        self.main_ident = threading.get_ident()
+        self.contained = os.environ.get(CONTAINED_ENV) == "1"
+        module = types.ModuleType("__main__")
+        module.__dict__["__builtins__"] = builtins
+        sys.modules["__main__"] = module
+        self.namespace = module.__dict__
+        self._setup_streams()
+
+    # -- setup -------------------------------------------------------------------------
+
+    def _setup_streams(self) -> None:
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.close(null)
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        self.out_w, self.err_w = out_w, err_w
+        self.stdout_drain = Drain(out_r, "stdout-drain")
+        self.stderr_drain = Drain(err_r, "stderr-drain")
+        self.stdout_drain.start()
+        self.stderr_drain.start()
+        self._restore_fds()
+
+    def _restore_fds(self) -> None:
+        """Point fds 1 and 2 at the capture pipes and rebuild ``sys.stdout``/``stderr``."""
+        os.dup2(self.out_w, 1)
+        os.dup2(self.err_w, 2)
+        for name, fd in (("stdout", 1), ("stderr", 2)):
+            stream = io.TextIOWrapper(
+                io.FileIO(fd, "w", closefd=False),
+                encoding="utf-8",
+                errors="backslashreplace",
+                line_buffering=True,
+            )
+            setattr(sys, name, stream)
+            setattr(sys, f"__{name}__", stream)
+
+    def _after_fork_in_child(self) -> None:
+        # A forked child must never speak the protocol: only the kernel process does.
+        for fd in (self.wire.fd_in, self.wire.fd_out):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    # -- request handling --------------------------------------------------------------
+
+    def read_requests(self) -> None:
+        """Reader thread: queue cell requests, act on interrupts at once."""
+        while True:
+            message = self.wire.read()
+            if message is None:
+                # The host is gone (or sent garbage): stop now, even mid-cell.
+                kill_strays(self.contained, rounds=5)
+                os._exit(0)
+            if message.get("op") == "interrupt":
+                self._interrupt(message.get("id"))
+            else:
+                self.requests.put(message)
+
+    def _interrupt(self, cell_id: object) -> None:
+        with self.state_lock:
+            if cell_id != self.current_id or not self.in_user_code:
+                return
+            self.interrupt_requested = True
+        with contextlib.suppress(OSError, ValueError):
+            signal.pthread_kill(self.main_ident, signal.SIGINT)
+
+    def _on_sigint(self, signum: int, frame: object) -> None:
+        if self.in_user_code:
+            raise KeyboardInterrupt
+
+    def serve(self) -> None:
+        """Answer requests until the host goes away, then kill everything and exit."""
+        os.register_at_fork(after_in_child=self._after_fork_in_child)
+        signal.signal(signal.SIGINT, self._on_sigint)
+        threading.Thread(target=self.read_requests, name="requests", daemon=True).start()
+        while True:
+            try:
+                message = self.requests.get()
+            except KeyboardInterrupt:
+                continue
+            if message is None:
+                break
+            op = message.get("op")
+            if op == "hello":
+                self.wire.write({"op": "ready", "pid": self.pid, "python": sys.version.split()[0]})
+            elif op == "exec":
+                self.wire.write(self.execute(message))
+            else:
+                self.wire.write({"op": "unknown", "request": clean_text(str(op))})
+        kill_strays(self.contained, rounds=5)
+        os._exit(0)
+
+    # -- cells -------------------------------------------------------------------------
+
+    def execute(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Run one cell and build its result message."""
+        cell_id = request.get("id")
+        code = str(request.get("code", ""))
+        output_bytes = int(request.get("output_bytes", 16384))
+        value_chars = int(request.get("value_chars", 8192))
+        self.cell_count += 1
+        filename = f"<cell-{self.cell_count}>"
+        linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
+
+        self._restore_fds()
+        self.stdout_drain.capture.reset(output_bytes)
+        self.stderr_drain.capture.reset(output_bytes)
+        signal.signal(signal.SIGINT, self._on_sigint)
+        with self.state_lock:
+            self.current_id = cell_id if isinstance(cell_id, int) else None
+            self.interrupt_requested = False
+
+        status = "ok"
+        value: dict[str, Any] | None = None
+        error: dict[str, Any] | None = None
+        try:
+            try:
+                self.in_user_code = True
+                shown = self._run(code, filename)
+                if shown is not None:
+                    value = clip(repr(shown), value_chars)
+            finally:
+                self.in_user_code = False
+                if os.getpid() != self.pid:
+                    self._child_exit()
+        except BaseException as exc:
+            status = "error"
+            error = self._format_error(exc, output_bytes)
+            exhausted = isinstance(exc, BlockingIOError)
+        else:
+            exhausted = False
+        with self.state_lock:
+            interrupted = self.interrupt_requested
+            self.current_id = None
+            self.interrupt_requested = False
+        killed = 0
+        if interrupted:
+            status = "interrupted"
+            killed = kill_strays(self.contained)
+        elif exhausted:
+            # The cell ran out of processes (a fork bomb): its clones would keep forking.
+            killed = kill_strays(self.contained)
+        self._finish_streams()
+        return {
+            "op": "result",
+            "id": cell_id,
+            "status": status,
+            "stdout": self.stdout_drain.capture.take(),
+            "stderr": self.stderr_drain.capture.take(),
+            "value": value,
+            "error": error,
+            "killed": killed,
+        }
+
+    def _run(self, code: str, filename: str) -> object:
+        tree = ast.parse(code, filename, "exec")
+        last: ast.Expression | None = None
+        tail = tree.body[-1] if tree.body else None
+        if isinstance(tail, ast.Expr) and not code.rstrip().endswith(";"):
+            tree.body.pop()
+            last = ast.Expression(tail.value)
+        exec(compile(tree, filename, "exec"), self.namespace)
+        if last is None:
+            return None
+        value = eval(compile(last, filename, "eval"), self.namespace)
+        if value is not None:
+            self.namespace["_"] = value
+        return value
+
+    def _child_exit(self) -> None:
+        # A process forked by the cell reached the end of the cell: it must not return
+        # into the kernel loop.
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(0)
+
+    def _format_error(self, exc: BaseException, limit: int) -> dict[str, Any]:
+        try:
+            report = traceback.TracebackException(type(exc), exc, exc.__traceback__)
+            if isinstance(exc, SyntaxError):
+                frames = []  # the parser's frames mean nothing to the cell's author
+            else:
+                frames = [f for f in report.stack if f.filename != _KERNEL_FILE]
+            report.stack = traceback.StackSummary.from_list(frames)
+            text = "".join(report.format())
+        except Exception:
+            text = f"{type(exc).__name__}: <unprintable exception>\n"
+        try:
+            message = str(exc)
+        except Exception:
+            message = "<unprintable exception>"
+        return {
+            "name": clean_text(type(exc).__name__),
+            "message": clip(message, limit)["head"],
+            "traceback": clip(text, limit),
+        }
+
+    def _finish_streams(self) -> None:
+        """Flush Python's buffers and wait until both pipes are drained up to here."""
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        self._restore_fds()
+        for drain, fd in ((self.stdout_drain, 1), (self.stderr_drain, 2)):
+            sentinel = b"\x00gptoss-sync-" + os.urandom(8).hex().encode() + b"\x00"
+            drain.arm(sentinel)
+            try:
+                os.write(fd, sentinel)
+            except OSError:
+                drain.wait(0)
+                continue
+            drain.wait(_SENTINEL_WAIT_S)
+
+
+def _seed_matplotlib_cache(source: str = "/opt/gptoss/matplotlib") -> None:
+    """Copy the image's prebuilt matplotlib font cache into the (empty) home."""
+    if "MPLCONFIGDIR" in os.environ or not os.path.isdir(source):
+        return
+    target = os.path.join(os.path.expanduser("~"), ".cache", "matplotlib")
+    try:
+        os.makedirs(target, exist_ok=True)
+        for name in os.listdir(source):
+            if name.endswith(".json") and not os.path.exists(os.path.join(target, name)):
+                with open(os.path.join(source, name), "rb") as src:
+                    data = src.read()
+                with open(os.path.join(target, name), "wb") as dst:
+                    dst.write(data)
+    except OSError:
+        pass
+
+
+def main() -> None:
+    """Take over the process: private protocol fds, captured 1/2, serve until EOF."""
+    fd_in = os.dup(0)
+    fd_out = os.dup(1)
+    umask = os.environ.get("GPTOSS_UMASK", "")
+    if umask:
+        os.umask(int(umask, 8))
+    _seed_matplotlib_cache()
+    kernel = Kernel(Wire(fd_in, fd_out))
+    kernel.serve()
+
+
+if __name__ in ("__main__", "__gptoss_kernel__"):
+    main()
