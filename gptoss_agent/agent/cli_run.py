@@ -29,6 +29,7 @@ from gptoss_agent.agent.approval import ApprovalPolicy
 from gptoss_agent.agent.event_json import event_to_dict
 from gptoss_agent.agent.events import Event
 from gptoss_agent.agent.exit_codes import (
+    EXIT_CHECK,
     EXIT_CONFIG,
     EXIT_INFRA,
     EXIT_INTERRUPTED,
@@ -144,10 +145,41 @@ async def run_one(task: TaskFile, agent: Agent, sink: Callable[[Event], None],
     try:
         await place_inputs(task, agent, sid)
         result = await session.send(task.data["prompt"], on_event=sink)
+        await finish_task(task, agent, sid, result, writer)
     finally:
         await session.aclose()
     write_final(task, result)
     return result, path
+
+
+async def finish_task(task: TaskFile, agent: Agent, session_id: str, result: RunResult,
+                      writer: TranscriptWriter | None) -> None:
+    """After the run, before the session closes: the success check, the coding diff,
+    and applying the changes back; their outcomes go into ``result.extras``."""
+    from gptoss_agent.agent.checks import CheckContext, run_check
+    from gptoss_agent.agent.factory import load_check
+
+    toolkit = agent.resources.get("coding")
+    python = agent.resources.get("python")
+    check = load_check(task)
+    if check is not None:
+        data_dir = python.data_dir(session_id) if python is not None else None
+        outcome = await run_check(check, CheckContext(result, session_id, data_dir, toolkit))
+        result.extras["check"] = {"passed": outcome.passed, "detail": outcome.detail}
+    coding = task.data.get("tools", {}).get("coding") or {}
+    if toolkit is not None:
+        diff = toolkit.diff(session_id)
+        result.extras["diff_lines"] = len(diff.splitlines())
+        if coding.get("diff"):
+            target = task.resolve(coding["diff"])
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(diff, encoding="utf-8")
+            result.extras["diff"] = str(target)
+        passed = result.extras.get("check", {}).get("passed", True)
+        if coding.get("apply_back") and result.ok and passed:
+            result.extras["applied_back"] = toolkit.apply_back(session_id)
+    if writer is not None and result.extras:
+        writer.write({"type": "task_finished", "extras": result.extras})
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -200,13 +232,30 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_INFRA
     if args.quiet and result.final_text is not None:
         print(result.final_text)
+    if args.json:
+        line = {"type": "task_finished", "exit_code": task_exit_code(result),
+                "transcript": str(transcript), "extras": result.extras}
+        print(json.dumps(line, ensure_ascii=False), flush=True)
     if not result.ok:
         detail = f" ({result.error})" if result.error else ""
         err.print(f"stopped: {result.stop_reason.value}{detail}", highlight=False,
                   soft_wrap=True)
     if not args.json and not args.quiet:
         err.print(f"transcript: {transcript}", style="dim", highlight=False, soft_wrap=True)
-    return exit_code_for(result)
+    check = result.extras.get("check")
+    if check is not None:
+        style = "green" if check["passed"] else "bold red"
+        err.print(Text(f"check {'passed' if check['passed'] else 'FAILED'}: {check['detail']}",
+                       style=style), soft_wrap=True)
+    return task_exit_code(result)
+
+
+def task_exit_code(result: RunResult) -> int:
+    """The run's exit code, or ``EXIT_CHECK`` when it answered but its check failed."""
+    code = exit_code_for(result)
+    if code == EXIT_OK and not result.extras.get("check", {}).get("passed", True):
+        return EXIT_CHECK
+    return code
 
 
 @dataclass(frozen=True)
@@ -292,6 +341,13 @@ def run_batch(tasks: list[TaskFile], args: argparse.Namespace, err: Console) -> 
     summary_path.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     err.print(f"summary: {summary_path}", style="dim", highlight=False, soft_wrap=True)
     return max((row.exit_code for row in rows), default=EXIT_OK)
+
+
+def _outcome(result: RunResult) -> str:
+    check = result.extras.get("check")
+    if result.ok and check is not None and not check["passed"]:
+        return "check_failed"
+    return result.stop_reason.value
 
 
 def _failed_row(task: TaskFile, outcome: str, code: int, error: str, started: float

@@ -1,4 +1,9 @@
-"""The CLI's exit codes, one per kind of outcome, so scripts can tell them apart."""
+"""The CLI's exit codes, one per kind of outcome, so scripts can tell them apart.
+
+0 success, 1 a budget ran out, 2 bad configuration or usage, 3 the model misbehaved,
+4 infrastructure failure, 5 the run answered but the task's success check failed,
+130 interrupted.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ EXIT_BUDGET = 1
 EXIT_CONFIG = 2
 EXIT_MODEL = 3
 EXIT_INFRA = 4
+EXIT_CHECK = 5
 EXIT_INTERRUPTED = 130
 
 _EXIT_BY_REASON = {

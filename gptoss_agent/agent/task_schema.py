@@ -107,10 +107,24 @@ BROWSER_TOOL = _strict(
     },
 )
 
+CODING_TOOLS = _strict(
+    {
+        "project": {"type": "string", "description": "Host folder copied into the workspace."},
+        "shell_timeout_s": _POSITIVE_NUMBER,
+        "apply_back": {
+            "type": "boolean",
+            "description": "Copy the agent's changes back onto the project when it succeeds.",
+        },
+        "diff": {"type": "string", "description": "Write the agent's changes here as a diff."},
+    },
+    description="apply_patch and shell tools in the python sandbox's workspace.",
+)
+
 TOOLS = _strict(
     {
         "python": {"oneOf": [PYTHON_TOOL, {"type": "boolean"}]},
         "browser": {"oneOf": [BROWSER_TOOL, {"type": "boolean"}]},
+        "coding": CODING_TOOLS,
         "functions": {"type": "array", "items": FUNCTION},
     },
 )
