@@ -36,6 +36,7 @@ from gptoss_agent.agent.outcome import Calls, Final, Problem, Retry, classify
 from gptoss_agent.agent.parser import CompletionParser, MessageHeader, ParsedMessage
 from gptoss_agent.agent.result import ChatMessage, Incident, RunResult, StopReason, Usage
 from gptoss_agent.tools.base import ToolCall, ToolContext, ToolResult
+from gptoss_agent.tools.errors import ToolUnavailableError
 from gptoss_agent.tools.registry import Resolution, ToolRegistry
 
 EventSink = Callable[[Event], None]
@@ -144,7 +145,10 @@ async def run_loop(state: SessionState, user_text: str | None, emit: EventSink) 
     else:
         # Resuming: a call whose result never made it into the history runs first.
         for pending in _pending_calls(state):
-            await _dispatch(state, run, pending, emit)
+            try:
+                await _dispatch(state, run, pending, emit)
+            except ToolUnavailableError as exc:
+                return _finish_unavailable(state, run, emit, exc)
 
     def finish(reason: StopReason, final: ParsedMessage | None = None,
                error: str | None = None) -> RunResult:
@@ -236,7 +240,10 @@ async def run_loop(state: SessionState, user_text: str | None, emit: EventSink) 
                     run.last_call_key = key
                     if run.repeat_count >= limits.max_repeated_calls:
                         return finish(StopReason.REPEATED_CALL)
-                    had_error |= not await _dispatch(state, run, call_message, emit)
+                    try:
+                        had_error |= not await _dispatch(state, run, call_message, emit)
+                    except ToolUnavailableError as exc:
+                        return finish(StopReason.TOOL_UNAVAILABLE, error=str(exc))
                 _report(state, run, problems, emit)
             case Retry(problems=problems):
                 had_error = True
@@ -246,6 +253,16 @@ async def run_loop(state: SessionState, user_text: str | None, emit: EventSink) 
         run.consecutive_errors = run.consecutive_errors + 1 if had_error else 0
         if run.consecutive_errors >= limits.max_consecutive_errors:
             return finish(StopReason.MODEL_ERRORS)
+
+
+def _finish_unavailable(state: SessionState, run: _Run, emit: EventSink,
+                        exc: ToolUnavailableError) -> RunResult:
+    result = RunResult(final_text=None, stop_reason=StopReason.TOOL_UNAVAILABLE,
+                       messages=tuple(state.messages), new_messages=tuple(run.new_messages),
+                       usage=run.usage, incidents=tuple(run.incidents),
+                       tool_calls=run.tool_calls, tool_errors=run.tool_errors, error=str(exc))
+    emit(RunFinished(result))
+    return result
 
 
 def _check_citations(state: SessionState, result: RunResult) -> None:
@@ -404,6 +421,8 @@ async def _dispatch(
         result = ToolResult.error(
             f"Error: {recipient} did not answer within {timeout:g} seconds", kind="timeout"
         )
+    except ToolUnavailableError:
+        raise  # Docker or Chromium is gone: nothing the model can fix
     except Exception as exc:  # a tool bug must not end the run
         result = ToolResult.error(
             f"Error: {recipient} failed: {type(exc).__name__}: {exc}", kind="tool_crash"

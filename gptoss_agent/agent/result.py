@@ -17,6 +17,7 @@ class StopReason(str, Enum):
     REPEATED_CALL = "repeated_call"
     MODEL_ERRORS = "model_errors"
     BACKEND_ERROR = "backend_error"
+    TOOL_UNAVAILABLE = "tool_unavailable"
     CANCELLED = "cancelled"
 
     @property

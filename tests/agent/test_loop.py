@@ -209,3 +209,23 @@ async def test_usage_event_reports_speed(codec: HarmonyCodec) -> None:
     events = [e async for e in agent.stream("x")]
     usage = [e for e in events if isinstance(e, UsageUpdated)]
     assert len(usage) == 1 and usage[0].tokens_per_second > 0 and usage[0].generation == 1
+
+
+async def test_unavailable_tool_infrastructure_stops_the_run(codec: HarmonyCodec) -> None:
+    from gptoss_agent.tools.base import NamespaceSpec, ToolCall, ToolContext, ToolResult
+    from gptoss_agent.tools.errors import ToolUnavailableError
+
+    class DeadSandbox:
+        spec = NamespaceSpec("python", "Runs code.", builtin=True)
+
+        async def call(self, call: ToolCall, context: ToolContext) -> ToolResult:
+            raise ToolUnavailableError("python sandbox unavailable: no Docker engine")
+
+        async def aclose(self) -> None:
+            return None
+
+    call = "<|channel|>analysis to=python<|message|>1+1<|call|>"
+    agent, _ = scripted_agent(codec, [call], tools=[DeadSandbox()])
+    result = await agent.run("compute")
+    assert result.stop_reason is StopReason.TOOL_UNAVAILABLE
+    assert "no Docker engine" in (result.error or "")
