@@ -53,9 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_doctor_command(commands)
     schema = commands.add_parser("schema", help="print the task file JSON Schema")
     schema.set_defaults(handler=_cmd_schema)
+    from gptoss_agent.agent.cli_backends import add_backend_commands
     from gptoss_agent.agent.cli_sandbox import add_sandbox_commands
 
     add_sandbox_commands(commands)
+    add_backend_commands(commands)
     return parser
 
 

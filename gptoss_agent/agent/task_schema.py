@@ -43,7 +43,7 @@ MODEL = _strict(
         "device": {"type": "string", "description": "auto, cpu, cuda, cuda:0, ..."},
         "dtype": {"type": "string", "description": "auto, bfloat16, float32, ..."},
         "url": {"type": "string", "description": "Base URL of an inference server."},
-        "server": {"enum": ["vllm", "sglang", "llama.cpp"]},
+        "server": {"enum": ["vllm", "sglang", "llama.cpp", "gptoss-agent"]},
         "model_name": {"type": "string", "description": "Model name sent to the server."},
         "api_key_env": {"type": "string", "description": "Environment variable with a key."},
         "completions": {

@@ -1,0 +1,410 @@
+"""The in-process model backend: a gpt-oss checkpoint run with transformers and torch.
+
+``TransformersBackend`` loads a checkpoint (a local folder, or a hub id for users who have
+access), keeps one KV cache per agent session and, on every turn, prefills only the prompt
+tokens after the longest common prefix with what the cache already holds (see
+:mod:`~gptoss_agent.agent.backends.prefix_cache`). Decoding then feeds one token per
+forward pass; the prompt is never re-processed per generated token.
+
+All torch work runs on one worker thread, one short job at a time (a prefill chunk, or one
+decode step plus sampling), so the event loop never blocks and concurrent sessions
+interleave token by token. Tokens stream to the caller as they are sampled.
+
+The KV cache is a ``DynamicCache`` built *without* the model config, so every layer,
+sliding-window layers included, keeps the keys and values of all positions: a sliding
+layer that keeps only its window cannot be cropped back past it when history is
+rewritten. The sliding window is still applied, by the attention mask. The cost is memory:
+sliding layers hold the whole context instead of their window.
+
+torch and transformers are imported here, lazily, and nowhere else in the agent package.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+from collections.abc import AsyncIterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+from gptoss_agent.agent.backend import GenerationRequest, GenerationStats, SamplingParams
+from gptoss_agent.agent.backends.errors import BackendUnavailableError, ModelLoadError
+from gptoss_agent.agent.backends.prefix_cache import (
+    ReusePlan,
+    SessionCache,
+    SessionCacheStore,
+    plan_reuse,
+)
+
+if TYPE_CHECKING:
+    import torch
+
+DTypeName = Literal["auto", "float32", "float64", "bfloat16", "float16"]
+
+
+@dataclass(frozen=True)
+class TransformersBackendConfig:
+    """How to load and run a checkpoint in process.
+
+    Attributes:
+        model: A local checkpoint folder, or a hub id (only for users with access; set
+            ``local_files_only`` to forbid any download).
+        device: ``"auto"`` (CUDA if available, else CPU), ``"cpu"``, ``"cuda"``,
+            ``"cuda:N"`` or ``"mps"``.
+        dtype: ``"auto"`` keeps the checkpoint's own dtype (bf16 for gpt-oss, with the
+            MoE weights in MXFP4 where transformers can run them); or an explicit dtype.
+        dequantize_mxfp4: Ask transformers to dequantize MXFP4 weights to ``dtype``
+            (needed where its MXFP4 kernels do not run; transformers also falls back by
+            itself when they are missing).
+        attn_implementation: Passed to ``from_pretrained`` (``None``: transformers'
+            default for the model, ``"eager"`` for gpt-oss).
+        local_files_only: Never contact a model hub.
+        reuse_cache: Keep each session's KV cache across turns (``False`` re-prefills the
+            whole prompt every turn; benchmarks compare the two).
+        max_sessions: Sessions whose KV cache is kept; the least recently used is dropped.
+        prefill_chunk: Most prompt tokens in one forward pass (bounds attention memory).
+        threads: ``torch.set_num_threads`` value for CPU work, or ``None`` to leave it.
+    """
+
+    model: str
+    device: str = "auto"
+    dtype: DTypeName = "auto"
+    dequantize_mxfp4: bool = False
+    attn_implementation: str | None = None
+    local_files_only: bool = True
+    reuse_cache: bool = True
+    max_sessions: int = 8
+    prefill_chunk: int = 1024
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_sessions < 1:
+            raise ValueError(f"max_sessions must be >= 1, got {self.max_sessions}")
+        if self.prefill_chunk < 1:
+            raise ValueError(f"prefill_chunk must be >= 1, got {self.prefill_chunk}")
+
+
+@dataclass(frozen=True)
+class BackendCounters:
+    """Totals over the backend's lifetime (benchmarks and tests read them).
+
+    Attributes:
+        prefilled_tokens: Prompt tokens run through the model.
+        reused_tokens: Prompt tokens whose keys and values came from a cache.
+        decoded_tokens: Tokens fed back one at a time while sampling.
+        forward_passes: Forward calls of the model.
+    """
+
+    prefilled_tokens: int = 0
+    reused_tokens: int = 0
+    decoded_tokens: int = 0
+    forward_passes: int = 0
+
+
+def _import_torch() -> Any:
+    try:
+        import torch
+    except ImportError as error:  # pragma: no cover - depends on the environment
+        raise BackendUnavailableError(
+            "the transformers backend needs torch and transformers: "
+            "pip install 'gptoss-agent[transformers]'"
+        ) from error
+    return torch
+
+
+def resolve_device(device: str) -> str:
+    """Turn ``"auto"`` into ``"cuda"``, ``"mps"`` or ``"cpu"``; pass others through."""
+    if device != "auto":
+        return device
+    torch = _import_torch()
+    if torch.cuda.is_available():
+        return "cuda"
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def sample_token(
+    logits: torch.Tensor, sampling: SamplingParams, generator: torch.Generator | None
+) -> int:
+    """Pick the next token from one position's logits.
+
+    Temperature ``0`` is greedy (argmax); otherwise softmax at ``temperature``, restricted
+    to the smallest set of tokens whose probability reaches ``top_p``, sampled with
+    ``generator``.
+    """
+    torch = _import_torch()
+    if sampling.temperature == 0:
+        return int(torch.argmax(logits).item())
+    probs = torch.softmax(logits.float() / sampling.temperature, dim=-1)
+    if sampling.top_p < 1.0:
+        sorted_probs, order = torch.sort(probs, descending=True)
+        before = torch.cumsum(sorted_probs, dim=-1) - sorted_probs
+        sorted_probs = sorted_probs.masked_fill(before >= sampling.top_p, 0.0)
+        choice = torch.multinomial(sorted_probs, 1, generator=generator)
+        return int(order[choice].item())
+    return int(torch.multinomial(probs, 1, generator=generator).item())
+
+
+class TransformersBackend:
+    """A :class:`~gptoss_agent.agent.backend.ModelBackend` running a model in process.
+
+    Build it with :meth:`load` (blocking) or :meth:`aload`; or wrap an already loaded
+    causal LM with the constructor.
+
+    Args:
+        model: A loaded transformers causal LM (``GptOssForCausalLM``), in eval mode.
+        config: The settings; ``config.model`` is only informative here.
+    """
+
+    def __init__(self, model: Any, config: TransformersBackendConfig) -> None:
+        self.config = config
+        self._torch = _import_torch()
+        self._model = model
+        self._device = next(model.parameters()).device
+        parameters = inspect.signature(model.forward).parameters
+        self._cache_kwarg = "cache" if "cache" in parameters else "past_key_values"
+        self._keeps_logits = "logits_to_keep" in parameters
+        self._executor: ThreadPoolExecutor | None = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="gptoss-torch"
+        )
+        self._store: SessionCacheStore[Any] = SessionCacheStore(config.max_sessions)
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._stats: dict[str, GenerationStats] = {}
+        self._counters = BackendCounters()
+        self._seed_source = self._torch.Generator()
+        self._seed_source.seed()
+
+    @classmethod
+    def load(cls, config: TransformersBackendConfig) -> TransformersBackend:
+        """Load ``config.model`` and build the backend (blocking; seconds to minutes).
+
+        Raises:
+            BackendUnavailableError: torch or transformers is not installed.
+            ModelLoadError: The checkpoint could not be loaded.
+        """
+        torch = _import_torch()
+        try:
+            import transformers
+            from transformers import AutoModelForCausalLM as auto_model
+        except ImportError as error:  # pragma: no cover - depends on the environment
+            raise BackendUnavailableError(
+                "the transformers backend needs transformers: "
+                "pip install 'gptoss-agent[transformers]'"
+            ) from error
+        if config.threads is not None:
+            torch.set_num_threads(config.threads)
+        device = resolve_device(config.device)
+        kwargs: dict[str, Any] = {"local_files_only": config.local_files_only}
+        dtype: Any = "auto" if config.dtype == "auto" else getattr(torch, config.dtype)
+        major = int(transformers.__version__.split(".")[0])
+        minor = int(transformers.__version__.split(".")[1])
+        kwargs["dtype" if (major, minor) >= (4, 56) else "torch_dtype"] = dtype
+        if config.attn_implementation is not None:
+            kwargs["attn_implementation"] = config.attn_implementation
+        if config.dequantize_mxfp4:
+            mxfp4_config: Any = getattr(transformers, "Mxfp4Config", None)
+            if mxfp4_config is None:
+                raise ModelLoadError(
+                    f"transformers {transformers.__version__} has no MXFP4 support"
+                )
+            kwargs["quantization_config"] = mxfp4_config(dequantize=True)
+        if device != "cpu":
+            kwargs["device_map"] = device
+        try:
+            model = cast(Any, auto_model).from_pretrained(config.model, **kwargs)
+        except (OSError, ValueError, RuntimeError) as error:
+            raise ModelLoadError(f"could not load {config.model!r} on {device}: {error}") from error
+        if device == "cpu":
+            model = model.to("cpu")
+        model.eval()
+        return cls(model, config)
+
+    @classmethod
+    async def aload(cls, config: TransformersBackendConfig) -> TransformersBackend:
+        """:meth:`load` on a worker thread, so the event loop keeps running."""
+        return await asyncio.to_thread(cls.load, config)
+
+    @property
+    def model(self) -> Any:
+        """The loaded transformers model."""
+        return self._model
+
+    @property
+    def counters(self) -> BackendCounters:
+        """Lifetime totals of prefilled, reused and decoded tokens."""
+        return self._counters
+
+    def cached_tokens(self, session_id: str) -> int:
+        """How many tokens of ``session_id`` the KV cache holds (0 if none)."""
+        if session_id not in self._store:
+            return 0
+        return len(self._store.get(session_id).tokens)
+
+    def last_stats(self, session_id: str) -> GenerationStats | None:
+        """Figures of the most recent finished generation of ``session_id``."""
+        return self._stats.get(session_id)
+
+    async def release(self, session_id: str) -> None:
+        """Drop the session's KV cache and figures."""
+        lock = self._locks.pop(session_id, None)
+        if lock is not None:
+            async with lock:
+                await self._run(self._store.pop, session_id)
+        else:
+            await self._run(self._store.pop, session_id)
+        self._stats.pop(session_id, None)
+
+    async def aclose(self) -> None:
+        """Drop every cache, stop the worker thread and let go of the model. Idempotent."""
+        executor, self._executor = self._executor, None
+        if executor is None:
+            return
+        await asyncio.get_running_loop().run_in_executor(executor, self._store.clear)
+        executor.shutdown(wait=True)
+        self._model = None
+        if self._device.type == "cuda":
+            self._torch.cuda.empty_cache()
+
+    async def generate(self, request: GenerationRequest) -> AsyncIterator[int]:
+        """Stream the tokens sampled after ``request.prompt``.
+
+        The last token is the stop token, if one of ``request.stop_tokens`` was sampled;
+        otherwise generation ends after ``request.sampling.max_tokens`` tokens.
+
+        Raises:
+            BackendUnavailableError: The backend was closed.
+            ValueError: The prompt is empty.
+        """
+        if not request.prompt:
+            raise ValueError("the prompt is empty")
+        session_id = request.session_id
+        lock = self._locks.setdefault(session_id, asyncio.Lock())
+        async with lock:
+            started = time.perf_counter()
+            generator = self._torch.Generator(device=self._device)
+            seed = request.sampling.seed
+            if seed is None:
+                seed = int(self._torch.randint(0, 2**62, (1,), generator=self._seed_source).item())
+            generator.manual_seed(seed)
+            plan: ReusePlan | None = None
+            sampled = 0
+            entry = self._store.get(session_id)
+            entry.busy += 1
+            try:
+                plan, token = await self._run(self._prefill_and_sample, entry, request, generator)
+                while True:
+                    sampled += 1
+                    yield token
+                    if token in request.stop_tokens or sampled >= request.sampling.max_tokens:
+                        break
+                    token = await self._run(
+                        self._decode_and_sample, entry, token, request.sampling, generator
+                    )
+            finally:
+                entry.busy -= 1
+                self._stats[session_id] = GenerationStats(
+                    prompt_tokens=len(request.prompt),
+                    prefilled_tokens=len(plan.prefill) if plan is not None else 0,
+                    sampled_tokens=sampled,
+                    seconds=time.perf_counter() - started,
+                )
+
+    async def _run(self, function: Any, *args: Any) -> Any:
+        if self._executor is None:
+            raise BackendUnavailableError("the transformers backend is closed")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+
+    # Everything below runs on the worker thread.
+
+    def _forward(self, entry: SessionCache[Any], tokens: list[int], keep_last: bool) -> Any:
+        torch = self._torch
+        ids = torch.tensor([tokens], dtype=torch.long, device=self._device)
+        kwargs: dict[str, Any] = {self._cache_kwarg: entry.state, "use_cache": True}
+        if keep_last and self._keeps_logits:
+            kwargs["logits_to_keep"] = 1
+        output = self._model(input_ids=ids, **kwargs)
+        entry.tokens.extend(tokens)
+        self._counters = _add(self._counters, forward_passes=1)
+        return output.logits[0, -1]
+
+    def _fresh_state(self) -> Any:
+        from transformers import DynamicCache
+
+        return DynamicCache()
+
+    def _prefill_and_sample(
+        self, entry: SessionCache[Any], request: GenerationRequest, generator: torch.Generator
+    ) -> tuple[ReusePlan, int]:
+        torch = self._torch
+        if not self.config.reuse_cache:
+            entry.state, entry.tokens[:] = None, []
+        plan = plan_reuse(entry.tokens, request.prompt)
+        try:
+            with torch.inference_mode():
+                if entry.state is None or plan.reused == 0:
+                    entry.state, entry.tokens[:] = self._fresh_state(), []
+                elif plan.dropped:
+                    entry.state.crop(-plan.dropped)
+                    del entry.tokens[plan.reused :]
+                    if entry.state.get_seq_length() != plan.reused:
+                        raise RuntimeError("KV cache length disagrees with its token record")
+                chunk = self.config.prefill_chunk
+                logits = None
+                for start in range(0, len(plan.prefill), chunk):
+                    piece = list(plan.prefill[start : start + chunk])
+                    logits = self._forward(entry, piece, keep_last=True)
+                assert logits is not None
+                token = sample_token(logits, request.sampling, generator)
+        except BaseException:
+            entry.state, entry.tokens[:] = None, []
+            raise
+        self._counters = _add(
+            self._counters, prefilled_tokens=len(plan.prefill), reused_tokens=plan.reused
+        )
+        return plan, token
+
+    def _decode_and_sample(
+        self,
+        entry: SessionCache[Any],
+        token: int,
+        sampling: SamplingParams,
+        generator: torch.Generator,
+    ) -> int:
+        try:
+            with self._torch.inference_mode():
+                logits = self._forward(entry, [token], keep_last=False)
+                following = sample_token(logits, sampling, generator)
+        except BaseException:
+            entry.state, entry.tokens[:] = None, []
+            raise
+        self._counters = _add(self._counters, decoded_tokens=1)
+        return following
+
+
+def _add(counters: BackendCounters, **increments: int) -> BackendCounters:
+    return replace(
+        counters, **{name: getattr(counters, name) + step for name, step in increments.items()}
+    )
+
+
+def from_task_settings(path: str | Path, settings: Mapping[str, Any]) -> TransformersBackend:
+    """Load the backend a task file's ``model`` section describes (blocking).
+
+    Args:
+        path: The checkpoint folder, resolved against the task file.
+        settings: The ``model`` mapping (``device``, ``dtype`` are read).
+    """
+    dtype = str(settings.get("dtype", "auto"))
+    if dtype not in ("auto", "float32", "float64", "bfloat16", "float16"):
+        raise ValueError(f"model.dtype must be auto, float32, bfloat16 or float16, got {dtype!r}")
+    config = TransformersBackendConfig(
+        model=str(path),
+        device=str(settings.get("device", "auto")),
+        dtype=cast(DTypeName, dtype),
+    )
+    return TransformersBackend.load(config)

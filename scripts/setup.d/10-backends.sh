@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Model backends: torch (CPU build, pinned), transformers, and llama.cpp's server (built from
+# source) with its GGUF converter, for the server-backend tests. Idempotent; run as root.
+#
+# 1. torch==2.13.0 exactly (an unpinned torch would pull a multi-GB CUDA build), then
+#    transformers, accelerate and httpx.
+# 2. llama-cpp-python[server]: no binary wheel exists on PyPI, so the source archive is
+#    built once (about 7 minutes on 2 cores) into a wheel kept under $CACHE/wheels; later
+#    runs install that wheel in seconds.
+# 3. llama.cpp's convert_hf_to_gguf.py (with its conversion/ and gguf-py/ folders) is
+#    unpacked from the same source archive into $CACHE/llama.cpp-VERSION/, where the
+#    tests look for it.
+set -euo pipefail
+
+CACHE="${GPTOSS_AGENT_BUILD_CACHE:-/var/cache/gptoss-agent}"
+TORCH_VERSION="2.13.0"
+LLAMA_CPP_VERSION="0.3.36"
+PIP=(python -m pip install --quiet --disable-pip-version-check)
+
+if ! python - "$TORCH_VERSION" <<'PY' 2>/dev/null
+import sys, torch
+sys.exit(torch.__version__.split("+")[0] != sys.argv[1])
+PY
+then
+  echo "== installing torch==$TORCH_VERSION"
+  "${PIP[@]}" "torch==$TORCH_VERSION"
+fi
+# torch is already satisfied here, so nothing below can pull another build of it.
+"${PIP[@]}" "transformers>=4.55" "accelerate>=0.30" "httpx>=0.27" "peft>=0.12"
+
+mkdir -p "$CACHE/wheels" "$CACHE/sdist"
+sdist="$CACHE/sdist/llama_cpp_python-$LLAMA_CPP_VERSION.tar.gz"
+fetch_sdist() {
+  if [ ! -f "$sdist" ]; then
+    python -m pip download --quiet --no-deps --no-binary :all: -d "$CACHE/sdist" \
+      "llama-cpp-python==$LLAMA_CPP_VERSION"
+  fi
+}
+
+if ! python - "$LLAMA_CPP_VERSION" <<'PY' 2>/dev/null
+import importlib.util, sys
+import llama_cpp
+ok = llama_cpp.__version__ == sys.argv[1] and importlib.util.find_spec("uvicorn") is not None
+sys.exit(not ok)
+PY
+then
+  if ! ls "$CACHE/wheels/llama_cpp_python-$LLAMA_CPP_VERSION-"*.whl >/dev/null 2>&1; then
+    echo "== building llama-cpp-python $LLAMA_CPP_VERSION from source (several minutes)"
+    fetch_sdist
+    CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" python -m pip wheel --quiet --no-deps \
+      --wheel-dir "$CACHE/wheels" "$sdist"
+  fi
+  echo "== installing llama-cpp-python[server] $LLAMA_CPP_VERSION"
+  "${PIP[@]}" --find-links "$CACHE/wheels" "llama-cpp-python[server]==$LLAMA_CPP_VERSION"
+fi
+
+converter_dir="$CACHE/llama.cpp-$LLAMA_CPP_VERSION"
+if [ ! -f "$converter_dir/convert_hf_to_gguf.py" ]; then
+  echo "== unpacking llama.cpp's GGUF converter into $converter_dir"
+  fetch_sdist
+  scratch="$(mktemp -d)"
+  trap 'rm -rf "$scratch"' EXIT
+  tar -xzf "$sdist" -C "$scratch"
+  source_dir="$scratch/llama_cpp_python-$LLAMA_CPP_VERSION/vendor/llama.cpp"
+  mkdir -p "$converter_dir.tmp"
+  cp -r "$source_dir/convert_hf_to_gguf.py" "$source_dir/conversion" "$source_dir/gguf-py" \
+    "$converter_dir.tmp/"
+  rm -rf "$converter_dir"
+  mv "$converter_dir.tmp" "$converter_dir"
+fi
