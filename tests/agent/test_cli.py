@@ -31,13 +31,14 @@ def test_json_output_is_one_event_per_line() -> None:
     assert completed.returncode == 0, completed.stderr
     events = [json.loads(line) for line in completed.stdout.splitlines()]
     types = [event["type"] for event in events]
-    assert types[-1] == "run_finished" and "final" in types
+    assert types[-2:] == ["run_finished", "task_finished"] and "final" in types
+    assert events[-1]["exit_code"] == 0
     call = next(event for event in events if event["type"] == "tool_call")
     result = next(event for event in events if event["type"] == "tool_result")
     assert call["recipient"] == "functions.get_weather"
     # The real function ran: 18.5 °C is 65.3 °F.
     assert json.loads(result["text"])["temperature"] == 65.3
-    assert events[-1]["result"]["stop_reason"] == "final"
+    assert events[-2]["result"]["stop_reason"] == "final"
 
 
 def write_task(tmp_path: Path, text: str) -> Path:
@@ -58,7 +59,7 @@ GOOD_MODEL = """model:
         (GOOD_MODEL + "prompt: hi\nbudgets:\n  max_turns: 0\n",
          "task.yaml:6: budgets.max_turns: expected a number >= 1, got 0"),
         (GOOD_MODEL + "prompt: hi\ntools:\n  functionz: []\n",
-         "task.yaml:6: tools.functionz: unknown key; expected one of: browser, functions, python"),
+         "task.yaml:6: tools.functionz: unknown key; expected one of: browser, coding, functions, python"),
         (GOOD_MODEL + "prompt: 5\n", "task.yaml:4: prompt: expected a string, got 5"),
         (GOOD_MODEL, "(top level): 'prompt' is required"),
         ("model:\n  backend: llama\nprompt: hi\n",

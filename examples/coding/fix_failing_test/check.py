@@ -7,5 +7,7 @@ async def check(ctx: CheckContext) -> str:
     output = await ctx.shell("python3 -m pytest -q -p no:cacheprovider")
     assert "[exit code 0]" in output, f"the tests still fail:\n{output}"
     assert "4 passed" in output, output
-    assert "len(values) + 1" not in ctx.diff(), "the bug is still in the diff"
+    added = [line for line in ctx.diff().splitlines() if line.startswith("+ ")]
+    assert not any("len(values) + 1" in line for line in added), "the fix re-adds the bug"
+    assert "test_stats.py" not in ctx.diff(), "the tests were changed instead of the code"
     return "all 4 tests pass"

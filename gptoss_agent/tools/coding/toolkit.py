@@ -43,6 +43,10 @@ class SandboxProvider(Protocol):
         """The host folder that is ``/mnt/data`` in the session's container."""
         ...
 
+    def put_file(self, session_id: str, name: str, data: bytes | str) -> Path:
+        """Write ``/mnt/data/<name>`` without following links the sandbox planted."""
+        ...
+
 
 def _v4a_source() -> str:
     return Path(v4a.__file__).read_text(encoding="utf-8")
@@ -89,6 +93,18 @@ def _walk_files(root: Path) -> Iterator[Path]:
                 yield path.relative_to(root)
 
 
+def _give_to_drive_owner(folder: Path, drive: Path) -> None:
+    """Make copied files belong to the drive's owner (the sandbox user), so code in the
+    container can change them; links are never followed."""
+    if os.geteuid() != 0:
+        return
+    owner = os.stat(drive)
+    for parent, dirs, files in os.walk(folder, followlinks=False):
+        os.lchown(parent, owner.st_uid, owner.st_gid)
+        for name in dirs + files:
+            os.lchown(os.path.join(parent, name), owner.st_uid, owner.st_gid)
+
+
 def _read_text(path: Path) -> list[str] | None:
     try:
         return path.read_text(encoding="utf-8").splitlines(keepends=True)
@@ -124,12 +140,13 @@ class CodingToolkit:
         target = self.workspace(session_id)
         if session_id in self._prepared:
             return target
-        target.mkdir(parents=True, exist_ok=True)
         if self.project is not None:
             for relative in _walk_files(self.project):
-                destination = target / relative
-                destination.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(self.project / relative, destination)
+                self.python.put_file(session_id, f"workspace/{relative.as_posix()}",
+                                     (self.project / relative).read_bytes())
+        else:
+            self.python.put_file(session_id, "workspace/.keep", b"")
+        _give_to_drive_owner(target, self.python.data_dir(session_id))
         self._prepared.add(session_id)
         return target
 

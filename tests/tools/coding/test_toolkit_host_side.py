@@ -16,7 +16,15 @@ class FolderOnly:
         self.root = root
 
     def data_dir(self, session_id: str) -> Path:
-        return self.root / session_id
+        folder = self.root / session_id
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def put_file(self, session_id: str, name: str, data: bytes | str) -> Path:
+        target = self.data_dir(session_id) / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data if isinstance(data, bytes) else data.encode())
+        return target
 
     def sandbox(self, session_id: str) -> object:
         raise AssertionError("host-side operations must not touch the sandbox")
