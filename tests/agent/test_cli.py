@@ -100,3 +100,10 @@ def test_schema_command_prints_the_published_schema() -> None:
     schema = json.loads(completed.stdout)
     assert schema["required"] == ["model", "prompt"]
     assert schema["additionalProperties"] is False
+
+
+def test_published_schema_file_is_current() -> None:
+    from gptoss_agent.agent.task_schema import TASK_SCHEMA
+
+    published = json.loads((ROOT / "docs" / "task.schema.json").read_text())
+    assert published == TASK_SCHEMA, "run: gptoss-agent schema > docs/task.schema.json"
