@@ -90,7 +90,9 @@ def build_backend(task: TaskFile) -> ModelBackend:
             try:
                 loaded = yaml.safe_load(script_path.read_text(encoding="utf-8"))
             except (OSError, yaml.YAMLError) as exc:
-                raise TaskFileError(f"{task.path}: cannot read script {script_path}: {exc}") from exc
+                raise TaskFileError(
+                    f"{task.path}: cannot read script {script_path}: {exc}"
+                ) from exc
             if not isinstance(loaded, list) or not all(isinstance(c, str) for c in loaded):
                 raise TaskFileError(f"{script_path}: expected a YAML list of completion strings")
             completions.extend(loaded)

@@ -59,7 +59,8 @@ GOOD_MODEL = """model:
         (GOOD_MODEL + "prompt: hi\nbudgets:\n  max_turns: 0\n",
          "task.yaml:6: budgets.max_turns: expected a number >= 1, got 0"),
         (GOOD_MODEL + "prompt: hi\ntools:\n  functionz: []\n",
-         "task.yaml:6: tools.functionz: unknown key; expected one of: browser, coding, functions, python"),
+         "task.yaml:6: tools.functionz: unknown key; expected one of: "
+         "browser, coding, functions, python"),
         (GOOD_MODEL + "prompt: 5\n", "task.yaml:4: prompt: expected a string, got 5"),
         (GOOD_MODEL, "(top level): 'prompt' is required"),
         ("model:\n  backend: llama\nprompt: hi\n",

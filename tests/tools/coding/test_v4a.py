@@ -49,12 +49,13 @@ def test_add_update_delete_and_move(workspace: Path) -> None:
 
 
 def test_context_lines_tolerate_trailing_whitespace(workspace: Path) -> None:
-    patch = """*** Begin Patch
+    trailing = "   "
+    patch = f"""*** Begin Patch
 *** Update File: src/app.py
 @@
- def greet(name):   
+ def greet(name):{trailing}
 -    return "hello " + name
-+    return f"hello {name}"
++    return f"hello {{name}}"
 *** End Patch"""
     apply_patch(patch, FileSystem(str(workspace)))
     assert 'return f"hello {name}"' in (workspace / "src" / "app.py").read_text()
@@ -83,8 +84,10 @@ def test_hunk_that_does_not_apply_is_named_and_nothing_is_written(workspace: Pat
     [
         ("*** Update File: a\n*** End Patch", "must start with"),
         ("*** Begin Patch\n*** Add File: a\n+x", "must end with"),
-        ("*** Begin Patch\n*** Add File: ../etc/passwd\n+x\n*** End Patch", "must not contain '..'"),
-        ("*** Begin Patch\n*** Add File: /etc/passwd\n+x\n*** End Patch", "relative to the workspace"),
+        ("*** Begin Patch\n*** Add File: ../etc/passwd\n+x\n*** End Patch",
+         "must not contain '..'"),
+        ("*** Begin Patch\n*** Add File: /etc/passwd\n+x\n*** End Patch",
+         "relative to the workspace"),
         ("*** Begin Patch\n*** Add File: a\nx\n*** End Patch", "starts with '+'"),
         ("*** Begin Patch\n*** Frobnicate: a\n*** End Patch", "expected '*** Add File:'"),
         ("*** Begin Patch\n*** End Patch", "changes no file"),
