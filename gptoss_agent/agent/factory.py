@@ -106,7 +106,8 @@ def build_backend(task: TaskFile) -> ModelBackend:
     return server_backend.from_task_settings(model)
 
 
-def build_python_tool(task: TaskFile, settings: dict[str, Any]) -> Tool:
+def build_python_tool(task: TaskFile, settings: dict[str, Any],
+                      extra_mounts: tuple[tuple[str, str], ...] = ()) -> Tool:
     """The python sandbox tool with the task's image, limits and network."""
     from gptoss_agent.sandbox.config import SandboxConfig
     from gptoss_agent.sandbox.limits import SandboxLimits
@@ -116,7 +117,8 @@ def build_python_tool(task: TaskFile, settings: dict[str, Any]) -> Tool:
                   "pids": "pids", "output_limit_bytes": "output_bytes"}
     limits = SandboxLimits(**{field: settings[key] for key, field in limit_keys.items()
                               if key in settings})
-    config_args: dict[str, Any] = {"limits": limits, "network": settings.get("network", False)}
+    config_args: dict[str, Any] = {"limits": limits, "network": settings.get("network", False),
+                                   "extra_mounts": extra_mounts}
     if "image" in settings:
         config_args["image"] = settings["image"]
     data_dir = task.data.get("output", {}).get("data_dir") or settings.get("data_dir")
@@ -137,22 +139,33 @@ def build_tools(task: TaskFile) -> tuple[list[Tool | FunctionTool], dict[str, An
     tools: list[Tool | FunctionTool] = []
     resources: dict[str, Any] = {}
     config = task.data.get("tools", {})
+    coding = config.get("coding")
+    project = None
+    mounts: tuple[tuple[str, str], ...] = ()
+    if coding is not None:
+        from gptoss_agent.tools.coding.toolkit import project_mount
+
+        project = task.resolve(coding["project"]) if "project" in coding else None
+        if project is not None and not project.is_dir():
+            raise TaskFileError(f"{task.path}: tools.coding.project {project} is not a folder")
+        if coding.get("mount_project"):
+            if project is None:
+                raise TaskFileError(f"{task.path}: tools.coding.mount_project needs a project")
+            mounts = (project_mount(project),)
     python = config.get("python")
     if python:
-        resources["python"] = build_python_tool(task, python if isinstance(python, dict) else {})
+        resources["python"] = build_python_tool(
+            task, python if isinstance(python, dict) else {}, mounts)
         tools.append(resources["python"])
-    coding = config.get("coding")
     if coding is not None:
         if "python" not in resources:
             raise TaskFileError(f"{task.path}: tools.coding runs in the python sandbox; "
                                 "enable tools.python too")
         from gptoss_agent.tools.coding.toolkit import CodingToolkit
 
-        project = task.resolve(coding["project"]) if "project" in coding else None
-        if project is not None and not project.is_dir():
-            raise TaskFileError(f"{task.path}: tools.coding.project {project} is not a folder")
         toolkit = CodingToolkit(resources["python"], project,
-                                shell_timeout_s=coding.get("shell_timeout_s", 120.0))
+                                shell_timeout_s=coding.get("shell_timeout_s", 120.0),
+                                mounted=bool(coding.get("mount_project")))
         resources["coding"] = toolkit
         tools.extend(toolkit.tools())
     browser = config.get("browser")

@@ -116,6 +116,11 @@ CODING_TOOLS = _strict(
             "description": "Copy the agent's changes back onto the project when it succeeds.",
         },
         "diff": {"type": "string", "description": "Write the agent's changes here as a diff."},
+        "mount_project": {
+            "type": "boolean",
+            "description": "Mount the project read-write instead of copying it (opt-in: "
+            "the agent then edits your files in place).",
+        },
     },
     description="apply_patch and shell tools in the python sandbox's workspace.",
 )

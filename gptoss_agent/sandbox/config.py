@@ -37,6 +37,9 @@ class SandboxConfig:
         docker_host: Engine address (``unix:///var/run/docker.sock``,
             ``tcp://host:2375``); ``None`` reads ``DOCKER_HOST`` like the docker CLI.
         environment: Extra environment variables for the code.
+        extra_mounts: ``(host_folder, container_path)`` pairs mounted read-write, e.g. a
+            project a coding agent may edit in place. Only by explicit opt-in: code in the
+            sandbox can then change (and plant links in) that host folder.
     """
 
     image: str = DEFAULT_IMAGE
@@ -45,8 +48,12 @@ class SandboxConfig:
     user: str = f"{SANDBOX_UID}:{SANDBOX_UID}"
     docker_host: str | None = None
     environment: tuple[tuple[str, str], ...] = ()
+    extra_mounts: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
+        for host, inside in self.extra_mounts:
+            if not host.startswith("/") or not inside.startswith("/"):
+                raise ValueError(f"extra mount {host!r} -> {inside!r}: both must be absolute")
         uid = self.user.split(":", 1)[0]
         if uid in ("0", "root", ""):
             raise ValueError("SandboxConfig.user must not be root")

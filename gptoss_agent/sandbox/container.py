@@ -100,7 +100,10 @@ def build_spec(
             "/tmp": f"rw,exec,nosuid,nodev,size={limits.tmp_mb}m,mode=1777",
             SANDBOX_HOME: f"rw,nosuid,nodev,size={limits.home_mb}m,mode=700,uid={uid},gid={gid}",
         },
-        "binds": {str(data_dir): {"bind": DATA_MOUNT, "mode": "rw"}},
+        "binds": {
+            str(data_dir): {"bind": DATA_MOUNT, "mode": "rw"},
+            **{host: {"bind": inside, "mode": "rw"} for host, inside in config.extra_mounts},
+        },
         "cap_drop": ["ALL"],
         "security_opt": ["no-new-privileges"],
         "pids_limit": limits.pids,

@@ -11,7 +11,8 @@ per-session sandbox:
 
 The workspace is ``/mnt/data/workspace`` in the container. A host project folder is
 *copied* into it when a session starts (the original is untouched); afterwards the
-agent's changes can be exported as a unified diff or copied back on request.
+agent's changes can be exported as a unified diff or copied back on request. Mounting
+the project read-write instead (``mounted=True``) is an explicit opt-in.
 """
 
 from __future__ import annotations
@@ -112,6 +113,11 @@ def _read_text(path: Path) -> list[str] | None:
         return None
 
 
+def project_mount(project: str | os.PathLike[str]) -> tuple[str, str]:
+    """The ``SandboxConfig.extra_mounts`` entry that mounts ``project`` as the workspace."""
+    return (str(Path(project).resolve()), WORKSPACE_IN_CONTAINER)
+
+
 class CodingToolkit:
     """``apply_patch`` and ``shell`` for one python tool's sessions.
 
@@ -120,25 +126,33 @@ class CodingToolkit:
         project: A host folder copied into each session's workspace, or ``None`` for an
             empty workspace.
         shell_timeout_s: Default deadline of a shell command.
+        mounted: The project is bind-mounted read-write at the workspace path (the python
+            tool was configured with it: :func:`project_mount`) instead of copied. The
+            agent then edits the project in place; there is nothing to diff or apply back.
     """
 
     def __init__(self, python: SandboxProvider, project: str | os.PathLike[str] | None = None,
-                 *, shell_timeout_s: float = 120.0) -> None:
+                 *, shell_timeout_s: float = 120.0, mounted: bool = False) -> None:
         self.python = python
         self.project = Path(project).resolve() if project is not None else None
         if self.project is not None and not self.project.is_dir():
             raise ValueError(f"project folder {self.project} does not exist")
+        if mounted and self.project is None:
+            raise ValueError("mounted=True needs a project folder")
         self.shell_timeout_s = shell_timeout_s
+        self.mounted = mounted
         self._prepared: set[str] = set()
 
     def workspace(self, session_id: str) -> Path:
         """The host folder holding the session's workspace."""
+        if self.mounted and self.project is not None:
+            return self.project
         return self.python.data_dir(session_id) / "workspace"
 
     def prepare(self, session_id: str) -> Path:
         """Copy the project into the session's workspace (once per session)."""
         target = self.workspace(session_id)
-        if session_id in self._prepared:
+        if session_id in self._prepared or self.mounted:
             return target
         if self.project is not None:
             for relative in _walk_files(self.project):
@@ -151,7 +165,10 @@ class CodingToolkit:
         return target
 
     def diff(self, session_id: str) -> str:
-        """The agent's changes as a unified diff against the original project."""
+        """The agent's changes as a unified diff against the original project
+        (empty when the project is mounted: the changes are already in it)."""
+        if self.mounted:
+            return ""
         workspace = self.workspace(session_id)
         original = self.project
         before = set(_walk_files(original)) if original is not None else set()
@@ -176,6 +193,8 @@ class CodingToolkit:
         """Copy the agent's changes onto the original project; returns changed paths."""
         if self.project is None:
             raise ValueError("there is no project folder to apply the changes to")
+        if self.mounted:
+            return []
         workspace = self.workspace(session_id)
         before = set(_walk_files(self.project))
         after = set(_walk_files(workspace))
