@@ -247,11 +247,13 @@ class AgentSession:
                     transcript.write_event(event_to_dict(event))
                 user_sink(event)
 
-            transcript.write({"type": "run_started", "prompt": text, "resumed": text is None})
-        async with self._lock:
+        async with self._lock:  # one run at a time; its records stay together
+            if transcript is not None:
+                transcript.write({"type": "run_started", "prompt": text,
+                                  "resumed": text is None})
             result = await run_loop(self.state, text, sink)
-        if transcript is not None:
-            transcript.write({"type": "run_finished", "result": result_to_dict(result)})
+            if transcript is not None:
+                transcript.write({"type": "run_finished", "result": result_to_dict(result)})
         return result
 
     async def stream(self, text: str) -> AsyncIterator[Event]:

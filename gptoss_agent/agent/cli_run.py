@@ -79,13 +79,13 @@ def transcript_path_for(task: TaskFile, session_id: str) -> Path:
 
 
 def terminal_approver(err: Console, auto_yes: bool) -> Callable[[ToolCall], Any]:
-    """Asks at the terminal (on stderr; the answer from stdin). EOF means no."""
-    lock = asyncio.Lock()
+    """Asks at the terminal (on stderr; the answer from stdin). EOF means no. One question
+    at a time for the whole process, so concurrent tasks never take each other's answers."""
 
     async def approve(call: ToolCall) -> bool:
         if auto_yes:
             return True
-        async with lock:
+        async with _approval_lock():
             preview = call.arguments if len(call.arguments) < 400 else call.arguments[:400] + "…"
             err.print(Text.assemble(("approval needed: ", "bold yellow"), call.recipient,
                                     "\n", preview), soft_wrap=True)
@@ -99,6 +99,18 @@ def terminal_approver(err: Console, auto_yes: bool) -> Callable[[ToolCall], Any]
             return allowed
 
     return approve
+
+
+_APPROVAL_LOCKS: dict[int, asyncio.Lock] = {}
+
+
+def _approval_lock() -> asyncio.Lock:
+    """The process's one approval lock for the running event loop."""
+    key = id(asyncio.get_running_loop())
+    lock = _APPROVAL_LOCKS.get(key)
+    if lock is None:
+        lock = _APPROVAL_LOCKS[key] = asyncio.Lock()
+    return lock
 
 
 def make_sink(args: argparse.Namespace, console: Console) -> Callable[[Event], None]:
@@ -362,6 +374,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     """``gptoss-agent resume TRANSCRIPT``."""
     err = Console(stderr=True)
     try:
+        records = read_records(args.transcript)  # first: a wrong path creates nothing
         writer = TranscriptWriter(args.transcript)
         records = read_records(args.transcript)
     except TranscriptError as exc:

@@ -54,6 +54,11 @@ class Segment:
     turn: int
 
 
+def _is_answer(message: ParsedMessage) -> bool:
+    """A final answer that was not cut off (a truncated one does not end the turn)."""
+    return message.channel == "final" and not message.is_call and message.terminator is not None
+
+
 def segment_record(segment: Segment) -> dict[str, Any]:
     """A segment as JSON data."""
     return {
@@ -172,16 +177,20 @@ class Conversation:
         gpt-oss expects when the conversation continues.
         """
         special = self._codec.special
+        call = (special.call,)
         for message in messages:
             tokens = message.tokens
             if tokens and tokens[-1] == special.return_:
                 tokens = (*tokens[:-1], special.end)
-            is_final = message.channel == "final" and not message.is_call
-            self._push(Segment("assistant", tokens, message.channel, self._turn), is_final)
-        if any(m.channel == "final" and not m.is_call for m in messages):
+            self._push(Segment("assistant", tokens, message.channel, self._turn),
+                       _is_answer(message))
+        if any(_is_answer(m) for m in messages):
             self.end_turn()
         elif self.policy is AnalysisPolicy.DROP_ALL:
-            self._drop_analysis(lambda segment: segment.kind == "assistant")
+            # Reasoning only: a call made from analysis stays with its result.
+            self._drop_analysis(
+                lambda segment: segment.kind == "assistant" and segment.tokens[-1:] != call
+            )
 
     def add_tool_result(self, author: str, channel: str, text: str) -> None:
         """Append a tool's answer, addressed to the assistant on ``channel``."""

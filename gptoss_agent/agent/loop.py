@@ -33,7 +33,12 @@ from gptoss_agent.agent.events import (
     UsageUpdated,
 )
 from gptoss_agent.agent.outcome import Calls, Final, Problem, Retry, classify
-from gptoss_agent.agent.parser import CompletionParser, MessageHeader, ParsedMessage
+from gptoss_agent.agent.parser import (
+    CompletionParser,
+    MessageHeader,
+    ParsedCompletion,
+    ParsedMessage,
+)
 from gptoss_agent.agent.result import ChatMessage, Incident, RunResult, StopReason, Usage
 from gptoss_agent.tools.base import ToolCall, ToolContext, ToolResult
 from gptoss_agent.tools.errors import ToolUnavailableError
@@ -51,7 +56,7 @@ class LoopLimits:
         max_tokens: Most sampled tokens per run (all generations together).
         wall_time_s: Most seconds per run, or ``None``.
         max_repeated_calls: Stop when the same call (recipient and arguments) is
-            made this many times in a row.
+            made this many times in a row (at least 2).
         max_consecutive_errors: Stop after this many generations in a row that the
             model had to be corrected for.
         tool_timeout_s: Deadline of one tool call, or ``None``.
@@ -65,10 +70,11 @@ class LoopLimits:
     tool_timeout_s: float | None = 300.0
 
     def __post_init__(self) -> None:
-        for name in ("max_generations", "max_tokens", "max_repeated_calls",
-                     "max_consecutive_errors"):
+        for name in ("max_generations", "max_tokens", "max_consecutive_errors"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
+        if self.max_repeated_calls < 2:
+            raise ValueError("max_repeated_calls must be at least 2 (1 would stop every call)")
         for name in ("wall_time_s", "tool_timeout_s"):
             value = getattr(self, name)
             if value is not None and value <= 0:
@@ -143,31 +149,22 @@ async def run_loop(state: SessionState, user_text: str | None, emit: EventSink) 
         _record(state, run, ChatMessage(role="user", text=user_text))
         state.conversation.add_user(user_text)
     else:
+        # Resuming after a crash just past the answer: finish with it, do not ask again.
+        answered = _recorded_final(state)
+        if answered is not None:
+            state.conversation.end_turn()
+            emit(FinalAnswer(answered.text, answered.content_type))
+            return _finished(state, run, emit, StopReason.FINAL, final=answered)
         # Resuming: a call whose result never made it into the history runs first.
         for pending in _pending_calls(state):
             try:
                 await _dispatch(state, run, pending, emit)
             except ToolUnavailableError as exc:
-                return _finish_unavailable(state, run, emit, exc)
+                return _finished(state, run, emit, StopReason.TOOL_UNAVAILABLE, error=str(exc))
 
     def finish(reason: StopReason, final: ParsedMessage | None = None,
                error: str | None = None) -> RunResult:
-        result = RunResult(
-            final_text=final.text if final is not None else None,
-            stop_reason=reason,
-            messages=tuple(state.messages),
-            new_messages=tuple(run.new_messages),
-            usage=run.usage,
-            incidents=tuple(run.incidents),
-            tool_calls=run.tool_calls,
-            tool_errors=run.tool_errors,
-            error=error,
-            final_content_type=final.content_type if final is not None else None,
-        )
-        if result.final_text:
-            _check_citations(state, result)
-        emit(RunFinished(result))
-        return result
+        return _finished(state, run, emit, reason, final=final, error=error)
 
     while True:
         # Budgets are checked before each generation.
@@ -201,7 +198,9 @@ async def run_loop(state: SessionState, user_text: str | None, emit: EventSink) 
                     last_token = token
         except TimeoutError:
             completion = parser.finish(max_tokens_hit=False)
-            state.conversation.add_assistant(completion.messages)
+            _account_generation(state, run, prompt, completion.messages,
+                                completion.sampled_tokens)
+            _append_generation(state, run, completion, emit)
             return finish(StopReason.WALL_TIME)
         except AssertionError:
             raise  # a scripted backend's script mismatch is a test failure
@@ -212,15 +211,7 @@ async def run_loop(state: SessionState, user_text: str | None, emit: EventSink) 
         _account_generation(state, run, prompt, completion.messages, completion.sampled_tokens)
         seconds = max(time.monotonic() - gen_started, 1e-9)
         # 6a. append what was sampled, verbatim
-        state.conversation.add_assistant(completion.messages)
-        for message in completion.messages:
-            _record(state, run, ChatMessage(
-                role="assistant", text=message.text, channel=message.channel,
-                recipient=message.recipient, content_type=message.content_type))
-            if message.is_preamble and message.terminator is not None:
-                emit(Preamble(message.text))
-        for issue in completion.issues:
-            _incident(run, emit, issue.kind.value, issue.detail, issue.is_repair)
+        _append_generation(state, run, completion, emit)
         emit(UsageUpdated(run.usage, run.generation, completion.sampled_tokens / seconds,
                           time.monotonic() - run.started))
         if not stopped and run.usage.sampled_tokens >= limits.max_tokens:
@@ -239,10 +230,19 @@ async def run_loop(state: SessionState, user_text: str | None, emit: EventSink) 
                     run.repeat_count = run.repeat_count + 1 if key == run.last_call_key else 1
                     run.last_call_key = key
                     if run.repeat_count >= limits.max_repeated_calls:
+                        # Answer the call so the history stays well-formed for a follow-up.
+                        _append_tool_message(
+                            state, run, call_message.recipient or "system",
+                            _answer_channel(call_message),
+                            f"Error: this exact call was made {run.repeat_count} times in a "
+                            "row; the run was stopped.", True)
                         return finish(StopReason.REPEATED_CALL)
                     try:
                         had_error |= not await _dispatch(state, run, call_message, emit)
                     except ToolUnavailableError as exc:
+                        _append_tool_message(
+                            state, run, call_message.recipient or "system",
+                            _answer_channel(call_message), f"Error: {exc}", True)
                         return finish(StopReason.TOOL_UNAVAILABLE, error=str(exc))
                 _report(state, run, problems, emit)
             case Retry(problems=problems):
@@ -255,14 +255,39 @@ async def run_loop(state: SessionState, user_text: str | None, emit: EventSink) 
             return finish(StopReason.MODEL_ERRORS)
 
 
-def _finish_unavailable(state: SessionState, run: _Run, emit: EventSink,
-                        exc: ToolUnavailableError) -> RunResult:
-    result = RunResult(final_text=None, stop_reason=StopReason.TOOL_UNAVAILABLE,
-                       messages=tuple(state.messages), new_messages=tuple(run.new_messages),
-                       usage=run.usage, incidents=tuple(run.incidents),
-                       tool_calls=run.tool_calls, tool_errors=run.tool_errors, error=str(exc))
+def _finished(state: SessionState, run: _Run, emit: EventSink, reason: StopReason, *,
+              final: ParsedMessage | None = None, error: str | None = None) -> RunResult:
+    """Build the run's result, check its citations, and announce it."""
+    result = RunResult(
+        final_text=final.text if final is not None else None,
+        stop_reason=reason,
+        messages=tuple(state.messages),
+        new_messages=tuple(run.new_messages),
+        usage=run.usage,
+        incidents=tuple(run.incidents),
+        tool_calls=run.tool_calls,
+        tool_errors=run.tool_errors,
+        error=error,
+        final_content_type=final.content_type if final is not None else None,
+    )
+    if result.final_text:
+        _check_citations(state, result)
     emit(RunFinished(result))
     return result
+
+
+def _append_generation(state: SessionState, run: _Run, completion: ParsedCompletion,
+                       emit: EventSink) -> None:
+    """Append a generation's messages verbatim, record them, and report its incidents."""
+    state.conversation.add_assistant(completion.messages)
+    for message in completion.messages:
+        _record(state, run, ChatMessage(
+            role="assistant", text=message.text, channel=message.channel,
+            recipient=message.recipient, content_type=message.content_type))
+        if message.is_preamble and message.terminator is not None:
+            emit(Preamble(message.text))
+    for issue in completion.issues:
+        _incident(run, emit, issue.kind.value, issue.detail, issue.is_repair)
 
 
 def _check_citations(state: SessionState, result: RunResult) -> None:
@@ -274,6 +299,27 @@ def _check_citations(state: SessionState, result: RunResult) -> None:
         if checker is not None:
             report = checker(state.session_id, result.final_text)
             result.extras["citations"] = report.to_json()
+
+
+def _answer_channel(message: ParsedMessage) -> str:
+    """Tool answers go back on the channel the call was made on."""
+    return message.channel if message.channel in ("analysis", "commentary") else "commentary"
+
+
+def _recorded_final(state: SessionState) -> ParsedMessage | None:
+    """The final answer at the end of the history, if the last run got that far."""
+    segments = state.conversation.segments
+    if not segments or segments[-1].kind != "assistant" or segments[-1].channel != "final":
+        return None
+    prefix = state.conversation.assistant_start
+    tokens = segments[-1].tokens
+    body = tokens[len(prefix):] if tokens[: len(prefix)] == prefix else tokens
+    parser = CompletionParser(state.codec)
+    for token in body:
+        parser.feed(token)
+    completion = parser.finish(max_tokens_hit=False)
+    finals = [m for m in completion.messages if m.channel == "final" and not m.is_call]
+    return finals[-1] if finals else None
 
 
 def _pending_calls(state: SessionState) -> tuple[ParsedMessage, ...]:
@@ -377,7 +423,7 @@ async def _dispatch(
 ) -> bool:
     """Run one call and append its result; ``False`` when the model erred."""
     recipient = message.recipient or ""
-    channel = message.channel if message.channel in ("analysis", "commentary") else "commentary"
+    channel = _answer_channel(message)
     resolution = state.registry.resolve(recipient)
     if not isinstance(resolution, Resolution):
         _incident(run, emit, resolution.kind, resolution.message, repaired=False)

@@ -169,6 +169,7 @@ class _Draft:
     )
     text_parts: list[str] = field(default_factory=list)
     role_checked: bool = False
+    foreign_role: bool = False
 
 
 class CompletionParser:
@@ -293,6 +294,7 @@ class CompletionParser:
         if not draft.role_checked:
             role = role_words[0] if role_words else ""
             if role != "assistant":
+                draft.foreign_role = True
                 self._issue(
                     IssueKind.WRONG_ROLE,
                     f"you wrote a message as {role or 'an unnamed role'!r}; only assistant "
@@ -348,7 +350,9 @@ class CompletionParser:
             if self._on_delta is not None:
                 self._on_delta(header, tail)
         valid_channel = header.channel in VALID_CHANNELS
-        if not valid_channel:
+        if not valid_channel or draft.foreign_role:
+            # Unreadable, or written in another role's name (a made-up tool result):
+            # reported to the model, and kept out of the history.
             self._draft = None
             return
         self._messages.append(

@@ -139,7 +139,7 @@ BUDGETS = _strict(
         "max_turns": _POSITIVE_INT,
         "max_tokens": _POSITIVE_INT,
         "wall_time_s": _POSITIVE_NUMBER,
-        "max_repeated_calls": _POSITIVE_INT,
+        "max_repeated_calls": {"type": "integer", "minimum": 2},
         "max_consecutive_errors": _POSITIVE_INT,
         "tool_timeout_s": _POSITIVE_NUMBER,
     },

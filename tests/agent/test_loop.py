@@ -229,3 +229,56 @@ async def test_unavailable_tool_infrastructure_stops_the_run(codec: HarmonyCodec
     result = await agent.run("compute")
     assert result.stop_reason is StopReason.TOOL_UNAVAILABLE
     assert "no Docker engine" in (result.error or "")
+
+
+async def test_repeated_call_stop_leaves_a_well_formed_history(codec: HarmonyCodec) -> None:
+    agent, backend = scripted_agent(
+        codec, [CALL_ADD, CALL_ADD, FINAL], limits=LoopLimits(max_repeated_calls=2))
+    async with agent.session() as chat:
+        first = await chat.send("2+3")
+        assert first.stop_reason is StopReason.REPEATED_CALL
+        second = await chat.send("just answer")
+    assert second.ok
+    last_prompt = backend.decoded_prompts()[-1]
+    # Every call in the history has an answer before the next user message.
+    assert last_prompt.count("<|call|>") == last_prompt.count("<|start|>functions.add to=")
+    assert "this exact call was made 2 times in a row" in last_prompt
+
+
+async def test_drop_all_keeps_calls_with_their_results(codec: HarmonyCodec) -> None:
+    from gptoss_agent.agent.conversation import AnalysisPolicy
+    from tests.agent.scripting import EchoPython
+
+    call = ("<|channel|>analysis<|message|>THINK<|end|><|start|>assistant<|channel|>analysis "
+            "to=python<|message|>print(1)<|call|>")
+    agent, backend = scripted_agent(codec, [call, FINAL], tools=[EchoPython()],
+                                    analysis_policy=AnalysisPolicy.DROP_ALL)
+    await agent.run("go")
+    second = backend.decoded_prompts()[1]
+    assert "THINK" not in second
+    assert "to=python<|message|>print(1)<|call|><|start|>python to=assistant" in second
+
+
+async def test_wall_time_cut_generation_is_recorded(codec: HarmonyCodec) -> None:
+    class Stalling:
+        async def generate(self, request: GenerationRequest):
+            for token in codec.encode_with_special("<|channel|>analysis<|message|>thinking"):
+                yield token
+            await asyncio.Event().wait()
+
+        def last_stats(self, session_id: str) -> GenerationStats | None:
+            return None
+
+        async def release(self, session_id: str) -> None:
+            return None
+
+        async def aclose(self) -> None:
+            return None
+
+    from gptoss_agent.agent.agent import Agent
+
+    agent = Agent(Stalling(), [], codec=codec, limits=LoopLimits(wall_time_s=0.5))
+    result = await agent.run("hello")
+    assert result.stop_reason is StopReason.WALL_TIME
+    assert result.usage.generations == 1 and result.usage.sampled_tokens > 0
+    assert result.messages[-1].text == "thinking"

@@ -230,3 +230,25 @@ def test_doctor_reports_vocabulary_and_model(tmp_path: Path) -> None:
     failed = cli("doctor", str(missing), "--skip-docker", "--skip-browser")
     assert failed.returncode == 4
     assert "holds no config.json" in failed.stdout
+
+
+def test_resume_after_a_crash_past_the_answer_does_not_ask_again(tmp_path: Path) -> None:
+    task = write_task(tmp_path, "answered", lookup_script("Answer one."))
+    assert cli("run", str(task), "--quiet").returncode == 0
+    transcript = tmp_path / "answered.jsonl"
+    lines = transcript.read_bytes().splitlines(keepends=True)
+    last_final = max(i for i, line in enumerate(lines) if b'"final":true' in line)
+    transcript.write_bytes(b"".join(lines[: last_final + 1]))  # crash right after it
+    resumed = cli("resume", str(transcript), "--quiet")
+    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.stdout.strip() == "Answer one."
+    records = read_records(transcript)
+    assert records[-1]["type"] == "run_finished"
+    assert sum(1 for r in records if r["type"] == "segment" and r.get("final")) == 1
+
+
+def test_resume_of_a_missing_file_creates_nothing(tmp_path: Path) -> None:
+    missing = tmp_path / "nope" / "t.jsonl"
+    completed = cli("resume", str(missing))
+    assert completed.returncode == 2 and "cannot read" in completed.stderr
+    assert not missing.parent.exists()
