@@ -67,10 +67,13 @@ def render_namespace(spec: NamespaceSpec) -> str:
     if spec.description:
         lines.extend(f"// {line}".rstrip() for line in spec.description.splitlines())
     lines.extend([f"namespace {spec.name} {{", ""])
+    declared: set[str] = set()
     for function in spec.functions:
         rendered = render_function(function.name, function.parameters)
         for declaration in rendered.declarations:
-            lines.extend([declaration, ""])
+            if declaration not in declared:  # a type shared by several functions
+                declared.add(declaration)
+                lines.extend([declaration, ""])
         if function.description:
             lines.extend(f"// {line}".rstrip() for line in function.description.splitlines())
         lines.extend([rendered.signature, ""])

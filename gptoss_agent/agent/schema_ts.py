@@ -64,8 +64,11 @@ def _literal(value: Any) -> str:
 
 
 def _default_text(value: Any) -> str:
-    # harmony prints string defaults bare and everything else as JSON.
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    # harmony prints string defaults bare and everything else as JSON; a string that
+    # would end the comment line (a newline) is quoted instead.
+    if isinstance(value, str) and "\n" not in value and "\r" not in value:
+        return value
+    return json.dumps(value, ensure_ascii=False)
 
 
 def _comment_lines(text: str, indent: str) -> list[str]:
@@ -83,7 +86,9 @@ def _trailing_comment(schema: Mapping[str, Any]) -> str:
 
 
 def _ref_name(ref: str) -> str:
-    return ref.rsplit("/", 1)[-1]
+    """A TypeScript identifier for a ``$ref`` target (``#/$defs/my-type`` -> ``my_type``)."""
+    name = "".join(c if c.isalnum() or c == "_" else "_" for c in ref.rsplit("/", 1)[-1])
+    return name if name and not name[0].isdigit() else f"T_{name}"
 
 
 def _resolve_ref(ref: str, state: _RenderState) -> Mapping[str, Any]:

@@ -10,6 +10,7 @@ An error names the file, the line, the key and what was expected, e.g.::
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,8 +127,19 @@ def _describe(error: jsonschema.ValidationError, root: yaml.Node | None, path: P
     if error.validator == "oneOf" and error.context:
         best = jsonschema.exceptions.best_match(error.context)
         return _describe(best, root, path)
-    line = _line_of(root, location)
+    line = _line_of(root, location) or 1
     return f"{path}:{line}: {_dotted(location)}: {_expected(error)}"
+
+
+def _dates_as_text(value: Any) -> Any:
+    """YAML reads an unquoted ``2026-01-01`` as a date; the task format wants text."""
+    if isinstance(value, dict):
+        return {key: _dates_as_text(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_dates_as_text(item) for item in value]
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return value
 
 
 def apply_override(data: dict[str, Any], assignment: str) -> None:
@@ -180,6 +192,7 @@ def load_task(
         raise TaskFileError(f"{file_path}{line}: not valid YAML: {problem}") from exc
     if data is None:
         data = {}
+    data = _dates_as_text(data)
     if not isinstance(data, dict):
         raise TaskFileError(f"{file_path}:1: a task file must be a mapping of keys to values")
     for assignment in overrides:

@@ -27,7 +27,7 @@ import jsonschema
 from gptoss_agent.tools.base import FunctionSpec, ToolContext, ToolResult
 from gptoss_agent.tools.errors import ToolRegistrationError
 from gptoss_agent.tools.json_args import ArgumentsError, parse_arguments
-from gptoss_agent.tools.type_schema import SchemaBuilder, coerce
+from gptoss_agent.tools.type_schema import SchemaBuilder, coerce, jsonable_default
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 DEFAULT_TIMEOUT_S = 60.0
@@ -233,11 +233,7 @@ def _schema_from_signature(
         if parameter.default is inspect.Parameter.empty:
             required.append(name)
         else:
-            default = parameter.default
-            if isinstance(default, tuple | set | frozenset):
-                default = list(default)
-            if hasattr(default, "value") and not isinstance(default, int | str | float):
-                default = default.value
+            default = jsonable_default(parameter.default)
             try:
                 json.dumps(default)
             except (TypeError, ValueError):

@@ -61,6 +61,8 @@ def parse_arguments(text: str, *, allow_empty: bool = True) -> dict[str, Any]:
         ) from None
     except RecursionError:
         raise ArgumentsError("the arguments are nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer with thousands of digits
+        raise ArgumentsError(f"the arguments cannot be read: {exc}") from None
     if not isinstance(value, dict):
         raise ArgumentsError(
             f"the arguments must be a JSON object, not {type(value).__name__}"

@@ -32,6 +32,10 @@ _PRIMITIVES: dict[Any, dict[str, Any]] = {
 _SEQUENCES = (list, Sequence, MutableSequence)
 _SETS = (set, frozenset, AbstractSet)
 _MAPPINGS = (dict, Mapping, MutableMapping)
+_WRAPPERS = tuple(
+    getattr(typing, name) for name in ("NotRequired", "Required", "ReadOnly")
+    if hasattr(typing, name)
+)
 
 
 def _is_typeddict(annotation: Any) -> bool:
@@ -48,6 +52,7 @@ class SchemaBuilder:
     def __init__(self) -> None:
         self.defs: dict[str, dict[str, Any]] = {}
         self._building: set[str] = set()
+        self._owners: dict[str, type] = {}
 
     def schema(self, annotation: Any) -> dict[str, Any]:
         """The JSON schema of ``annotation``.
@@ -61,6 +66,8 @@ class SchemaBuilder:
             return dict(_PRIMITIVES[annotation])
         origin = get_origin(annotation)
         args = get_args(annotation)
+        if origin in _WRAPPERS:  # NotRequired[T] and friends inside a TypedDict
+            return self.schema(args[0])
         if origin is typing.Annotated:
             schema = self.schema(args[0])
             descriptions = [arg for arg in args[1:] if isinstance(arg, str)]
@@ -100,7 +107,7 @@ class SchemaBuilder:
         raise ToolRegistrationError(f"cannot express {annotation!r} as JSON Schema")
 
     def _named(self, cls: type, build: typing.Callable[[type], dict[str, Any]]) -> dict[str, Any]:
-        name = cls.__name__
+        name = self._name_for(cls)
         if name not in self.defs and name not in self._building:
             self._building.add(name)
             try:
@@ -108,6 +115,15 @@ class SchemaBuilder:
             finally:
                 self._building.discard(name)
         return {"$ref": f"#/$defs/{name}"}
+
+    def _name_for(self, cls: type) -> str:
+        """A ``$defs`` name for ``cls``: its own name, qualified when two classes share it."""
+        owner = self._owners.setdefault(cls.__name__, cls)
+        if owner is cls:
+            return cls.__name__
+        qualified = f"{cls.__module__}.{cls.__qualname__}".replace(".", "_")
+        self._owners.setdefault(qualified, cls)
+        return qualified
 
     def _enum_schema(self, cls: type) -> dict[str, Any]:
         assert issubclass(cls, enum.Enum)
@@ -125,7 +141,7 @@ class SchemaBuilder:
                 continue
             prop = self.schema(hints[item.name])
             if item.default is not dataclasses.MISSING:
-                prop["default"] = _jsonable_default(item.default)
+                prop["default"] = jsonable_default(item.default)
             elif item.default_factory is dataclasses.MISSING:
                 required.append(item.name)
             properties[item.name] = prop
@@ -135,7 +151,14 @@ class SchemaBuilder:
         hints = typing.get_type_hints(cls, include_extras=True)
         required_keys: frozenset[str] = getattr(cls, "__required_keys__", frozenset(hints))
         properties = {name: self.schema(hint) for name, hint in hints.items()}
-        required = [name for name in hints if name in required_keys]
+        required = []
+        for name, hint in hints.items():
+            marker = get_origin(hint)
+            # Postponed annotations hide NotRequired from the class: read it from the hint.
+            if marker is getattr(typing, "NotRequired", None):
+                continue
+            if marker is getattr(typing, "Required", None) or name in required_keys:
+                required.append(name)
         return _object_schema(properties, required, cls.__doc__)
 
 
@@ -158,11 +181,14 @@ def _first_paragraph(doc: str) -> str:
     return " ".join(doc.strip().split("\n\n")[0].split())
 
 
-def _jsonable_default(value: Any) -> Any:
+def jsonable_default(value: Any) -> Any:
+    """A Python default as the JSON value the model is shown (enum values, lists)."""
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, tuple | frozenset | set):
-        return list(value)
+        return [jsonable_default(item) for item in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
     return value
 
 

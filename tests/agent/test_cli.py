@@ -108,3 +108,9 @@ def test_published_schema_file_is_current() -> None:
 
     published = json.loads((ROOT / "docs" / "task.schema.json").read_text())
     assert published == TASK_SCHEMA, "run: gptoss-agent schema > docs/task.schema.json"
+
+
+def test_unquoted_dates_are_accepted(tmp_path: Path) -> None:
+    task = write_task(tmp_path, GOOD_MODEL + "prompt: hi\nconversation_start_date: 2026-01-02\n")
+    completed = cli("run", str(task), "--json")
+    assert completed.returncode == 0, completed.stderr

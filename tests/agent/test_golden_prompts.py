@@ -278,3 +278,21 @@ def test_tool_and_user_messages_render_exactly_as_harmony(codec, author, channel
     )
     user_message = Message.from_role_and_content(Role.USER, text)
     assert list(conversation.render_user(text)) == codec.encoding.render(user_message)
+
+
+def test_odd_schemas_still_render_valid_signatures() -> None:
+    from gptoss_agent.agent.schema_ts import render_function
+
+    schema = {
+        "type": "object",
+        "properties": {
+            "text": {"type": "string", "default": "line one\nline two"},
+            "node": {"$ref": "#/$defs/my-node"},
+        },
+        "$defs": {"my-node": {"type": "object",
+                              "properties": {"next": {"$ref": "#/$defs/my-node"}}}},
+    }
+    rendered = render_function("f", schema)
+    assert 'text?: string, // default: "line one\\nline two"' in rendered.signature
+    assert "node?: my_node," in rendered.signature
+    assert rendered.declarations == ("type my_node = {\n    next?: my_node,\n};",)

@@ -6,7 +6,7 @@ import asyncio
 import dataclasses
 import enum
 import threading
-from typing import Literal
+from typing import Literal, NotRequired, TypedDict
 
 import pytest
 
@@ -223,3 +223,35 @@ async def test_context_parameter_is_hidden_from_the_model_and_passed_in() -> Non
     assert list(whoami.parameters["properties"]) == ["greeting"]
     result = await whoami.invoke('{"greeting": "hi"}', ToolContext("s-42"))
     assert result.text == "hi s-42"
+
+
+class Options(TypedDict):
+    name: str
+    size: NotRequired[int]
+
+
+class Shade(str, enum.Enum):
+    DARK = "dark"
+
+
+FirstItem = dataclasses.make_dataclass("Item", [("a", int)])
+SecondItem = dataclasses.make_dataclass("Item", [("b", str)])
+SecondItem.__module__ = "other.module"
+
+
+ORIGIN = Point(1.0)
+
+
+def paint(options: Options, x: FirstItem, y: SecondItem,  # type: ignore[valid-type]
+          shade: Shade = Shade.DARK, origin: Point = ORIGIN) -> str:
+    """Paint."""
+    return "ok"
+
+
+def test_schema_generation_edge_cases() -> None:
+    tool = function_tool(paint)
+    props = tool.parameters["properties"]
+    assert tool.parameters["$defs"]["Options"]["required"] == ["name"]
+    assert props["x"]["$ref"] != props["y"]["$ref"], "same-named classes stay apart"
+    assert props["shade"]["default"] == "dark"
+    assert props["origin"]["default"] == {"x": 1.0, "y": 0.0}

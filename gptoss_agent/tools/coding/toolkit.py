@@ -178,8 +178,17 @@ class CodingToolkit:
             old = _read_text(original / relative) if original and relative in before else []
             new = _read_text(workspace / relative) if relative in after else []
             if old is None or new is None:
-                if relative not in before or relative not in after:
-                    chunks.append(f"Binary file {relative} {'added' if new else 'deleted'}\n")
+                if relative not in before:
+                    chunks.append(f"Binary file {relative} added\n")
+                elif relative not in after:
+                    chunks.append(f"Binary file {relative} deleted\n")
+                elif original is not None and (
+                    (original / relative).read_bytes() != (workspace / relative).read_bytes()
+                ):
+                    chunks.append(f"Binary file {relative} changed\n")
+                continue
+            if relative not in before and not new:
+                chunks.append(f"Empty file {relative} added\n")
                 continue
             if old != new:
                 chunks.extend(difflib.unified_diff(

@@ -244,14 +244,15 @@ def _find(lines: list[str], wanted: tuple[str, ...], start: int, at_end: bool) -
 
 
 def apply_hunks(text: str, hunks: tuple[Hunk, ...], path: str) -> str:
-    """Apply an update's hunks to a file's text.
+    """Apply an update's hunks to a file's text (its line endings are kept).
 
     Raises:
         PatchError: A hunk's anchor or lines cannot be found (the message names it).
     """
-    had_newline = text.endswith("\n")
-    lines = text.split("\n")
-    if had_newline:
+    newline = "\r\n" if "\r\n" in text else "\n"
+    had_newline = text.endswith(newline) or not text
+    lines = text.split(newline) if text else []
+    if text and had_newline:
         lines.pop()
     position = 0
     for hunk in hunks:
@@ -267,7 +268,11 @@ def apply_hunks(text: str, hunks: tuple[Hunk, ...], path: str) -> str:
                     f"{path}: hunk {hunk.number} does not apply: its anchor "
                     f"'@@ {hunk.anchor}' was not found"
                 )
-            position = anchor_at + (1 if hunk.old and hunk.old[0] != lines[anchor_at] else 0)
+            # The hunk comes after its anchor, unless its first line is the anchor itself.
+            starts_at_anchor = bool(hunk.old) and (
+                hunk.old[0].strip() == lines[anchor_at].strip()
+            )
+            position = anchor_at if starts_at_anchor else anchor_at + 1
         found = _find(lines, hunk.old, position, hunk.at_end)
         if found < 0 and hunk.anchor:
             found = _find(lines, hunk.old, 0, hunk.at_end)
@@ -277,10 +282,32 @@ def apply_hunks(text: str, hunks: tuple[Hunk, ...], path: str) -> str:
                 f"{path}: hunk {hunk.number} does not apply: these lines were not found "
                 f"(after line {position}):\n{preview}"
             )
-        lines[found : found + len(hunk.old)] = list(hunk.new)
+        lines[found : found + len(hunk.old)] = _merge(lines[found : found + len(hunk.old)],
+                                                      hunk)
         position = found + len(hunk.new)
-    result = "\n".join(lines)
-    return result + "\n" if had_newline or not text else result
+    result = newline.join(lines)
+    return result + newline if had_newline and lines else result
+
+
+def _merge(current: list[str], hunk: Hunk) -> list[str]:
+    """The hunk's new lines, with context lines taken from the file as it is (a context
+    line that matched only after whitespace normalisation keeps its own whitespace)."""
+    merged: list[str] = []
+    old_index = 0
+    for line in hunk.new:
+        if old_index < len(hunk.old) and line == hunk.old[old_index]:
+            merged.append(current[old_index])
+            old_index += 1
+            continue
+        # Skip removed lines of the old side until the next context line.
+        while old_index < len(hunk.old) and hunk.old[old_index] not in hunk.new:
+            old_index += 1
+        if old_index < len(hunk.old) and line == hunk.old[old_index]:
+            merged.append(current[old_index])
+            old_index += 1
+        else:
+            merged.append(line)
+    return merged
 
 
 class FileSystem:
@@ -300,16 +327,25 @@ class FileSystem:
         full = self.resolve(path)
         if not os.path.isfile(full):
             raise PatchError(f"{path} does not exist (use '*** Add File:' to create it)")
-        with open(full, encoding="utf-8") as handle:
+        with open(full, encoding="utf-8", newline="") as handle:
             return handle.read()
 
     def exists(self, path: str) -> bool:
         return os.path.exists(self.resolve(path))
 
+    def check_writable(self, path: str) -> None:
+        """Refuse a path whose parent is a file (found before anything is written)."""
+        parent = os.path.dirname(self.resolve(path))
+        while parent != self.root and not os.path.exists(parent):
+            parent = os.path.dirname(parent)
+        if not os.path.isdir(parent):
+            raise PatchError(f"{path}: {os.path.relpath(parent, self.root)} is a file, "
+                             "not a folder")
+
     def write(self, path: str, text: str) -> None:
         full = self.resolve(path)
         os.makedirs(os.path.dirname(full), exist_ok=True)
-        with open(full, "w", encoding="utf-8") as handle:
+        with open(full, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
 
     def delete(self, path: str) -> None:
@@ -320,7 +356,8 @@ class FileSystem:
 
 
 def apply_patch(text: str, files: FileSystem) -> tuple[AppliedChange, ...]:
-    """Parse and apply a patch; nothing is written unless every change applies.
+    """Parse and apply a patch; nothing is written unless every change applies (all
+    hunks are matched and every target checked before the first write).
 
     Raises:
         PatchError: The patch is malformed or a change does not apply.
@@ -346,6 +383,10 @@ def apply_patch(text: str, files: FileSystem) -> tuple[AppliedChange, ...]:
             else:
                 writes[change.path] = updated
         applied.append(AppliedChange(change.kind, change.path, change.move_to))
+    for path, content in writes.items():
+        if content is not None:
+            files.check_writable(path)
+    # Everything was read, matched and checked above; only now is anything written.
     for path, content in writes.items():
         if content is None:
             files.delete(path)

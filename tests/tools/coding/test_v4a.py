@@ -122,3 +122,40 @@ def test_end_of_file_hunk_appends(workspace: Path) -> None:
              "*** End of File\n*** End Patch")
     apply_patch(patch, FileSystem(str(workspace)))
     assert (workspace / "old.txt").read_text() == "bye\nagain\n"
+
+
+def test_insertion_after_an_anchor_goes_below_it(tmp_path: Path) -> None:
+    (tmp_path / "m.py").write_text("def foo():\n    return 1\n")
+    patch = "*** Begin Patch\n*** Update File: m.py\n@@ def foo():\n+    print('hi')\n*** End Patch"
+    apply_patch(patch, FileSystem(str(tmp_path)))
+    assert (tmp_path / "m.py").read_text() == "def foo():\n    print('hi')\n    return 1\n"
+
+
+def test_crlf_files_keep_their_line_endings(tmp_path: Path) -> None:
+    (tmp_path / "w.txt").write_bytes(b"one\r\ntwo\r\n")
+    patch = "*** Begin Patch\n*** Update File: w.txt\n@@\n one\n-two\n+three\n*** End Patch"
+    apply_patch(patch, FileSystem(str(tmp_path)))
+    assert (tmp_path / "w.txt").read_bytes() == b"one\r\nthree\r\n"
+
+
+def test_adding_to_an_empty_file(tmp_path: Path) -> None:
+    (tmp_path / "e.txt").write_text("")
+    apply_patch("*** Begin Patch\n*** Update File: e.txt\n@@\n+hello\n*** End Patch",
+                FileSystem(str(tmp_path)))
+    assert (tmp_path / "e.txt").read_text() == "hello\n"
+
+
+def test_context_lines_keep_the_files_own_whitespace(tmp_path: Path) -> None:
+    (tmp_path / "c.py").write_text("a = 1   \nb = 2\n")
+    patch = "*** Begin Patch\n*** Update File: c.py\n@@\n a = 1\n-b = 2\n+b = 3\n*** End Patch"
+    apply_patch(patch, FileSystem(str(tmp_path)))
+    assert (tmp_path / "c.py").read_text() == "a = 1   \nb = 3\n"
+
+
+def test_a_target_under_a_file_fails_before_any_write(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("x\n")
+    patch = ("*** Begin Patch\n*** Add File: first.txt\n+1\n*** Add File: a.txt/inner\n+2\n"
+             "*** End Patch")
+    with pytest.raises(PatchError, match="is a file, not a folder"):
+        apply_patch(patch, FileSystem(str(tmp_path)))
+    assert not (tmp_path / "first.txt").exists()
