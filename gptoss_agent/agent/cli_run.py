@@ -413,8 +413,11 @@ def cmd_resume(args: argparse.Namespace) -> int:
     async def go() -> RunResult:
         try:
             if not replayed.prompt_recorded and replayed.last_prompt is not None:
-                return await session.send(replayed.last_prompt, on_event=sink)
-            return await session.resume(on_event=sink)
+                result = await session.send(replayed.last_prompt, on_event=sink)
+            else:
+                result = await session.resume(on_event=sink)
+            await finish_task(task, agent, session.session_id, result, writer)
+            return result
         finally:
             await session.aclose()
             await agent.aclose()
@@ -428,4 +431,4 @@ def cmd_resume(args: argparse.Namespace) -> int:
     if args.quiet and result.final_text is not None:
         print(result.final_text)
     write_final(task, result)
-    return exit_code_for(result)
+    return task_exit_code(result)
