@@ -1,8 +1,9 @@
 """The ``gptoss-agent`` command line: parses arguments and hands each command to its module.
 
 Commands: ``run`` (one task, or a batch), ``resume``, ``show``, ``export``, ``chat``,
-``doctor``, ``schema``, ``sandbox`` (build and check the python sandbox image) and
-``serve`` (an OpenAI-compatible completions server on the transformers backend).
+``doctor``, ``schema``, ``sandbox`` (build and check the python sandbox image), ``serve``
+(an OpenAI-compatible completions server on the transformers backend) and ``finetune``
+(training on Harmony transcripts).
 Exit codes are listed in :mod:`gptoss_agent.agent.exit_codes`.
 """
 
@@ -54,10 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
     schema = commands.add_parser("schema", help="print the task file JSON Schema")
     schema.set_defaults(handler=_cmd_schema)
     from gptoss_agent.agent.cli_backends import add_backend_commands
+    from gptoss_agent.agent.cli_finetune import add_finetune_command
     from gptoss_agent.agent.cli_sandbox import add_sandbox_commands
 
     add_sandbox_commands(commands)
     add_backend_commands(commands)
+    add_finetune_command(commands)
     return parser
 
 

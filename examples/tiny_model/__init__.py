@@ -1,0 +1,1 @@
+"""The tiny Harmony-speaking model: synthetic task families, data generation and training."""

@@ -1,0 +1,35 @@
+"""The one agent configuration the tiny model is trained and evaluated with.
+
+Training, evaluation and the end-to-end tests all build their agent here, so the system
+and developer messages the model sees are byte-identical everywhere: ``Reasoning: low``,
+no date line, one short instruction, and the family's tools.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from examples.tiny_model.families import INSTRUCTIONS
+from gptoss_agent.agent.agent import Agent
+from gptoss_agent.agent.backend import ModelBackend, SamplingParams
+from gptoss_agent.agent.loop import LoopLimits
+
+
+def tiny_agent(model: ModelBackend, tools: Sequence[Any], *, max_tokens: int = 96) -> Agent:
+    """An agent with the tiny model's prompt: low reasoning, no date, greedy decoding.
+
+    Args:
+        model: The backend (the teacher while generating data, the tiny model later).
+        tools: The family's tools.
+        max_tokens: Token budget of one model turn.
+    """
+    return Agent(
+        model=model,
+        tools=tools,
+        instructions=INSTRUCTIONS,
+        reasoning_effort="low",
+        conversation_start_date="",
+        sampling=SamplingParams(temperature=0.0, max_tokens=max_tokens),
+        limits=LoopLimits(max_generations=4, max_consecutive_errors=1, tool_timeout_s=60.0),
+    )

@@ -1,0 +1,117 @@
+"""Generate the tiny model's training data by running the framework itself.
+
+For each case, an agent (:func:`~examples.tiny_model.agents.tiny_agent`) whose model is the
+:class:`~examples.tiny_model.teacher.TeacherBackend` runs the case with the family's real
+tool classes (offline infrastructure, see :mod:`examples.tiny_model.toolsets`); the session
+writes a transcript; :func:`~gptoss_agent.agent.transcript.iter_training_examples` turns
+it into token-exact ``(tokens, mask)`` examples, written as the JSONL that
+``gptoss-agent export`` writes.
+
+Usage::
+
+    python -m examples.tiny_model.generate -o data/train.jsonl --per-family 2000 --seed 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from examples.tiny_model.agents import tiny_agent
+from examples.tiny_model.families import FAMILIES, SAMPLERS, Case, teacher_policy
+from examples.tiny_model.teacher import TeacherBackend
+from examples.tiny_model.toolsets import PageSource, offline_tools
+from gptoss_agent.agent.encoding import load_codec
+from gptoss_agent.agent.transcript import TranscriptWriter, iter_training_examples, read_records
+
+
+def sample_cases(family: str, count: int, seed: int,
+                 exclude: frozenset[str] = frozenset()) -> list[Case]:
+    """``count`` distinct cases of ``family`` drawn with ``seed``, none with a prompt in
+    ``exclude``."""
+    rng = random.Random(f"{family}:{seed}")
+    cases: list[Case] = []
+    seen = set(exclude)
+    while len(cases) < count:
+        case = SAMPLERS[family](rng)
+        if case.prompt not in seen:
+            seen.add(case.prompt)
+            cases.append(case)
+    return cases
+
+
+async def record_case(case: Case, transcript: Path) -> str | None:
+    """Run ``case`` with the teacher and the offline tools; return the final answer."""
+    pages = PageSource({case.data["url"]: case.data["html"]} if "url" in case.data else {})
+    tools = offline_tools(case.family, pages)
+    agent = tiny_agent(TeacherBackend(teacher_policy(case)), tools)
+    writer = TranscriptWriter(transcript)
+    try:
+        async with agent.session(transcript=writer) as session:
+            result = await session.send(case.prompt)
+    finally:
+        writer.close()
+        await agent.aclose()
+    return result.final_text
+
+
+def examples_from_transcript(path: Path) -> Iterator[tuple[list[int], list[int]]]:
+    """The training examples of one transcript."""
+    codec = load_codec()
+    yield from iter_training_examples(read_records(path), codec.special.return_,
+                                      codec.special.end)
+
+
+async def generate(cases: Iterable[Case], output: Path, *, with_text: bool = False) -> int:
+    """Record every case and write its examples to ``output`` (JSONL); return the count.
+
+    Raises:
+        RuntimeError: The teacher's final answer differs from the case's ground truth
+            (the tool output and the expected answer disagree).
+    """
+    codec = load_codec()
+    count = 0
+    output.parent.mkdir(parents=True, exist_ok=True)
+    scratch = "/dev/shm" if Path("/dev/shm").is_dir() else None  # fsync is free in RAM
+    with tempfile.TemporaryDirectory(prefix="tiny-model-transcripts-", dir=scratch) as folder, \
+            output.open("w", encoding="utf-8") as out:
+        for index, case in enumerate(cases):
+            transcript = Path(folder) / f"{case.family}-{index}.jsonl"
+            answer = await record_case(case, transcript)
+            if answer != case.answer:
+                raise RuntimeError(f"teacher answered {answer!r}, expected {case.answer!r}")
+            for tokens, mask in examples_from_transcript(transcript):
+                line: dict[str, object] = {"source": f"{case.family}:{index}",
+                                           "tokens": tokens, "mask": mask}
+                if with_text:
+                    line["text"] = codec.decode(tokens)
+                out.write(json.dumps(line) + "\n")
+                count += 1
+            transcript.unlink()
+    return count
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-o", "--output", type=Path, required=True)
+    parser.add_argument("--per-family", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--families", nargs="+", default=list(FAMILIES), choices=FAMILIES)
+    parser.add_argument("--with-text", action="store_true")
+    args = parser.parse_args(argv)
+    cases = [case for family in args.families
+             for case in sample_cases(family, args.per_family, args.seed)]
+    random.Random(args.seed).shuffle(cases)
+    count = asyncio.run(generate(cases, args.output, with_text=args.with_text))
+    print(f"wrote {count} examples to {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,11 @@
+"""Errors of the fine-tuning package (one small flat hierarchy)."""
+
+from __future__ import annotations
+
+
+class FinetuneError(Exception):
+    """Fine-tuning cannot go on (bad settings, missing dependencies, bad checkpoint)."""
+
+
+class DataError(FinetuneError):
+    """The training data is unreadable or malformed; the message names the file and line."""

@@ -1,0 +1,92 @@
+"""Loading training data: both formats, and every malformation named with file and line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from gptoss_agent.agent.encoding import HarmonyCodec
+from gptoss_agent.agent.finetune.data import load_examples, split_heldout
+from gptoss_agent.agent.finetune.errors import DataError
+from tests.agent.finetune.conftest import SYSTEM, conversation, write_jsonl
+
+
+def test_export_lines_load_as_is(tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "t.jsonl", [
+        {"source": "a", "tokens": [1, 2, 3, 4], "mask": [0, 0, 1, 1], "text": "x"},
+        {"tokens": [5, 6], "mask": [0, 1]},
+    ])
+    examples = load_examples([path])
+    assert [e.tokens for e in examples] == [(1, 2, 3, 4), (5, 6)]
+    assert examples[0].mask == (0, 0, 1, 1)
+    assert examples[0].source == f"{path}:1"
+    assert examples[0].trained_tokens == 2
+
+
+def test_conversation_lines_are_rendered(conversations_file: Path, codec: HarmonyCodec) -> None:
+    example = load_examples([conversations_file])[3]
+    text = codec.decode(list(example.tokens))
+    assert text.startswith(f"<|start|>system<|message|>{SYSTEM}<|end|>")
+    assert text.endswith("<|start|>assistant<|channel|>final<|message|>It is 21.<|return|>")
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ("not json", "t.jsonl:2: not JSON"),
+    ("[1, 2]", "t.jsonl:2: expected a JSON object"),
+    ('{"tokens": [1, 2], "mask": [0]}', "t.jsonl:2: 'mask' has 1 entries for 2 tokens"),
+    ('{"tokens": [1, 2], "mask": [0, 0]}', "t.jsonl:2: no assistant token"),
+    ('{"tokens": [1, 999999], "mask": [0, 1]}', "t.jsonl:2: token id 999999 is outside"),
+    ('{"tokens": [1, "a"], "mask": [0, 1]}', "t.jsonl:2: 'tokens' holds a non-integer"),
+    ('{"tokens": [1, 2], "mask": [0, 2]}', "t.jsonl:2: token id 2 is outside 0..1"),
+    ('{"text": "hello"}', "t.jsonl:2: a line needs 'tokens' and 'mask', or 'messages'"),
+    ('{"messages": [{"role": "user", "content": "hi"}]}', "t.jsonl:2: the conversation has no"),
+    ('{"messages": [{"role": "robot", "content": "hi"}, {"role": "assistant", "content": "x"}]}',
+     "t.jsonl:2: message role must be"),
+    ('{"messages": [{"role": "tool", "content": "1"}, {"role": "assistant", "content": "x"}]}',
+     "t.jsonl:2: a tool message needs a 'name'"),
+])
+def test_malformed_lines_are_named(tmp_path: Path, line: str, message: str) -> None:
+    path = tmp_path / "t.jsonl"
+    path.write_text(json.dumps({"tokens": [1, 2], "mask": [0, 1]}) + "\n" + line + "\n")
+    with pytest.raises(DataError) as caught:
+        load_examples([path])
+    assert message in str(caught.value)
+
+
+def test_missing_empty_and_too_long(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="cannot read"):
+        load_examples([tmp_path / "absent.jsonl"])
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n\n")
+    with pytest.raises(DataError, match="no examples"):
+        load_examples([empty])
+    with pytest.raises(DataError, match="no training data"):
+        load_examples([])
+    long = write_jsonl(tmp_path / "long.jsonl", [{"tokens": [1] * 10, "mask": [1] * 10}])
+    with pytest.raises(DataError, match="longer than max_length=8"):
+        load_examples([long], max_length=8)
+
+
+def test_heldout_split_is_seeded_and_disjoint(conversations_file: Path) -> None:
+    examples = load_examples([conversations_file])
+    train, heldout = split_heldout(examples, 0.1, seed=3)
+    again = split_heldout(examples, 0.1, seed=3)
+    assert (train, heldout) == again
+    assert len(heldout) == 4 and len(train) == 36
+    assert not {e.source for e in train} & {e.source for e in heldout}
+    assert split_heldout(examples, 0.1, seed=4)[1] != heldout
+    assert split_heldout(examples, 0.0, seed=3) == (examples, [])
+    with pytest.raises(DataError, match="nothing to train on"):
+        split_heldout(examples[:1], 0.5, seed=0)
+
+
+def test_conversation_module_rejects_non_string_content() -> None:
+    record = conversation(1)
+    record["messages"][1]["content"] = 5
+    from gptoss_agent.agent.encoding import load_codec
+    from gptoss_agent.agent.finetune.conversations import render_conversation
+
+    with pytest.raises(DataError, match="content must be a string"):
+        render_conversation(record["messages"], load_codec())
