@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -128,6 +129,21 @@ def resolve_device(device: str) -> str:
     return "cpu"
 
 
+RESTRICTED_VOCAB_FILE = "restricted_vocab.json"
+
+
+def _restricted_vocabulary(model: str) -> list[int] | None:
+    """The ids a checkpoint folder declares as its whole vocabulary, if it declares any."""
+    path = Path(model) / RESTRICTED_VOCAB_FILE
+    if not path.is_file():
+        return None
+    try:
+        ids = json.loads(path.read_text(encoding="utf-8"))["ids"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ModelLoadError(f"{path} is not a valid restricted vocabulary: {error}") from error
+    return [int(token) for token in ids]
+
+
 def sample_token(
     logits: torch.Tensor, sampling: SamplingParams, generator: torch.Generator | None
 ) -> int:
@@ -161,11 +177,20 @@ class TransformersBackend:
         config: The settings; ``config.model`` is only informative here.
     """
 
-    def __init__(self, model: Any, config: TransformersBackendConfig) -> None:
+    def __init__(self, model: Any, config: TransformersBackendConfig,
+                 allowed_ids: Sequence[int] | None = None) -> None:
         self.config = config
         self._torch = _import_torch()
         self._model = model
         self._device = next(model.parameters()).device
+        # A checkpoint trained on part of the vocabulary (``restricted_vocab.json``): the
+        # other ids were never trained, so they are never sampled.
+        self._blocked: Any = None
+        if allowed_ids is not None:
+            size = int(model.get_output_embeddings().weight.shape[0])
+            blocked = self._torch.ones(size, dtype=self._torch.bool, device=self._device)
+            blocked[self._torch.tensor(list(allowed_ids), device=self._device)] = False
+            self._blocked = blocked
         parameters = inspect.signature(model.forward).parameters
         self._cache_kwarg = "cache" if "cache" in parameters else "past_key_values"
         self._keeps_logits = "logits_to_keep" in parameters
@@ -222,7 +247,7 @@ class TransformersBackend:
         if device == "cpu":
             model = model.to("cpu")
         model.eval()
-        return cls(model, config)
+        return cls(model, config, allowed_ids=_restricted_vocabulary(config.model))
 
     @classmethod
     async def aload(cls, config: TransformersBackendConfig) -> TransformersBackend:
@@ -330,7 +355,10 @@ class TransformersBackend:
         output = self._model(input_ids=ids, **kwargs)
         entry.tokens.extend(tokens)
         self._counters = _add(self._counters, forward_passes=1)
-        return output.logits[0, -1]
+        logits = output.logits[0, -1]
+        if self._blocked is not None:
+            logits = logits.masked_fill(self._blocked, float("-inf"))
+        return logits
 
     def _fresh_state(self) -> Any:
         from transformers import DynamicCache

@@ -249,3 +249,23 @@ def test_from_task_settings_loads_by_path(tiny_model_dir: Path) -> None:
         asyncio.run(backend.aclose())
     with pytest.raises(ValueError):
         transformers_backend.from_task_settings(tiny_model_dir, {"dtype": "int3"})
+
+
+async def test_restricted_vocabulary_is_never_left_when_sampling(tmp_path: Path,
+                                                                  tiny_model_dir: Path) -> None:
+    import json
+    import shutil
+
+    model_dir = tmp_path / "restricted"
+    shutil.copytree(tiny_model_dir, model_dir)
+    allowed = [200002, 200012, *range(1000, 1050)]
+    (model_dir / "restricted_vocab.json").write_text(json.dumps({"ids": allowed}))
+    backend = load(model_dir)
+    sampling = SamplingParams(temperature=1.0, max_tokens=40, seed=7)
+    try:
+        request = GenerationRequest(prompt=(200006, 1428, 200008, 3686, 200007),
+                                    stop_tokens=STOPS, sampling=sampling, session_id="r")
+        sampled = [token async for token in backend.generate(request)]
+    finally:
+        await backend.aclose()
+    assert sampled and set(sampled) <= set(allowed)
