@@ -15,13 +15,16 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
-from gptoss_agent.agent.cli_run import build_for, print_error, transcript_path_for
+from gptoss_agent.agent.cli_run import (
+    INFRA_ERRORS,
+    build_for,
+    print_error,
+    transcript_path_for,
+)
 from gptoss_agent.agent.exit_codes import EXIT_CONFIG, EXIT_INFRA, EXIT_OK
 from gptoss_agent.agent.taskfile import TaskFileError, load_task
 from gptoss_agent.agent.transcript import TranscriptWriter
 from gptoss_agent.agent.view import TerminalView
-from gptoss_agent.agent.vocab import VocabularyError
-from gptoss_agent.tools.errors import ToolError
 
 
 def add_chat_command(commands: argparse._SubParsersAction) -> None:
@@ -45,7 +48,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     except (TaskFileError, ValueError, TypeError) as exc:
         print_error(err, str(exc))
         return EXIT_CONFIG
-    except (OSError, RuntimeError, VocabularyError, ToolError) as exc:
+    except INFRA_ERRORS as exc:
         print_error(err, f"cannot start: {exc}")
         return EXIT_INFRA
     view = TerminalView(console, show_reasoning=not args.hide_reasoning)

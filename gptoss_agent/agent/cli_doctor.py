@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from gptoss_agent.agent.cli_run import print_error
 from gptoss_agent.agent.exit_codes import EXIT_CONFIG, EXIT_INFRA, EXIT_OK
 from gptoss_agent.agent.taskfile import TaskFile, TaskFileError, load_task
 
@@ -104,7 +105,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         try:
             findings.append(check_model(load_task(args.task, require_prompt=False)))
         except TaskFileError as exc:
-            console.print(Text.assemble(("error: ", "bold red"), str(exc)), soft_wrap=True)
+            print_error(console, str(exc))
             return EXIT_CONFIG
     if not args.skip_docker:
         findings.extend(check_docker())

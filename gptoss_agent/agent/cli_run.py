@@ -44,7 +44,8 @@ from gptoss_agent.agent.vocab import VocabularyError
 from gptoss_agent.tools.base import ToolCall
 from gptoss_agent.tools.errors import ToolError
 
-_INFRA_ERRORS = (OSError, RuntimeError, VocabularyError, ToolError)
+INFRA_ERRORS = (OSError, RuntimeError, VocabularyError, ToolError)
+"""Errors that mean the machine, not the task, is at fault (exit code 4)."""
 
 
 def print_error(console: Console, message: str) -> None:
@@ -218,7 +219,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except (ValueError, TypeError) as exc:
         print_error(err, f"{task.path}: {exc}")
         return EXIT_CONFIG
-    except _INFRA_ERRORS as exc:
+    except INFRA_ERRORS as exc:
         print_error(err, f"cannot start: {exc}")
         return EXIT_INFRA
     console = Console()
@@ -239,7 +240,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except TaskFileError as exc:
         print_error(err, str(exc))
         return EXIT_CONFIG
-    except _INFRA_ERRORS as exc:
+    except INFRA_ERRORS as exc:
         print_error(err, f"infrastructure failure: {exc}")
         return EXIT_INFRA
     if args.quiet and result.final_text is not None:
@@ -302,7 +303,7 @@ def run_batch(tasks: list[TaskFile], args: argparse.Namespace, err: Console) -> 
                 rows.append(_failed_row(task, "bad_config", EXIT_CONFIG, str(exc), started))
                 progress.advance(bar)
                 return
-            except _INFRA_ERRORS as exc:
+            except INFRA_ERRORS as exc:
                 rows.append(_failed_row(task, "infrastructure", EXIT_INFRA, str(exc), started))
                 progress.advance(bar)
                 return
@@ -316,7 +317,7 @@ def run_batch(tasks: list[TaskFile], args: argparse.Namespace, err: Console) -> 
                     seconds=round(time.monotonic() - started, 3), transcript=str(transcript),
                     final_text=result.final_text, error=result.error,
                 ))
-            except _INFRA_ERRORS as exc:
+            except INFRA_ERRORS as exc:
                 rows.append(_failed_row(task, "infrastructure", EXIT_INFRA, str(exc), started))
             finally:
                 await agent.aclose()
@@ -374,9 +375,10 @@ def cmd_resume(args: argparse.Namespace) -> int:
     """``gptoss-agent resume TRANSCRIPT``."""
     err = Console(stderr=True)
     try:
-        records = read_records(args.transcript)  # first: a wrong path creates nothing
-        writer = TranscriptWriter(args.transcript)
+        # Read first, so a wrong path creates nothing; the writer's repair then cuts
+        # only a torn tail, which reading already ignored.
         records = read_records(args.transcript)
+        writer = TranscriptWriter(args.transcript)
     except TranscriptError as exc:
         print_error(err, str(exc))
         return EXIT_CONFIG
@@ -393,7 +395,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     except (TaskFileError, ValueError, TypeError) as exc:
         print_error(err, str(exc))
         return EXIT_CONFIG
-    except _INFRA_ERRORS as exc:
+    except INFRA_ERRORS as exc:
         print_error(err, f"cannot start: {exc}")
         return EXIT_INFRA
     session: AgentSession = agent.restore_session(records, writer)

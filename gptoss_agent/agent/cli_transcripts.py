@@ -10,6 +10,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
+from gptoss_agent.agent.cli_run import print_error
 from gptoss_agent.agent.encoding import load_codec
 from gptoss_agent.agent.event_json import event_from_dict
 from gptoss_agent.agent.exit_codes import EXIT_CONFIG, EXIT_OK
@@ -24,7 +25,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     try:
         records = read_records(args.transcript)
     except TranscriptError as exc:
-        err.print(Text.assemble(("error: ", "bold red"), str(exc)), soft_wrap=True)
+        print_error(err, str(exc))
         return EXIT_CONFIG
     header = records[0]
     console.print(Text(f"session {header['session_id']} · {header['created']} · "
@@ -56,7 +57,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             try:
                 records = read_records(path)
             except TranscriptError as exc:
-                err.print(Text.assemble(("error: ", "bold red"), str(exc)), soft_wrap=True)
+                print_error(err, str(exc))
                 return EXIT_CONFIG
             for tokens, mask in iter_training_examples(records, codec.special.return_,
                                                        codec.special.end):

@@ -38,6 +38,7 @@ from gptoss_agent.agent.parser import (
     MessageHeader,
     ParsedCompletion,
     ParsedMessage,
+    parse_completion,
 )
 from gptoss_agent.agent.result import ChatMessage, Incident, RunResult, StopReason, Usage
 from gptoss_agent.tools.base import ToolCall, ToolContext, ToolResult
@@ -306,37 +307,28 @@ def _answer_channel(message: ParsedMessage) -> str:
     return message.channel if message.channel in ("analysis", "commentary") else "commentary"
 
 
-def _recorded_final(state: SessionState) -> ParsedMessage | None:
-    """The final answer at the end of the history, if the last run got that far."""
+def _last_assistant_messages(state: SessionState) -> tuple[ParsedMessage, ...]:
+    """The messages of the last history segment, re-parsed, if it is the assistant's."""
     segments = state.conversation.segments
-    if not segments or segments[-1].kind != "assistant" or segments[-1].channel != "final":
-        return None
+    if not segments or segments[-1].kind != "assistant":
+        return ()
     prefix = state.conversation.assistant_start
     tokens = segments[-1].tokens
     body = tokens[len(prefix):] if tokens[: len(prefix)] == prefix else tokens
-    parser = CompletionParser(state.codec)
-    for token in body:
-        parser.feed(token)
-    completion = parser.finish(max_tokens_hit=False)
-    finals = [m for m in completion.messages if m.channel == "final" and not m.is_call]
+    return parse_completion(state.codec, body).messages
+
+
+def _recorded_final(state: SessionState) -> ParsedMessage | None:
+    """The final answer at the end of the history, if the last run got that far."""
+    finals = [m for m in _last_assistant_messages(state)
+              if m.channel == "final" and not m.is_call]
     return finals[-1] if finals else None
 
 
 def _pending_calls(state: SessionState) -> tuple[ParsedMessage, ...]:
     """Calls in the last assistant segment that have no result after them."""
-    segments = state.conversation.segments
-    if not segments or segments[-1].kind != "assistant":
-        return ()
-    tokens = segments[-1].tokens
-    if not tokens or tokens[-1] != state.codec.special.call:
-        return ()
-    prefix = state.conversation.assistant_start
-    body = tokens[len(prefix):] if tokens[: len(prefix)] == prefix else tokens
-    parser = CompletionParser(state.codec)
-    for token in body:
-        parser.feed(token)
-    completion = parser.finish(max_tokens_hit=False)
-    return tuple(m for m in completion.messages if m.is_call and m.terminator is not None)
+    return tuple(m for m in _last_assistant_messages(state)
+                 if m.is_call and m.terminator == "call")
 
 
 def _remaining(run: _Run, limits: LoopLimits) -> float | None:

@@ -179,6 +179,12 @@ class ReplayedConversation:
     prompt_recorded: bool
 
 
+def _without(segments: list[dict[str, Any]], indices: list[int]) -> list[dict[str, Any]]:
+    """Apply a ``drop`` record: the segments whose positions are not listed."""
+    removed = set(indices)
+    return [segment for index, segment in enumerate(segments) if index not in removed]
+
+
 def replay_conversation(records: list[dict[str, Any]]) -> ReplayedConversation:
     """Apply ``segment`` and ``drop`` records in order."""
     segments: list[dict[str, Any]] = []
@@ -193,8 +199,7 @@ def replay_conversation(records: list[dict[str, Any]]) -> ReplayedConversation:
             if record["kind"] == "user":
                 prompt_recorded = True
         elif kind == "drop":
-            removed = set(record["indices"])
-            segments = [s for i, s in enumerate(segments) if i not in removed]
+            segments = _without(segments, record["indices"])
         elif kind == "run_started":
             finished = False
             runs += 1
@@ -231,5 +236,4 @@ def iter_training_examples(records: list[dict[str, Any]], return_token: int,
                     mask.extend([weight] * len(seg_tokens))
                 yield tokens, mask
         elif kind == "drop":
-            removed = set(record["indices"])
-            segments = [s for i, s in enumerate(segments) if i not in removed]
+            segments = _without(segments, record["indices"])

@@ -27,7 +27,12 @@ import jsonschema
 from gptoss_agent.tools.base import FunctionSpec, ToolContext, ToolResult
 from gptoss_agent.tools.errors import ToolRegistrationError
 from gptoss_agent.tools.json_args import ArgumentsError, parse_arguments
-from gptoss_agent.tools.type_schema import SchemaBuilder, coerce, jsonable_default
+from gptoss_agent.tools.type_schema import (
+    SchemaBuilder,
+    coerce,
+    jsonable_default,
+    object_schema,
+)
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 DEFAULT_TIMEOUT_S = 60.0
@@ -242,13 +247,7 @@ def _schema_from_signature(
                 ) from None
             prop["default"] = default
         properties[name] = prop
-    schema: dict[str, Any] = {
-        "type": "object",
-        "properties": properties,
-        "additionalProperties": False,
-    }
-    if required:
-        schema["required"] = required
+    schema = object_schema(properties, required)
     if builder.defs:
         schema["$defs"] = builder.defs
     description_parts = [docs.short_description or "", docs.long_description or ""]

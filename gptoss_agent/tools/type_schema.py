@@ -145,7 +145,7 @@ class SchemaBuilder:
             elif item.default_factory is dataclasses.MISSING:
                 required.append(item.name)
             properties[item.name] = prop
-        return _object_schema(properties, required, cls.__doc__)
+        return _class_schema(properties, required, cls.__doc__)
 
     def _typeddict_schema(self, cls: type) -> dict[str, Any]:
         hints = typing.get_type_hints(cls, include_extras=True)
@@ -159,12 +159,11 @@ class SchemaBuilder:
                 continue
             if marker is getattr(typing, "Required", None) or name in required_keys:
                 required.append(name)
-        return _object_schema(properties, required, cls.__doc__)
+        return _class_schema(properties, required, cls.__doc__)
 
 
-def _object_schema(
-    properties: dict[str, Any], required: list[str], doc: str | None
-) -> dict[str, Any]:
+def object_schema(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    """A closed object schema (no properties beyond those listed)."""
     schema: dict[str, Any] = {
         "type": "object",
         "properties": properties,
@@ -172,6 +171,13 @@ def _object_schema(
     }
     if required:
         schema["required"] = required
+    return schema
+
+
+def _class_schema(
+    properties: dict[str, Any], required: list[str], doc: str | None
+) -> dict[str, Any]:
+    schema = object_schema(properties, required)
     if doc and not doc.startswith(("TypedDict(", "Dict(")) and "(" not in doc.split("\n")[0]:
         schema["description"] = _first_paragraph(doc)
     return schema

@@ -26,6 +26,7 @@ from gptoss_agent.sandbox.channel import ByteSink, KernelChannel
 from gptoss_agent.sandbox.engine import Engine
 from gptoss_agent.sandbox.kernel import BOOTSTRAP
 from gptoss_agent.sandbox.session import kernel_source
+from tests.support import require_or_skip
 
 FAST_LIMITS = SandboxLimits(
     timeout_s=4.0,
@@ -47,9 +48,7 @@ FAST_LIMITS = SandboxLimits(
 
 def unavailable(reason: str) -> None:
     """Skip locally; fail under CI, where the engine and image must be there."""
-    if os.environ.get("CI"):
-        pytest.fail(f"CI must run the Docker tests, but: {reason}")
-    pytest.skip(reason)
+    require_or_skip(False, f"the Docker tests cannot run: {reason}")
 
 
 def require_engine() -> Engine:

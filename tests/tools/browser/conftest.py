@@ -18,6 +18,7 @@ import pytest_asyncio
 from gptoss_agent.tools.base import ToolContext
 from gptoss_agent.tools.browser import BrowserConfig, BrowserTool, LocalCorpusBackend
 from gptoss_agent.tools.browser.config import find_chromium
+from tests.support import require_or_skip
 from tests.tools.browser.site import Site, TrapServer, serve_site
 
 
@@ -32,10 +33,7 @@ def chromium_path() -> str:
     path = find_chromium()
     if problem is None and (path is None or not os.access(path, os.X_OK)):
         problem = "no Chromium executable found (install Debian's chromium package)"
-    if problem is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"browser tests cannot run in CI: {problem}")
-        pytest.skip(problem)
+    require_or_skip(problem is None, f"browser tests cannot run: {problem}")
     assert path is not None
     return path
 
