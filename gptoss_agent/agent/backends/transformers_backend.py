@@ -10,11 +10,17 @@ All torch work runs on one worker thread, one short job at a time (a prefill chu
 decode step plus sampling), so the event loop never blocks and concurrent sessions
 interleave token by token. Tokens stream to the caller as they are sampled.
 
-The KV cache is a ``DynamicCache`` built *without* the model config, so every layer,
-sliding-window layers included, keeps the keys and values of all positions: a sliding
-layer that keeps only its window cannot be cropped back past it when history is
-rewritten. The sliding window is still applied, by the attention mask. The cost is memory:
-sliding layers hold the whole context instead of their window.
+The KV cache (:mod:`~gptoss_agent.agent.backends.growable_cache`) keeps the keys and
+values of all positions in every layer, sliding-window layers included: a sliding layer
+that keeps only its window cannot be cropped back past it when history is rewritten. The
+sliding window is applied by the attention mask. The cost is memory: sliding layers hold
+the whole context instead of their window. The cache appends in place, and gpt-oss models
+run :mod:`~gptoss_agent.agent.backends.sink_attention` instead of transformers' eager
+attention, so a decode step never copies the cache.
+
+A checkpoint trained on part of the vocabulary (``restricted_vocab.json``) never samples
+the other ids, and by default computes logits only over its own ids (a compact output
+layer): for a small model the full 201,088-row output layer is most of a decode step.
 
 torch and transformers are imported here, lazily, and nowhere else in the agent package.
 """
@@ -32,13 +38,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from gptoss_agent.agent.backend import GenerationRequest, GenerationStats, SamplingParams
+from gptoss_agent.agent.backends.compact_head import CompactHead
 from gptoss_agent.agent.backends.errors import BackendUnavailableError, ModelLoadError
+from gptoss_agent.agent.backends.growable_cache import growable_cache
 from gptoss_agent.agent.backends.prefix_cache import (
     ReusePlan,
     SessionCache,
     SessionCacheStore,
     plan_reuse,
 )
+from gptoss_agent.agent.backends.sink_attention import install as install_sink_attention
 
 if TYPE_CHECKING:
     import torch
@@ -60,14 +69,19 @@ class TransformersBackendConfig:
         dequantize_mxfp4: Ask transformers to dequantize MXFP4 weights to ``dtype``
             (needed where its MXFP4 kernels do not run; transformers also falls back by
             itself when they are missing).
-        attn_implementation: Passed to ``from_pretrained`` (``None``: transformers'
-            default for the model, ``"eager"`` for gpt-oss).
+        attn_implementation: Passed to ``from_pretrained``. ``None``: transformers' default
+            for the model, except that a gpt-oss model on eager attention is switched to
+            :func:`~gptoss_agent.agent.backends.sink_attention.sink_attention` (the same
+            function without copying the cache); name ``"eager"`` to keep transformers'.
         local_files_only: Never contact a model hub.
         reuse_cache: Keep each session's KV cache across turns (``False`` re-prefills the
             whole prompt every turn; benchmarks compare the two).
         max_sessions: Sessions whose KV cache is kept; the least recently used is dropped.
         prefill_chunk: Most prompt tokens in one forward pass (bounds attention memory).
         threads: ``torch.set_num_threads`` value for CPU work, or ``None`` to leave it.
+        compact_head: For a checkpoint with a restricted vocabulary, compute logits over
+            its ids only (``False``: the full output layer, with the other ids masked;
+            same tokens, slower).
     """
 
     model: str
@@ -80,6 +94,7 @@ class TransformersBackendConfig:
     max_sessions: int = 8
     prefill_chunk: int = 1024
     threads: int | None = None
+    compact_head: bool = True
 
     def __post_init__(self) -> None:
         if self.max_sessions < 1:
@@ -183,14 +198,19 @@ class TransformersBackend:
         self._torch = _import_torch()
         self._model = model
         self._device = next(model.parameters()).device
+        if config.attn_implementation is None:
+            install_sink_attention(model)
         # A checkpoint trained on part of the vocabulary (``restricted_vocab.json``): the
         # other ids were never trained, so they are never sampled.
         self._blocked: Any = None
+        self._head: CompactHead | None = None
         if allowed_ids is not None:
-            size = int(model.get_output_embeddings().weight.shape[0])
-            blocked = self._torch.ones(size, dtype=self._torch.bool, device=self._device)
-            blocked[self._torch.tensor(list(allowed_ids), device=self._device)] = False
-            self._blocked = blocked
+            self._head = CompactHead.build(model, allowed_ids) if config.compact_head else None
+            if self._head is None:
+                size = int(model.get_output_embeddings().weight.shape[0])
+                blocked = self._torch.ones(size, dtype=self._torch.bool, device=self._device)
+                blocked[self._torch.tensor(list(allowed_ids), device=self._device)] = False
+                self._blocked = blocked
         parameters = inspect.signature(model.forward).parameters
         self._cache_kwarg = "cache" if "cache" in parameters else "past_key_values"
         self._keeps_logits = "logits_to_keep" in parameters
@@ -347,23 +367,30 @@ class TransformersBackend:
     # Everything below runs on the worker thread.
 
     def _forward(self, entry: SessionCache[Any], tokens: list[int], keep_last: bool) -> Any:
+        """Run ``tokens`` through the model on ``entry``'s cache; return the last position's
+        logits (over the compact head's ids when there is one)."""
         torch = self._torch
         ids = torch.tensor([tokens], dtype=torch.long, device=self._device)
         kwargs: dict[str, Any] = {self._cache_kwarg: entry.state, "use_cache": True}
-        if keep_last and self._keeps_logits:
-            kwargs["logits_to_keep"] = 1
-        output = self._model(input_ids=ids, **kwargs)
+        if self._head is not None:
+            hidden = self._head.decoder(input_ids=ids, **kwargs).last_hidden_state[0, -1]
+            logits = self._head.logits(hidden)
+        else:
+            if keep_last and self._keeps_logits:
+                kwargs["logits_to_keep"] = 1
+            logits = self._model(input_ids=ids, **kwargs).logits[0, -1]
+            if self._blocked is not None:
+                logits = logits.masked_fill(self._blocked, float("-inf"))
         entry.tokens.extend(tokens)
         self._counters = _add(self._counters, forward_passes=1)
-        logits = output.logits[0, -1]
-        if self._blocked is not None:
-            logits = logits.masked_fill(self._blocked, float("-inf"))
         return logits
 
-    def _fresh_state(self) -> Any:
-        from transformers import DynamicCache
+    def _sample(self, logits: Any, sampling: SamplingParams, generator: Any) -> int:
+        index = sample_token(logits, sampling, generator)
+        return self._head.token_ids[index] if self._head is not None else index
 
-        return DynamicCache()
+    def _fresh_state(self) -> Any:
+        return growable_cache()
 
     def _prefill_and_sample(
         self, entry: SessionCache[Any], request: GenerationRequest, generator: torch.Generator
@@ -387,7 +414,7 @@ class TransformersBackend:
                     piece = list(plan.prefill[start : start + chunk])
                     logits = self._forward(entry, piece, keep_last=True)
                 assert logits is not None
-                token = sample_token(logits, request.sampling, generator)
+                token = self._sample(logits, request.sampling, generator)
         except BaseException:
             entry.state, entry.tokens[:] = None, []
             raise
@@ -406,7 +433,7 @@ class TransformersBackend:
         try:
             with self._torch.inference_mode():
                 logits = self._forward(entry, [token], keep_last=False)
-                following = sample_token(logits, sampling, generator)
+                following = self._sample(logits, sampling, generator)
         except BaseException:
             entry.state, entry.tokens[:] = None, []
             raise

@@ -122,16 +122,23 @@ async def test_history_rewrite_reuses_the_common_prefix(backends: tuple[Any, Any
     assert reusing.cached_tokens("s") == len(rewritten) + len(again) - 1
 
 
-async def test_greedy_matches_transformers_generate(backends: tuple[Any, Any]) -> None:
+async def test_greedy_matches_transformers_generate(backends: tuple[Any, Any],
+                                                    tiny_model_dir: Path) -> None:
+    """The backend's decode path (sink attention, growable cache) gives the tokens of
+    transformers' own generate with its eager attention and default cache."""
     import torch
+    from transformers import AutoModelForCausalLM
 
     reusing, _ = backends
     prompt = words(random.Random(3), 70)
     out = await generate(reusing, prompt, sampling=SamplingParams(temperature=0, max_tokens=8))
+    reference_model = AutoModelForCausalLM.from_pretrained(
+        tiny_model_dir, local_files_only=True, attn_implementation="eager").eval()
     with torch.inference_mode():
-        reference = reusing.model.generate(
+        reference = reference_model.generate(
             torch.tensor([prompt]), max_new_tokens=8, do_sample=False, eos_token_id=list(STOPS)
         )
+    assert reference_model.config._attn_implementation == "eager"
     assert out == reference[0, len(prompt) :].tolist()
 
 

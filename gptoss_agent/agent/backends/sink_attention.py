@@ -1,0 +1,104 @@
+"""gpt-oss attention (grouped-query, with per-head sinks) without copying keys and values.
+
+transformers' eager gpt-oss attention repeats every key and value head once per query head
+of its group (``repeat_kv``), then appends the sink logit to the scores with a
+concatenation. Both copy the whole cache on every forward pass: at decode time, when one
+query attends to thousands of cached positions, those copies are most of the step.
+
+:func:`sink_attention` computes the same function without either copy. The query heads of
+one group are stacked so that one matrix product against the group's single key head
+serves them all, and the sink joins the softmax normaliser as one extra term per row::
+
+    m = max(max_j s_j, sink)
+    out = sum_j exp(s_j - m) v_j / (sum_j exp(s_j - m) + exp(sink - m))
+
+which is exactly ``softmax([s, sink])[:-1] @ v``. On a sliding-window layer the positions
+before the first query's window are skipped (the mask would zero them). The result matches
+the eager function to float rounding (a test checks it on random inputs with masks,
+sliding windows and groups).
+
+:func:`install` registers it with transformers' attention and mask interfaces under
+:data:`IMPLEMENTATION` (masks are the eager ones) and switches a loaded gpt-oss model to it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+IMPLEMENTATION = "gptoss_agent_sinks"
+"""The name the attention is registered under in transformers."""
+
+_registered = False
+
+
+def sink_attention(
+    module: Any,
+    query: Any,
+    key: Any,
+    value: Any,
+    attention_mask: Any,
+    scaling: float,
+    dropout: float = 0.0,
+    **kwargs: Any,
+) -> tuple[Any, None]:
+    """Attention of ``query`` (batch, heads, q, dim) over ``key``/``value`` (batch, kv heads,
+    kv, dim) with ``module.sinks`` (one logit per query head); returns (batch, q, heads,
+    dim) and no weights. Dropout is not supported (inference only)."""
+    import torch
+
+    if dropout:
+        raise ValueError(f"{IMPLEMENTATION} attention is for inference; dropout must be 0")
+    batch, heads, q_len, dim = query.shape
+    kv_len = key.shape[2]
+    window = kwargs.get("sliding_window")
+    start = max(0, kv_len - q_len - int(window) + 1) if window else 0
+    if start:
+        # Positions before the window of the first query are masked for every query: they
+        # would contribute exactly zero, so they are not computed at all.
+        key, value = key[:, :, start:], value[:, :, start:]
+        if attention_mask is not None:
+            attention_mask = attention_mask[:, :, :, start:kv_len]
+        kv_len -= start
+    kv_heads = key.shape[1]
+    group = heads // kv_heads
+    grouped = query.reshape(batch, kv_heads, group * q_len, dim)
+    scores = torch.matmul(grouped, key.transpose(2, 3)).mul_(scaling)
+    scores = scores.view(batch, kv_heads, group, q_len, kv_len)
+    if attention_mask is not None:
+        mask = attention_mask[:, :, :, :kv_len]
+        scores.add_(mask.view(mask.shape[0], 1, 1, q_len, kv_len) if mask.shape[1] == 1
+                    else mask.view(mask.shape[0], kv_heads, group, q_len, kv_len))
+    sinks = module.sinks.to(scores.dtype).view(1, kv_heads, group, 1, 1)
+    peak = torch.maximum(scores.amax(dim=-1, keepdim=True), sinks)
+    weights = scores.sub_(peak).exp_()
+    normaliser = weights.sum(dim=-1, keepdim=True).add_(torch.exp(sinks - peak))
+    weights = weights.div_(normaliser).to(value.dtype)
+    output = torch.matmul(weights.view(batch, kv_heads, group * q_len, kv_len), value)
+    output = output.view(batch, heads, q_len, dim).transpose(1, 2).contiguous()
+    return output, None
+
+
+def register() -> None:
+    """Register :func:`sink_attention` (and the eager mask) under :data:`IMPLEMENTATION`."""
+    global _registered
+    if _registered:
+        return
+    from transformers import AttentionInterface
+    from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, eager_mask
+
+    AttentionInterface.register(IMPLEMENTATION, sink_attention)
+    ALL_MASK_ATTENTION_FUNCTIONS.register(IMPLEMENTATION, eager_mask)
+    _registered = True
+
+
+def install(model: Any) -> bool:
+    """Switch ``model`` to :func:`sink_attention` if it is a gpt-oss model running the eager
+    attention; return whether it was switched."""
+    config = getattr(model, "config", None)
+    if getattr(config, "model_type", None) != "gpt_oss":
+        return False
+    if getattr(config, "_attn_implementation", None) != "eager":
+        return False
+    register()
+    model.set_attn_implementation(IMPLEMENTATION)
+    return bool(model.config._attn_implementation == IMPLEMENTATION)
