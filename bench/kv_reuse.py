@@ -1,19 +1,29 @@
 """KV-cache reuse across agent turns vs re-prefilling the whole conversation every turn.
 
-A 10-turn tool-using episode on a tiny random GptOss model (built here, nothing
-downloaded): each turn the model writes a short tool call (greedy, a fixed number of
-tokens), then a tool result of a few hundred tokens is appended. The same episode runs
-through two backends sharing one model, turn by turn side by side: one keeps each
-session's KV cache (prefills only what was appended), the other re-prefills everything.
-Both must produce identical tokens.
+A 10-turn tool-using episode: each turn the model writes a short tool call (greedy, a
+fixed number of tokens), then a tool result of a few hundred tokens is appended. The same
+episode runs through two backends sharing one model, turn by turn side by side: one keeps
+each session's KV cache (prefills only what was appended), the other re-prefills
+everything. Both must produce identical tokens.
 
-Prints a per-turn table (how the cost of turn k grows with k in both modes), then as the
-very last line one JSON object:
+Two models, nothing downloaded:
+
+* ``tiny`` (the headline): the project's tiny Harmony-speaking model
+  (``examples/tiny_model``), a trained 3-layer gpt-oss checkpoint with a restricted
+  vocabulary, so its output layer is a few thousand rows, as small next to its body as a
+  real gpt-oss model's is next to its own;
+* ``random``: a random 4-layer, 256-wide GptOss with the full 201,088-row output layer,
+  which is 97% of its weights: its decode steps, the same in both modes, are almost all
+  output layer, which bounds what any prefill saving can show.
+
+Prints a per-turn table per model (how the cost of turn k grows with k in both modes),
+then as the very last line one JSON object:
 ``{"bench": "kv_reuse", "prefill_ratio": ..., "wall_ratio": ...}`` where
 ``prefill_ratio`` = tokens prefilled with reuse / tokens appended to the conversation, and
-``wall_ratio`` = wall time without reuse / wall time with reuse.
+``wall_ratio`` = wall time without reuse / wall time with reuse, both for the first model
+named (the other models' figures follow under ``"models"``).
 
-Usage: ``python bench/kv_reuse.py [--quick] [--model DIR]``.
+Usage: ``python bench/kv_reuse.py [--quick] [--models tiny random] [--model DIR]``.
 """
 
 from __future__ import annotations
@@ -72,27 +82,38 @@ async def timed_turn(
     return tokens, time.perf_counter() - started
 
 
-async def run(args: argparse.Namespace) -> dict[str, Any]:
-    import torch
-
+def load_model(name: str, scratch: Path) -> Any:
+    """The backend (cache reuse on) of model ``name``: ``tiny``, ``random`` or a folder."""
     from gptoss_agent.agent.backends.tiny import TinyModelSpec, build_tiny_model
     from gptoss_agent.agent.backends.transformers_backend import (
         TransformersBackend,
         TransformersBackendConfig,
     )
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    if name == "tiny":
+        from examples.tiny_model.shipped import tiny_model_path
+
+        model_dir = tiny_model_path()
+    elif name == "random":
+        model_dir = build_tiny_model(scratch / "random", spec=TinyModelSpec(**BENCH_SPEC))
+    else:
+        model_dir = Path(name)
+    return TransformersBackend.load(TransformersBackendConfig(model=str(model_dir), device="cpu"))
+
+
+async def run(args: argparse.Namespace, name: str) -> dict[str, Any]:
+    from gptoss_agent.agent.backends.transformers_backend import (
+        TransformersBackend,
+        TransformersBackendConfig,
+    )
+
     codec = load_codec()
     with tempfile.TemporaryDirectory() as scratch:
-        model_dir = args.model or build_tiny_model(
-            Path(scratch) / "m", spec=TinyModelSpec(**BENCH_SPEC)
-        )
-        reusing = TransformersBackend.load(
-            TransformersBackendConfig(model=str(model_dir), device="cpu")
-        )
+        reusing = load_model(name, Path(scratch))
     full = TransformersBackend(
-        reusing.model, TransformersBackendConfig(model="", reuse_cache=False)
+        reusing.model,
+        TransformersBackendConfig(model="", reuse_cache=False),
+        allowed_ids=reusing.allowed_ids,
     )
     rng = random.Random(0)
     system = (
@@ -142,6 +163,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     await reusing.aclose()
     await full.aclose()
 
+    print(f"\nmodel: {name}")
     print(
         f"{'turn':>4} {'prompt':>7} | {'reuse: prefill':>14} {'ms':>8} | "
         f"{'full: prefill':>13} {'ms':>8} | {'speedup':>7}"
@@ -171,7 +193,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         f"{last[5] / last[3]:.2f}x faster with reuse"
     )
     return {
-        "bench": "kv_reuse",
+        "model": name,
         "prefill_ratio": round(prefill_ratio, 4),
         "wall_ratio": round(wall_ratio, 3),
         "turns": args.turns,
@@ -187,7 +209,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="shorter tool outputs (< 1 min)")
-    parser.add_argument("--model", type=Path, default=None, help="a checkpoint folder to use")
+    parser.add_argument("--models", nargs="+", default=["tiny", "random"],
+                        help="tiny, random, or checkpoint folders; the first is the headline")
+    parser.add_argument("--model", type=Path, default=None,
+                        help="one checkpoint folder to use (instead of --models)")
     parser.add_argument("--turns", type=int, default=10)
     parser.add_argument("--gen-tokens", type=int, default=None, help="tokens sampled per turn")
     parser.add_argument("--tool-tokens", type=int, default=None, help="tool output length")
@@ -195,8 +220,16 @@ def main() -> None:
     args = parser.parse_args()
     args.gen_tokens = args.gen_tokens or (8 if args.quick else 24)
     args.tool_tokens = args.tool_tokens or (200 if args.quick else 500)
-    figures = asyncio.run(run(args))
-    print(json.dumps(figures))
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    names = [str(args.model)] if args.model else args.models
+    figures = [asyncio.run(run(args, name)) for name in names]
+    headline = figures[0]
+    print(json.dumps({"bench": "kv_reuse", "prefill_ratio": headline["prefill_ratio"],
+                      "wall_ratio": headline["wall_ratio"], "model": headline["model"],
+                      "models": {item["model"]: item for item in figures}}))
 
 
 if __name__ == "__main__":

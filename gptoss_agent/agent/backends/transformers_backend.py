@@ -204,6 +204,7 @@ class TransformersBackend:
         # other ids were never trained, so they are never sampled.
         self._blocked: Any = None
         self._head: CompactHead | None = None
+        self._allowed_ids = tuple(allowed_ids) if allowed_ids is not None else None
         if allowed_ids is not None:
             self._head = CompactHead.build(model, allowed_ids) if config.compact_head else None
             if self._head is None:
@@ -278,6 +279,11 @@ class TransformersBackend:
     def model(self) -> Any:
         """The loaded transformers model."""
         return self._model
+
+    @property
+    def allowed_ids(self) -> tuple[int, ...] | None:
+        """The only ids this model may sample (its restricted vocabulary), or ``None``."""
+        return self._allowed_ids
 
     @property
     def counters(self) -> BackendCounters:
