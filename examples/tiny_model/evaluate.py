@@ -2,11 +2,13 @@
 real loop (parsing, tool dispatch, transcripts of nothing but the model's own tokens).
 
 Held-out cases are drawn with :data:`EVAL_SEED` and exclude every prompt of the training
-set (re-drawn from the training seed), so they are inputs the model never saw.
+data (re-drawn from each data draw the shipped model's ``provenance.json`` lists), so they
+are inputs the model never saw.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -14,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from examples.tiny_model.agents import tiny_agent
-from examples.tiny_model.families import Case, final_answer_matches
+from examples.tiny_model.families import FAMILIES, Case, final_answer_matches
 from examples.tiny_model.generate import sample_cases
 from examples.tiny_model.toolsets import PageSource, offline_tools
 
 EVAL_SEED = 777
 TRAIN_PER_FAMILY = 3000
-"""Cases per family in the shipped model's training set (``train.py --per-family``)."""
+"""Cases per family of the first training stage (provenance files older than ``stages``)."""
 
 
 @dataclass(frozen=True)
@@ -45,14 +47,26 @@ class CaseOutcome:
         return final_answer_matches(self.case, self.answer)
 
 
-def heldout_cases(family: str, count: int, train_per_family: int = TRAIN_PER_FAMILY,
-                  train_seed: int | None = None) -> list[Case]:
-    """``count`` cases of ``family`` whose prompts are not in the training set."""
+def training_draws(provenance_file: Path | None = None) -> list[tuple[int, dict[str, int]]]:
+    """``(seed, cases per family)`` of every data draw the shipped model was trained on."""
+    from examples.tiny_model.shipped import PROVENANCE, SHIPPED
     from examples.tiny_model.train import SEED
 
-    seed = SEED if train_seed is None else train_seed
-    seen = frozenset(c.prompt for c in sample_cases(family, train_per_family, seed))
-    return sample_cases(family, count, EVAL_SEED, exclude=seen)
+    path = provenance_file or SHIPPED / PROVENANCE
+    provenance = json.loads(path.read_text()) if path.exists() else {}
+    if "stages" not in provenance:
+        return [(SEED, dict.fromkeys(FAMILIES, TRAIN_PER_FAMILY))]
+    return [(int(stage["data"]["seed"]),
+             {family: int(n) for family, n in stage["data"]["per_family"].items()})
+            for stage in provenance["stages"]]
+
+
+def heldout_cases(family: str, count: int) -> list[Case]:
+    """``count`` cases of ``family`` whose prompts are in no training draw."""
+    seen: set[str] = set()
+    for seed, per_family in training_draws():
+        seen.update(c.prompt for c in sample_cases(family, per_family.get(family, 0), seed))
+    return sample_cases(family, count, EVAL_SEED, exclude=frozenset(seen))
 
 
 def load_backend(path: Path) -> Any:

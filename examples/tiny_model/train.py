@@ -7,9 +7,17 @@ fine-tune all of it over the corpus vocabulary (``restrict_vocab``; every 1-3 di
 number token is kept too, so unseen numbers stay in the vocabulary), and pack the result
 into the compact shipped form (:mod:`examples.tiny_model.shipped`).
 
+Training can continue from a trained model (``--continue-from``, a compact shipped folder or
+a full checkpoint) on fresh data drawn with another seed (``--data-seed``); the shipped
+model's ``provenance.json`` lists every stage and every data draw, and the held-out
+evaluation excludes the prompts of all of them.
+
 Usage::
 
     python -m examples.tiny_model.train --work /tmp/tiny-work --steps 3000
+    python -m examples.tiny_model.train --work /tmp/tiny-2 --continue-from \
+        examples/tiny_model/model --data-seed 2 --count python=8000 --count function=8000 \
+        --count browser=3000 --steps 5000 --lr 2e-3 --jobs 2 --pack examples/tiny_model/model
 """
 
 from __future__ import annotations
@@ -18,8 +26,12 @@ import argparse
 import asyncio
 import json
 import random
+import shutil
 import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from examples.tiny_model.families import FAMILIES
 from examples.tiny_model.generate import generate, sample_cases
@@ -72,11 +84,83 @@ def train_config(work: Path, steps: int, batch_size: int, learning_rate: float,
     )
 
 
+def _generate_chunk(job: tuple[list[Any], str]) -> int:
+    cases, output = job
+    return asyncio.run(generate(cases, Path(output)))
+
+
+def generate_data(counts: dict[str, int], seed: int, output: Path, jobs: int) -> int:
+    """Draw ``counts[family]`` cases per family with ``seed``, record them with the teacher in
+    ``jobs`` processes, and write the shuffled examples to ``output``; return the count."""
+    cases = [case for family, count in counts.items()
+             for case in sample_cases(family, count, seed)]
+    random.Random(seed).shuffle(cases)
+    jobs = max(1, min(jobs, len(cases)))
+    parts = [output.with_name(f"{output.name}.part{index}") for index in range(jobs)]
+    chunks = [(cases[index::jobs], str(part)) for index, part in enumerate(parts)]
+    if jobs == 1:
+        count = _generate_chunk(chunks[0])
+    else:
+        with ProcessPoolExecutor(jobs) as pool:
+            count = sum(pool.map(_generate_chunk, chunks))
+    partial = output.with_name(output.name + ".partial")
+    with partial.open("wb") as joined:
+        for part in parts:
+            with part.open("rb") as source:
+                shutil.copyfileobj(source, joined)
+            part.unlink()
+    partial.rename(output)
+    return count
+
+
+def _parse_counts(items: list[str], default: int) -> dict[str, int]:
+    counts = dict.fromkeys(FAMILIES, default)
+    for item in items:
+        family, _, number = item.partition("=")
+        if family not in FAMILIES or not number.isdigit():
+            raise SystemExit(f"--count wants FAMILY=N with FAMILY in {FAMILIES}, got {item!r}")
+        counts[family] = int(number)
+    return {family: count for family, count in counts.items() if count > 0}
+
+
+def _start_model(work: Path, continue_from: Path | None) -> tuple[Path, dict[str, Any]]:
+    """The checkpoint training starts from, and the provenance it carries (if any)."""
+    if continue_from is None:
+        if not (work / "init" / "config.json").exists():
+            build_tiny_model(work / "init", spec=SPEC, seed=SEED)
+        return work / "init", {}
+    from examples.tiny_model.shipped import PROVENANCE, tiny_model_path
+
+    start = tiny_model_path(continue_from) if (continue_from / "full_config.json").exists() \
+        else continue_from
+    provenance_file = start / PROVENANCE
+    return start, json.loads(provenance_file.read_text()) if provenance_file.exists() else {}
+
+
+def _stages(previous: dict[str, Any]) -> list[dict[str, Any]]:
+    """The training stages recorded in ``previous`` provenance (older files: one stage)."""
+    if not previous:
+        return []
+    if "stages" in previous:
+        return list(previous["stages"])
+    return [{key: previous[key] for key in ("seed", "steps", "batch_size", "learning_rate",
+                                             "train_seconds", "command") if key in previous}
+            | {"data": {"seed": previous.get("seed", SEED),
+                        "per_family": dict.fromkeys(FAMILIES, previous.get("per_family"))}}]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, required=True, help="working folder")
     parser.add_argument("--per-family", type=int, default=3000)
+    parser.add_argument("--count", action="append", default=[], metavar="FAMILY=N",
+                        help="cases of one family (overrides --per-family; 0 leaves it out)")
+    parser.add_argument("--data-seed", type=int, default=SEED,
+                        help="seed of the data draw (another seed gives fresh cases)")
+    parser.add_argument("--continue-from", type=Path, default=None,
+                        help="start from this trained model instead of a random one")
+    parser.add_argument("--jobs", type=int, default=1, help="data generation processes")
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--lr", type=float, default=3e-3)
@@ -86,33 +170,36 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     work: Path = args.work
     work.mkdir(parents=True, exist_ok=True)
+    counts = _parse_counts(args.count, args.per_family)
     started = time.perf_counter()
     if not (work / "train.jsonl").exists():
-        cases = [case for family in FAMILIES
-                 for case in sample_cases(family, args.per_family, SEED)]
-        random.Random(SEED).shuffle(cases)
-        partial = work / "train.jsonl.partial"
-        count = asyncio.run(generate(cases, partial))
-        partial.rename(work / "train.jsonl")
+        count = generate_data(counts, args.data_seed, work / "train.jsonl", args.jobs)
         print(f"generated {count} examples in {time.perf_counter() - started:.0f} s")
-    if not (work / "init" / "config.json").exists():
-        build_tiny_model(work / "init", spec=SPEC, seed=SEED)
-    config = train_config(work, args.steps, args.batch_size, args.lr, args.threads)
+    start, previous = _start_model(work, args.continue_from)
+    config = replace(train_config(work, args.steps, args.batch_size, args.lr, args.threads),
+                     model=start)
     report = finetune(config)
     print(json.dumps({"seconds": report.seconds, "last_loss": report.last_loss,
                       "heldout": report.heldout.__dict__ if report.heldout else None}))
     if args.pack is not None:
         from examples.tiny_model.shipped import pack
 
+        command = (f"python -m examples.tiny_model.train --work WORK --data-seed {args.data_seed} "
+                   + " ".join(f"--count {family}={n}" for family, n in counts.items())
+                   + f" --steps {args.steps} --batch-size {args.batch_size} --lr {args.lr}"
+                   + (f" --continue-from {args.continue_from}" if args.continue_from else ""))
+        stage = {"steps": args.steps, "batch_size": args.batch_size,
+                 "learning_rate": args.lr, "train_seconds": report.seconds,
+                 "data": {"seed": args.data_seed, "per_family": counts}, "command": command}
+        stages = [*_stages(previous), stage]
         pack(config.output, args.pack, {
-            "seed": SEED, "steps": args.steps, "batch_size": args.batch_size,
-            "learning_rate": args.lr, "per_family": args.per_family,
-            "train_seconds": report.seconds, "heldout_token_accuracy":
+            "seed": SEED, "stages": stages,
+            "steps": sum(int(item.get("steps", 0)) for item in stages),
+            "train_seconds": round(sum(float(item.get("train_seconds", 0))
+                                       for item in stages), 1),
+            "heldout_token_accuracy":
                 report.heldout.token_accuracy if report.heldout else None,
             "spec": {k: v for k, v in SPEC.config_kwargs().items() if k != "rope_parameters"},
-            "command": "python -m examples.tiny_model.train --work WORK "
-                       f"--per-family {args.per_family} --steps {args.steps} "
-                       f"--batch-size {args.batch_size} --lr {args.lr}",
         })
     return 0
 

@@ -217,11 +217,17 @@ def build_agent(
         sampling=sampling,
         limits=limits,
         analysis_policy=AnalysisPolicy(task.data.get("analysis_policy", "per_turn")),
-        conversation_start_date=task.data.get("conversation_start_date"),
+        conversation_start_date=_start_date(task.data.get("conversation_start_date")),
         approval=approval,
     )
     agent.resources.update(resources)
     return agent
+
+
+def _start_date(value: str | None) -> str | None:
+    """The task's ``conversation_start_date`` for :class:`Agent`: ``"none"`` becomes
+    ``""`` (no date line), absent stays ``None`` (today)."""
+    return "" if value == "none" else value
 
 
 def input_files(task: TaskFile) -> list[Path]:

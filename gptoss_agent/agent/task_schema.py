@@ -172,7 +172,11 @@ TASK_SCHEMA: dict[str, Any] = {
                 "description": "Recipients (functions.x, python, browser) that need a yes.",
             },
             "analysis_policy": {"enum": ["per_turn", "keep_all", "drop_all"]},
-            "conversation_start_date": {"type": "string", "format": "date"},
+            "conversation_start_date": {
+                "oneOf": [{"type": "string", "format": "date"}, {"const": "none"}],
+                "description": "YYYY-MM-DD for the system message (default: today); "
+                               "none leaves the date line out.",
+            },
             "output": OUTPUT,
             "check": {
                 "type": "string",

@@ -114,3 +114,18 @@ def test_unquoted_dates_are_accepted(tmp_path: Path) -> None:
     task = write_task(tmp_path, GOOD_MODEL + "prompt: hi\nconversation_start_date: 2026-01-02\n")
     completed = cli("run", str(task), "--json")
     assert completed.returncode == 0, completed.stderr
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("conversation_start_date: none\n", None),
+    ("conversation_start_date: 2026-01-02\n", "2026-01-02"),
+])
+def test_start_date_can_be_left_out(tmp_path: Path, value: str, expected: str | None) -> None:
+    from gptoss_agent.agent.factory import build_agent
+    from gptoss_agent.agent.prompt import system_message_text
+    from gptoss_agent.agent.taskfile import load_task
+
+    agent = build_agent(load_task(write_task(tmp_path, GOOD_MODEL + "prompt: hi\n" + value)))
+    assert agent.system.conversation_start_date == expected
+    text = system_message_text(agent.system, [], has_function_tools=False)
+    assert ("Current date" in text) == (expected is not None)

@@ -2,10 +2,8 @@
 
 A real ``GptOssForCausalLM`` (the shipped tiny model, expanded to a standard checkpoint)
 runs on the transformers backend with KV-cache reuse; the loop parses what it samples and
-dispatches to real tools: a function tool, and Chromium on a page served locally. Final
-answers are checked against ground truth. (The python family, through the Docker
-sandbox, is measured by ``bench/tiny_model.py``; the shipped model is not yet accurate
-enough on it for an exact-answer test: see issue 4.)
+dispatches to real tools: the python tool in the real Docker sandbox, a function tool, and
+Chromium on a page served locally. Final answers are checked against ground truth.
 
 Locally these tests skip when torch, the shipped model, Docker or Chromium is missing;
 under CI (``CI`` set) a missing piece fails them.
@@ -58,6 +56,23 @@ def _score(outcomes: list[Any]) -> tuple[int, list[str]]:
     misses = [f"{o.case.prompt!r} -> {o.answer!r} ({o.stop_reason}); want {o.case.answer!r}"
               for o in outcomes if not o.success]
     return len(outcomes) - len(misses), misses
+
+
+@pytest.mark.slow
+@pytest.mark.docker
+async def test_python_arithmetic_in_the_docker_sandbox(backend: Any) -> None:
+    from gptoss_agent.tools.python_tool import PythonTool
+    from tests.sandbox.conftest import require_engine
+
+    require_engine()
+    tool = PythonTool()
+    try:
+        outcomes = [await run_case(backend, case, lambda _c: [tool], close_tools=False)
+                    for case in heldout_cases("python", CASES)]
+    finally:
+        await tool.aclose()
+    correct, misses = _score(outcomes)
+    assert correct >= MIN_CORRECT, misses
 
 
 @pytest.mark.slow

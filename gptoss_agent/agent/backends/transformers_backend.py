@@ -61,7 +61,9 @@ class TransformersBackendConfig:
 
     Attributes:
         model: A local checkpoint folder, or a hub id (only for users with access; set
-            ``local_files_only`` to forbid any download).
+            ``local_files_only`` to forbid any download). A compact checkpoint (see
+            :mod:`~gptoss_agent.agent.finetune.compact`) is expanded into the user cache
+            on first use.
         device: ``"auto"`` (CUDA if available, else CPU), ``"cpu"``, ``"cuda"``,
             ``"cuda:N"`` or ``"mps"``.
         dtype: ``"auto"`` keeps the checkpoint's own dtype (bf16 for gpt-oss, with the
@@ -157,6 +159,21 @@ def _restricted_vocabulary(model: str) -> list[int] | None:
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise ModelLoadError(f"{path} is not a valid restricted vocabulary: {error}") from error
     return [int(token) for token in ids]
+
+
+def _checkpoint_folder(model: str) -> str:
+    """``model``, or for a compact checkpoint (``finetune`` + ``pack``) the full checkpoint
+    it expands to in the user cache."""
+    from gptoss_agent.agent.finetune.compact import is_compact, materialize
+
+    folder = Path(model)
+    if not folder.is_dir() or not is_compact(folder):
+        return model
+    try:
+        return str(materialize(folder))
+    except (OSError, ValueError) as error:
+        raise ModelLoadError(f"could not expand the compact checkpoint {model}: {error}") \
+            from error
 
 
 def sample_token(
@@ -261,14 +278,15 @@ class TransformersBackend:
             kwargs["quantization_config"] = mxfp4_config(dequantize=True)
         if device != "cpu":
             kwargs["device_map"] = device
+        path = _checkpoint_folder(config.model)
         try:
-            model = cast(Any, auto_model).from_pretrained(config.model, **kwargs)
+            model = cast(Any, auto_model).from_pretrained(path, **kwargs)
         except (OSError, ValueError, RuntimeError) as error:
             raise ModelLoadError(f"could not load {config.model!r} on {device}: {error}") from error
         if device == "cpu":
             model = model.to("cpu")
         model.eval()
-        return cls(model, config, allowed_ids=_restricted_vocabulary(config.model))
+        return cls(model, config, allowed_ids=_restricted_vocabulary(path))
 
     @classmethod
     async def aload(cls, config: TransformersBackendConfig) -> TransformersBackend:
