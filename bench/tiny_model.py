@@ -33,12 +33,13 @@ from examples.tiny_model.shipped import PROVENANCE, tiny_model_path
 
 async def _evaluate(model: Path, per_family: int) -> dict[str, dict[str, float]]:
     backend = load_backend(model)
+    provenance = model / PROVENANCE
     figures: dict[str, dict[str, float]] = {}
     try:
         for family in FAMILIES:
             started = time.perf_counter()
             outcomes = [await run_case(backend, case)
-                        for case in heldout_cases(family, per_family)]
+                        for case in heldout_cases(family, per_family, provenance)]
             wins = sum(outcome.success for outcome in outcomes)
             figures[family] = {
                 "success": round(wins / len(outcomes), 4),
@@ -60,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="12 cases per family")
     parser.add_argument("--per-family", type=int, default=None)
     parser.add_argument("--model", type=Path, default=None,
-                        help="checkpoint folder (default: the shipped model)")
+                        help="checkpoint folder with its provenance.json (default: the "
+                             "shipped model)")
     args = parser.parse_args(argv)
     per_family = args.per_family or (12 if args.quick else 100)
     model = args.model or tiny_model_path()

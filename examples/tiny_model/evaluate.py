@@ -48,23 +48,34 @@ class CaseOutcome:
 
 
 def training_draws(provenance_file: Path | None = None) -> list[tuple[int, dict[str, int]]]:
-    """``(seed, cases per family)`` of every data draw the shipped model was trained on."""
+    """``(seed, cases per family)`` of every data draw a model was trained on, from its
+    ``provenance.json`` (default: the shipped model's).
+
+    Raises:
+        FileNotFoundError: ``provenance_file`` does not exist.
+    """
     from examples.tiny_model.shipped import PROVENANCE, SHIPPED
     from examples.tiny_model.train import SEED
 
     path = provenance_file or SHIPPED / PROVENANCE
-    provenance = json.loads(path.read_text()) if path.exists() else {}
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: without the training draws, held-out "
+                                "cases cannot be told apart from training cases")
+    provenance = json.loads(path.read_text())
     if "stages" not in provenance:
-        return [(SEED, dict.fromkeys(FAMILIES, TRAIN_PER_FAMILY))]
+        per_family = int(provenance.get("per_family") or TRAIN_PER_FAMILY)
+        return [(int(provenance.get("seed", SEED)), dict.fromkeys(FAMILIES, per_family))]
     return [(int(stage["data"]["seed"]),
              {family: int(n) for family, n in stage["data"]["per_family"].items()})
             for stage in provenance["stages"]]
 
 
-def heldout_cases(family: str, count: int) -> list[Case]:
-    """``count`` cases of ``family`` whose prompts are in no training draw."""
+def heldout_cases(family: str, count: int,
+                  provenance_file: Path | None = None) -> list[Case]:
+    """``count`` cases of ``family`` whose prompts are in no training draw of the model
+    whose ``provenance.json`` is ``provenance_file`` (default: the shipped model)."""
     seen: set[str] = set()
-    for seed, per_family in training_draws():
+    for seed, per_family in training_draws(provenance_file):
         seen.update(c.prompt for c in sample_cases(family, per_family.get(family, 0), seed))
     return sample_cases(family, count, EVAL_SEED, exclude=frozenset(seen))
 

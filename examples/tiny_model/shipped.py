@@ -28,4 +28,4 @@ def tiny_model_path(compact: Path = SHIPPED) -> Path:
     if not (compact / "config.json").exists():
         raise FileNotFoundError(f"the tiny model is not shipped at {compact}; train it with "
                                 "python -m examples.tiny_model.train")
-    return materialize(compact, "tiny-model")
+    return materialize(compact)

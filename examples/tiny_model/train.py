@@ -26,7 +26,6 @@ import argparse
 import asyncio
 import json
 import random
-import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
@@ -103,12 +102,13 @@ def generate_data(counts: dict[str, int], seed: int, output: Path, jobs: int) ->
     else:
         with ProcessPoolExecutor(jobs) as pool:
             count = sum(pool.map(_generate_chunk, chunks))
+    lines: list[bytes] = []
+    for part in parts:
+        lines.extend(part.read_bytes().splitlines(keepends=True))
+        part.unlink()
+    random.Random(seed).shuffle(lines)  # the same order whatever ``jobs`` was
     partial = output.with_name(output.name + ".partial")
-    with partial.open("wb") as joined:
-        for part in parts:
-            with part.open("rb") as source:
-                shutil.copyfileobj(source, joined)
-            part.unlink()
+    partial.write_bytes(b"".join(lines))
     partial.rename(output)
     return count
 
@@ -143,10 +143,12 @@ def _stages(previous: dict[str, Any]) -> list[dict[str, Any]]:
         return []
     if "stages" in previous:
         return list(previous["stages"])
+    per_family = int(previous.get("per_family") or 3000)
     return [{key: previous[key] for key in ("seed", "steps", "batch_size", "learning_rate",
-                                             "train_seconds", "command") if key in previous}
+                                             "train_seconds", "command", "history", "bench")
+             if key in previous}
             | {"data": {"seed": previous.get("seed", SEED),
-                        "per_family": dict.fromkeys(FAMILIES, previous.get("per_family"))}}]
+                        "per_family": dict.fromkeys(FAMILIES, per_family)}}]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -172,8 +174,16 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     counts = _parse_counts(args.count, args.per_family)
     started = time.perf_counter()
-    if not (work / "train.jsonl").exists():
+    draw = {"seed": args.data_seed, "per_family": counts}
+    draw_file = work / "train.draw.json"
+    if (work / "train.jsonl").exists():
+        recorded = json.loads(draw_file.read_text()) if draw_file.exists() else None
+        if recorded != draw:
+            raise SystemExit(f"{work / 'train.jsonl'} was drawn as {recorded}, not {draw}; "
+                             "use another --work folder")
+    else:
         count = generate_data(counts, args.data_seed, work / "train.jsonl", args.jobs)
+        draw_file.write_text(json.dumps(draw))
         print(f"generated {count} examples in {time.perf_counter() - started:.0f} s")
     start, previous = _start_model(work, args.continue_from)
     config = replace(train_config(work, args.steps, args.batch_size, args.lr, args.threads),
@@ -190,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
                    + (f" --continue-from {args.continue_from}" if args.continue_from else ""))
         stage = {"steps": args.steps, "batch_size": args.batch_size,
                  "learning_rate": args.lr, "train_seconds": report.seconds,
-                 "data": {"seed": args.data_seed, "per_family": counts}, "command": command}
+                 "data": draw, "command": command}
         stages = [*_stages(previous), stage]
         pack(config.output, args.pack, {
             "seed": SEED, "stages": stages,

@@ -173,7 +173,7 @@ TASK_SCHEMA: dict[str, Any] = {
             },
             "analysis_policy": {"enum": ["per_turn", "keep_all", "drop_all"]},
             "conversation_start_date": {
-                "oneOf": [{"type": "string", "format": "date"}, {"const": "none"}],
+                "anyOf": [{"type": "string", "format": "date"}, {"const": "none"}],
                 "description": "YYYY-MM-DD for the system message (default: today); "
                                "none leaves the date line out.",
             },

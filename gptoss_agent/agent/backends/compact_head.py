@@ -22,7 +22,7 @@ _PLAIN_HEAD_MODELS = frozenset({"gpt_oss"})
 """Model types whose logits are exactly ``lm_head(decoder(...).last_hidden_state)``."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class CompactHead:
     """Logits over a fixed subset of the vocabulary.
 
@@ -32,6 +32,9 @@ class CompactHead:
         weight: The output layer's rows of :attr:`token_ids`, contiguous.
         bias: Their biases, or ``None``.
         token_ids: The real id of each row.
+
+    The rows are copied when the head is built: a later change of the model's output
+    layer needs a new head.
     """
 
     decoder: Any
@@ -49,7 +52,8 @@ class CompactHead:
             return None
         head = model.get_output_embeddings()
         decoder = model.get_decoder() if hasattr(model, "get_decoder") else None
-        if decoder is None or not isinstance(head, torch.nn.Linear):
+        if decoder is None or not isinstance(head, torch.nn.Linear) \
+                or not head.weight.is_floating_point():
             return None
         ids = tuple(sorted({int(token) for token in token_ids}))
         index = torch.tensor(ids, dtype=torch.long, device=head.weight.device)

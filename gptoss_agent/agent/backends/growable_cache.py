@@ -5,7 +5,8 @@ layer's whole key and value history, which at thousands of positions costs more 
 attention itself. :class:`GrowableLayer` keeps keys and values in buffers with spare room
 (capacity doubles when full, so a sequence of appends copies each position O(1) times on
 average) and hands attention views of the filled part. Cropping (history rewritten) only
-shortens the view.
+shortens the view; the buffer keeps its capacity, so a layer holds up to twice the memory
+its positions need.
 
 :func:`growable_cache` builds a cache of such layers. Like the config-less
 ``DynamicCache`` the backend used before, every layer keeps every position, sliding-window
@@ -80,6 +81,9 @@ def _layer_class() -> type:
             super().reset()
             self._key_buffer = self._value_buffer = None
             self._length = 0
+
+        def reorder_cache(self, beam_idx: Any) -> None:
+            raise NotImplementedError("GrowableLayer holds one sequence (no beam search)")
 
         def batch_repeat_interleave(self, repeats: int) -> None:
             raise NotImplementedError("GrowableLayer holds one sequence")

@@ -68,7 +68,7 @@ class SessionCache(Generic[State]):
     """One session's cache: the backend's state object and the tokens it holds.
 
     Attributes:
-        state: The backend's cache object (a transformers ``DynamicCache``), or ``None``
+        state: The backend's cache object (a transformers ``Cache``), or ``None``
             before the first forward pass.
         tokens: Tokens whose keys and values ``state`` holds, in order.
         busy: Generations in progress on this entry; a busy entry is never evicted.

@@ -12,10 +12,13 @@ serves them all, and the sink joins the softmax normaliser as one extra term per
     m = max(max_j s_j, sink)
     out = sum_j exp(s_j - m) v_j / (sum_j exp(s_j - m) + exp(sink - m))
 
-which is exactly ``softmax([s, sink])[:-1] @ v``. On a sliding-window layer the positions
-before the first query's window are skipped (the mask would zero them). The result matches
-the eager function to float rounding (a test checks it on random inputs with masks,
-sliding windows and groups).
+which is exactly ``softmax([s, sink])[:-1] @ v``. When the caller passes
+``gptoss_agent_queries_last=True`` with the model call (the queries are the last positions
+of the keys, as with the backend's cache), a sliding-window layer skips the positions
+before the first query's window, which the mask would zero anyway. The result matches the
+eager function to float rounding (a test checks it on random inputs with masks, sliding
+windows and groups). It is for inference: it works in place and refuses to run where
+autograd would need its intermediate values.
 
 :func:`install` registers it with transformers' attention and mask interfaces under
 :data:`IMPLEMENTATION` (masks are the eager ones) and switches a loaded gpt-oss model to it.
@@ -27,6 +30,10 @@ from typing import Any
 
 IMPLEMENTATION = "gptoss_agent_sinks"
 """The name the attention is registered under in transformers."""
+
+QUERIES_LAST = "gptoss_agent_queries_last"
+"""Model-call keyword (passed through to the attention) promising that the queries are the
+last positions of the keys, which lets sliding-window layers skip what the window masks."""
 
 _registered = False
 
@@ -46,12 +53,14 @@ def sink_attention(
     dim) and no weights. Dropout is not supported (inference only)."""
     import torch
 
-    if dropout:
-        raise ValueError(f"{IMPLEMENTATION} attention is for inference; dropout must be 0")
+    if dropout or (torch.is_grad_enabled() and query.requires_grad):
+        raise ValueError(f"{IMPLEMENTATION} attention is for inference only (no dropout, "
+                         "no gradients); use attn_implementation='eager' to train")
     batch, heads, q_len, dim = query.shape
     kv_len = key.shape[2]
     window = kwargs.get("sliding_window")
-    start = max(0, kv_len - q_len - int(window) + 1) if window else 0
+    start = max(0, kv_len - q_len - int(window) + 1) \
+        if window and kwargs.get(QUERIES_LAST) else 0
     if start:
         # Positions before the window of the first query are masked for every query: they
         # would contribute exactly zero, so they are not computed at all.
@@ -66,8 +75,8 @@ def sink_attention(
     scores = scores.view(batch, kv_heads, group, q_len, kv_len)
     if attention_mask is not None:
         mask = attention_mask[:, :, :, :kv_len]
-        scores.add_(mask.view(mask.shape[0], 1, 1, q_len, kv_len) if mask.shape[1] == 1
-                    else mask.view(mask.shape[0], kv_heads, group, q_len, kv_len))
+        scores.add_(mask.unsqueeze(2) if mask.shape[1] == 1
+                    else mask.unflatten(1, (kv_heads, group)))
     sinks = module.sinks.to(scores.dtype).view(1, kv_heads, group, 1, 1)
     peak = torch.maximum(scores.amax(dim=-1, keepdim=True), sinks)
     weights = scores.sub_(peak).exp_()

@@ -47,6 +47,7 @@ from gptoss_agent.agent.backends.prefix_cache import (
     SessionCacheStore,
     plan_reuse,
 )
+from gptoss_agent.agent.backends.sink_attention import QUERIES_LAST
 from gptoss_agent.agent.backends.sink_attention import install as install_sink_attention
 
 if TYPE_CHECKING:
@@ -82,8 +83,9 @@ class TransformersBackendConfig:
         prefill_chunk: Most prompt tokens in one forward pass (bounds attention memory).
         threads: ``torch.set_num_threads`` value for CPU work, or ``None`` to leave it.
         compact_head: For a checkpoint with a restricted vocabulary, compute logits over
-            its ids only (``False``: the full output layer, with the other ids masked;
-            same tokens, slower).
+            its ids only (``False``: the full output layer, with the other ids masked:
+            the same distribution and the same greedy tokens, slower; seeded samples
+            differ between the two).
     """
 
     model: str
@@ -167,11 +169,11 @@ def _checkpoint_folder(model: str) -> str:
     from gptoss_agent.agent.finetune.compact import is_compact, materialize
 
     folder = Path(model)
-    if not folder.is_dir() or not is_compact(folder):
-        return model
     try:
+        if not folder.is_dir() or not is_compact(folder):
+            return model
         return str(materialize(folder))
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, KeyError, TypeError) as error:
         raise ModelLoadError(f"could not expand the compact checkpoint {model}: {error}") \
             from error
 
@@ -215,7 +217,7 @@ class TransformersBackend:
         self._torch = _import_torch()
         self._model = model
         self._device = next(model.parameters()).device
-        if config.attn_implementation is None:
+        self._sink_attention = config.attn_implementation is None and \
             install_sink_attention(model)
         # A checkpoint trained on part of the vocabulary (``restricted_vocab.json``): the
         # other ids were never trained, so they are never sampled.
@@ -229,9 +231,10 @@ class TransformersBackend:
                 blocked = self._torch.ones(size, dtype=self._torch.bool, device=self._device)
                 blocked[self._torch.tensor(list(allowed_ids), device=self._device)] = False
                 self._blocked = blocked
-        parameters = inspect.signature(model.forward).parameters
+        called = self._head.decoder if self._head is not None else model
+        parameters = inspect.signature(called.forward).parameters
         self._cache_kwarg = "cache" if "cache" in parameters else "past_key_values"
-        self._keeps_logits = "logits_to_keep" in parameters
+        self._keeps_logits = "logits_to_keep" in inspect.signature(model.forward).parameters
         self._executor: ThreadPoolExecutor | None = ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="gptoss-torch"
         )
@@ -396,6 +399,8 @@ class TransformersBackend:
         torch = self._torch
         ids = torch.tensor([tokens], dtype=torch.long, device=self._device)
         kwargs: dict[str, Any] = {self._cache_kwarg: entry.state, "use_cache": True}
+        if self._sink_attention:
+            kwargs[QUERIES_LAST] = True
         if self._head is not None:
             hidden = self._head.decoder(input_ids=ids, **kwargs).last_hidden_state[0, -1]
             logits = self._head.logits(hidden)

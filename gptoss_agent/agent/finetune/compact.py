@@ -8,8 +8,8 @@ it was made): a few MB that fit in a repository.
 
 :func:`materialize` expands a compact folder once into a standard ``save_pretrained``
 checkpoint with the real vocabulary under the per-user cache
-(``$XDG_CACHE_HOME/gptoss-agent/compact-<name>-<hash>``), keyed by the compact files'
-hash, and returns that folder; any gpt-oss runtime loads it. The transformers backend
+(``$XDG_CACHE_HOME/gptoss-agent/compact-<hash>``), keyed by the compact files' hash, and
+returns that folder; any gpt-oss runtime loads it. The transformers backend
 does this by itself when it is given a compact folder.
 """
 
@@ -36,7 +36,8 @@ def is_compact(folder: Path) -> bool:
 
 
 def pack(checkpoint: Path, target: Path, provenance: dict[str, Any]) -> Path:
-    """Write the compact form of the restricted-vocabulary checkpoint ``checkpoint``.
+    """Write the compact form of the restricted-vocabulary checkpoint ``checkpoint`` to
+    ``target``, replacing what is there only once the new form is complete.
 
     Raises:
         ValueError: ``checkpoint`` was not trained with a restricted vocabulary.
@@ -50,14 +51,33 @@ def pack(checkpoint: Path, target: Path, provenance: dict[str, Any]) -> Path:
         raise ValueError(f"{checkpoint} has no restricted vocabulary to pack")
     full = AutoModelForCausalLM.from_pretrained(checkpoint, local_files_only=True)
     small = compact_model(full, vocab)
-    shutil.rmtree(target, ignore_errors=True)
-    target.mkdir(parents=True)
-    small.save_pretrained(target)
-    vocab.save(target)
-    (target / FULL_META).write_text(json.dumps({
-        "pad_token_id": full.config.pad_token_id, "eos_token_id": full.config.eos_token_id}))
-    (target / PROVENANCE).write_text(json.dumps(provenance, indent=2))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
+    try:
+        small.save_pretrained(partial)
+        vocab.save(partial)
+        (partial / FULL_META).write_text(json.dumps({
+            "pad_token_id": full.config.pad_token_id,
+            "eos_token_id": full.config.eos_token_id}))
+        (partial / PROVENANCE).write_text(json.dumps(provenance, indent=2))
+        _swap_in(partial, target)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
     return target
+
+
+def _swap_in(folder: Path, target: Path) -> None:
+    """Put ``folder`` at ``target``; an old ``target`` is removed only after the move."""
+    old = target.with_name(f".{target.name}.old-{os.getpid()}")
+    if target.exists():
+        target.rename(old)
+    try:
+        folder.rename(target)
+    except OSError:
+        if old.exists():
+            old.rename(target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def digest(folder: Path) -> str:
@@ -77,8 +97,10 @@ def cache_root() -> Path:
 
 
 def expand(compact: Path, target: Path) -> Path:
-    """Write the full checkpoint of the compact model in ``compact`` to ``target``
-    (atomically: a partial folder is renamed into place)."""
+    """Write the full checkpoint of the compact model in ``compact`` to ``target``.
+
+    The checkpoint is written to a temporary folder beside ``target`` and renamed into
+    place; if another process got there first, its (identical) result is kept."""
     from transformers import AutoModelForCausalLM
 
     vocab = RestrictedVocab.load(compact)
@@ -90,26 +112,28 @@ def expand(compact: Path, target: Path) -> Path:
                         eos_token_id=meta["eos_token_id"])
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = Path(tempfile.mkdtemp(prefix=".partial-", dir=target.parent))
-    full.save_pretrained(partial)
-    vocab.save(partial)
-    if (compact / PROVENANCE).exists():
-        shutil.copy(compact / PROVENANCE, partial / PROVENANCE)
-    if target.exists():
-        shutil.rmtree(partial)
-    else:
-        partial.rename(target)
+    try:
+        full.save_pretrained(partial)
+        vocab.save(partial)
+        if (compact / PROVENANCE).exists():
+            shutil.copy(compact / PROVENANCE, partial / PROVENANCE)
+        if target.exists() and not (target / "config.json").exists():
+            shutil.rmtree(target)  # the remains of an interrupted expansion
+        try:
+            partial.rename(target)
+        except OSError:
+            if not (target / "config.json").exists():
+                raise
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
     return target
 
 
-def materialize(compact: Path, name: str | None = None) -> Path:
+def materialize(compact: Path) -> Path:
     """The expanded checkpoint folder of the compact model in ``compact`` (expanded into
-    the cache the first time).
-
-    Args:
-        compact: The compact folder.
-        name: A readable part of the cache folder's name (default: the folder's name).
-    """
-    target = cache_root() / f"compact-{name or compact.resolve().name}-{digest(compact)}"
+    the cache the first time; keyed by the compact files' hash, so every path to the same
+    files shares one expansion)."""
+    target = cache_root() / f"compact-{digest(compact)}"
     if (target / "config.json").exists():
         return target
     return expand(compact, target)

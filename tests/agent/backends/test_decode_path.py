@@ -26,10 +26,11 @@ class _Module:
         self.training = False
 
 
-def _mask(q_len: int, kv_len: int, window: int | None) -> Any:
+def _mask(q_len: int, kv_len: int, window: int | None, first_query: int | None = None) -> Any:
     import torch
 
-    q_pos = torch.arange(kv_len - q_len, kv_len).unsqueeze(1)
+    start = kv_len - q_len if first_query is None else first_query
+    q_pos = torch.arange(start, start + q_len).unsqueeze(1)
     kv_pos = torch.arange(kv_len).unsqueeze(0)
     allowed = kv_pos <= q_pos
     if window is not None:
@@ -52,7 +53,7 @@ def test_sink_attention_equals_the_eager_attention(heads: int, kv_heads: int, q_
     import torch
     from transformers.models.gpt_oss.modeling_gpt_oss import eager_attention_forward
 
-    from gptoss_agent.agent.backends.sink_attention import sink_attention
+    from gptoss_agent.agent.backends.sink_attention import QUERIES_LAST, sink_attention
 
     generator = torch.Generator().manual_seed(heads * 1000 + q_len)
     query = torch.randn(1, heads, q_len, 32, generator=generator)
@@ -62,22 +63,48 @@ def test_sink_attention_equals_the_eager_attention(heads: int, kv_heads: int, q_
     mask = _mask(q_len, kv_len, window)
     expected, _ = eager_attention_forward(module, query, key, value, mask, scaling=32**-0.5)
     got, weights = sink_attention(module, query, key, value, mask, scaling=32**-0.5,
-                                  sliding_window=window)
+                                  sliding_window=window, **{QUERIES_LAST: True})
     assert weights is None
     assert got.shape == expected.shape == (1, q_len, heads, 32)
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
 
 
-def test_sink_attention_refuses_dropout() -> None:
+def test_sink_attention_skips_the_window_only_when_queries_are_last() -> None:
+    """A static-cache layout: the keys buffer runs past the queries (its tail masked), so
+    skipping by the window from the end would drop real keys."""
+    need_torch()
+    import torch
+    from transformers.models.gpt_oss.modeling_gpt_oss import eager_attention_forward
+
+    from gptoss_agent.agent.backends.sink_attention import QUERIES_LAST, sink_attention
+
+    generator = torch.Generator().manual_seed(3)
+    query = torch.randn(1, 4, 2, 16, generator=generator)
+    key = torch.randn(1, 2, 200, 16, generator=generator)
+    value = torch.randn(1, 2, 200, 16, generator=generator)
+    module = _Module(torch.randn(4, generator=generator), 2)
+    mask = _mask(2, 200, 8, first_query=50)
+    expected, _ = eager_attention_forward(module, query, key, value, mask, scaling=0.25)
+    got, _ = sink_attention(module, query, key, value, mask, scaling=0.25, sliding_window=8)
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
+    wrong, _ = sink_attention(module, query, key, value, mask, scaling=0.25, sliding_window=8,
+                              **{QUERIES_LAST: True})
+    assert not torch.allclose(wrong, expected, atol=1e-3)
+
+
+def test_sink_attention_is_for_inference_only() -> None:
     need_torch()
     import torch
 
     from gptoss_agent.agent.backends.sink_attention import sink_attention
 
     tensor = torch.zeros(1, 2, 1, 4)
-    with pytest.raises(ValueError, match="dropout"):
+    with pytest.raises(ValueError, match="inference"):
         sink_attention(_Module(torch.zeros(2), 1), tensor, tensor, tensor, None,
                        scaling=1.0, dropout=0.1)
+    trained = torch.zeros(1, 2, 1, 4, requires_grad=True)
+    with pytest.raises(ValueError, match="inference"):
+        sink_attention(_Module(torch.zeros(2), 1), trained, tensor, tensor, None, scaling=1.0)
 
 
 def test_backend_switches_gpt_oss_to_the_sink_attention(tiny_model_dir: Path) -> None:
@@ -121,6 +148,32 @@ def test_growable_cache_equals_dynamic_cache_through_growth_and_crops(
             assert growable.get_seq_length() == reference.get_seq_length()
     with pytest.raises(ValueError):
         growable.crop(3)
+
+
+async def test_chunked_prefill_past_the_window_matches_eager_generate(
+        tiny_model_dir: Path) -> None:
+    """Sink attention and the growable cache together, through many small prefill chunks
+    (each past the sliding window of 16, across the cache's first reallocation), give the
+    tokens of transformers' eager attention and default cache."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from tests.agent.backends.test_transformers_backend import load
+
+    prompt = tuple(random.Random(9).randrange(1000, 199_000) for _ in range(330))
+    backend = load(tiny_model_dir, prefill_chunk=7)
+    try:
+        request = GenerationRequest(prompt=prompt, stop_tokens=frozenset(), session_id="p",
+                                    sampling=SamplingParams(temperature=0.0, max_tokens=10))
+        got = [token async for token in backend.generate(request)]
+    finally:
+        await backend.aclose()
+    reference = AutoModelForCausalLM.from_pretrained(
+        tiny_model_dir, local_files_only=True, attn_implementation="eager").eval()
+    with torch.inference_mode():
+        expected = reference.generate(torch.tensor([prompt]), max_new_tokens=10,
+                                      do_sample=False)[0, len(prompt):].tolist()
+    assert got == expected
 
 
 def _restricted_copy(tiny_model_dir: Path, target: Path, allowed: list[int]) -> Path:
