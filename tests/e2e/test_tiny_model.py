@@ -11,12 +11,17 @@ under CI (``CI`` set) a missing piece fails them.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
+import json
 import os
 import random
+import subprocess
+import sys
 import threading
 from collections.abc import AsyncIterator, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -136,3 +141,29 @@ async def test_browser_reads_a_local_page(
         await tool.aclose()
     correct, misses = _score(outcomes)
     assert correct >= MIN_CORRECT, misses
+
+
+@pytest.mark.slow
+@pytest.mark.docker
+async def test_cli_runs_the_tiny_model_task(tmp_path: Path) -> None:
+    """``gptoss-agent run examples/tiny_model/task.yaml``: the compact model loaded by path,
+    the python tool in the Docker sandbox, and the task's check on the answer."""
+    from tests.sandbox.conftest import require_engine
+
+    require_or_skip(all(importlib.util.find_spec(n) for n in ("torch", "transformers")),
+                    "torch and transformers are not installed")
+    require_engine()
+    completed = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "gptoss_agent.agent.cli", "run",
+         str(SHIPPED.parent / "task.yaml"), "--json",
+         "--set", f"output.transcript={tmp_path / 'run.jsonl'}"],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+    )
+    events = [json.loads(line) for line in completed.stdout.splitlines() if line.strip()]
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    results = [event for event in events if event["type"] == "tool_result"]
+    assert [result["text"].strip() for result in results] == [str(4821 * 37)]
+    finished = events[-1]
+    assert finished["type"] == "task_finished"
+    assert finished["extras"]["check"]["passed"] is True
