@@ -142,8 +142,8 @@ def test_growable_cache_equals_dynamic_cache_through_growth_and_crops(
                 assert growable.get_seq_length() == reference.get_seq_length()
                 continue
             ids = torch.tensor([[rng.randrange(1000, 100_000) for _ in range(count)]])
-            expected = model(input_ids=ids, past_key_values=reference, use_cache=True).logits
-            got = model(input_ids=ids, past_key_values=growable, use_cache=True).logits
+            expected = model(input_ids=ids, cache=reference, use_cache=True).logits
+            got = model(input_ids=ids, cache=growable, use_cache=True).logits
             torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
             assert growable.get_seq_length() == reference.get_seq_length()
     with pytest.raises(ValueError):
