@@ -102,11 +102,15 @@ def register() -> None:
 
 def install(model: Any) -> bool:
     """Switch ``model`` to :func:`sink_attention` if it is a gpt-oss model running the eager
-    attention; return whether it was switched."""
+    attention; return whether it runs :func:`sink_attention` now (also when it already
+    did)."""
     config = getattr(model, "config", None)
     if getattr(config, "model_type", None) != "gpt_oss":
         return False
-    if getattr(config, "_attn_implementation", None) != "eager":
+    current = getattr(config, "_attn_implementation", None)
+    if current == IMPLEMENTATION:
+        return True
+    if current != "eager":
         return False
     register()
     model.set_attn_implementation(IMPLEMENTATION)

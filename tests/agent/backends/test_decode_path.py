@@ -108,16 +108,24 @@ def test_sink_attention_is_for_inference_only() -> None:
 
 
 def test_backend_switches_gpt_oss_to_the_sink_attention(tiny_model_dir: Path) -> None:
+    from gptoss_agent.agent.backends.transformers_backend import (
+        TransformersBackend,
+        TransformersBackendConfig,
+    )
     from tests.agent.backends.test_transformers_backend import load
 
     backend = load(tiny_model_dir)
     kept = load(tiny_model_dir, attn_implementation="eager")
+    # A second backend on the already switched model (as benchmarks build them).
+    sharing = TransformersBackend(backend.model, TransformersBackendConfig(model=""))
     try:
         assert backend.model.config._attn_implementation == "gptoss_agent_sinks"
         assert kept.model.config._attn_implementation == "eager"
+        assert backend._sink_attention and sharing._sink_attention
+        assert not kept._sink_attention
     finally:
-        asyncio.run(backend.aclose())
-        asyncio.run(kept.aclose())
+        for each in (backend, kept, sharing):
+            asyncio.run(each.aclose())
 
 
 def test_growable_cache_equals_dynamic_cache_through_growth_and_crops(
