@@ -35,6 +35,9 @@ QUERIES_LAST = "gptoss_agent_queries_last"
 """Model-call keyword (passed through to the attention) promising that the queries are the
 last positions of the keys, which lets sliding-window layers skip what the window masks."""
 
+_EXP_FLOOR = -80.0
+"""Shifted scores are clamped here before ``exp``: see :func:`sink_attention`."""
+
 _registered = False
 
 
@@ -79,7 +82,10 @@ def sink_attention(
                     else mask.unflatten(1, (kv_heads, group)))
     sinks = module.sinks.to(scores.dtype).view(1, kv_heads, group, 1, 1)
     peak = torch.maximum(scores.amax(dim=-1, keepdim=True), sinks)
-    weights = scores.sub_(peak).exp_()
+    # exp of a hugely negative number (a masked score) takes the CPU's slow path, ten times
+    # the normal cost; from -80 down, exp is below 2e-35, which a normaliser of at least 1
+    # (the row's maximum contributes exp(0)) cannot register in float32.
+    weights = scores.sub_(peak).clamp_(min=_EXP_FLOOR).exp_()
     normaliser = weights.sum(dim=-1, keepdim=True).add_(torch.exp(sinks - peak))
     weights = weights.div_(normaliser).to(value.dtype)
     output = torch.matmul(weights.view(batch, kv_heads, group * q_len, kv_len), value)

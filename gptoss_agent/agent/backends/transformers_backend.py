@@ -149,6 +149,8 @@ def resolve_device(device: str) -> str:
 
 
 RESTRICTED_VOCAB_FILE = "restricted_vocab.json"
+_NO_MASKS = {"full_attention": None, "sliding_attention": None}
+"""Per-layer-type masks of a single decode step under the sink attention: none needed."""
 
 
 def _restricted_vocabulary(model: str) -> list[int] | None:
@@ -401,6 +403,10 @@ class TransformersBackend:
         kwargs: dict[str, Any] = {self._cache_kwarg: entry.state, "use_cache": True}
         if self._sink_attention:
             kwargs[QUERIES_LAST] = True
+            if len(tokens) == 1:
+                # One query after everything cached: full attention masks nothing, and a
+                # sliding layer skips exactly what its window would mask. No mask to build.
+                kwargs["attention_mask"] = _NO_MASKS
         if self._head is not None:
             hidden = self._head.decoder(input_ids=ids, **kwargs).last_hidden_state[0, -1]
             logits = self._head.logits(hidden)
