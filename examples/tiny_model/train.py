@@ -15,9 +15,11 @@ evaluation excludes the prompts of all of them.
 Usage::
 
     python -m examples.tiny_model.train --work /tmp/tiny-work --steps 3000
-    python -m examples.tiny_model.train --work /tmp/tiny-2 --continue-from \
-        examples/tiny_model/model --data-seed 2 --count python=8000 --count function=8000 \
-        --count browser=3000 --steps 5000 --lr 2e-3 --jobs 2 --pack examples/tiny_model/model
+    python -m examples.tiny_model.train --work /tmp/tiny-2 --continue-from STAGE1 \
+        --data-seed 2 --count python=10000 --count function=10000 --count browser=4000 \
+        --steps 5000 --lr 2e-3 --jobs 2 --pack examples/tiny_model/model
+
+(the shipped model's two stages; ``STAGE1`` is the first stage's packed folder).
 """
 
 from __future__ import annotations
