@@ -16,12 +16,11 @@ from rich.console import Console
 from rich.text import Text
 
 from gptoss_agent.agent.cli_run import (
-    INFRA_ERRORS,
-    build_for,
+    build_or_exit_code,
     print_error,
     transcript_path_for,
 )
-from gptoss_agent.agent.exit_codes import EXIT_CONFIG, EXIT_INFRA, EXIT_OK
+from gptoss_agent.agent.exit_codes import EXIT_CONFIG, EXIT_OK
 from gptoss_agent.agent.taskfile import TaskFileError, load_task
 from gptoss_agent.agent.transcript import TranscriptWriter
 from gptoss_agent.agent.view import TerminalView
@@ -44,13 +43,12 @@ def cmd_chat(args: argparse.Namespace) -> int:
     console = Console()
     try:
         task = load_task(args.task, args.overrides, require_prompt=False)
-        agent = build_for(task, err, args.yes)
-    except (TaskFileError, ValueError, TypeError) as exc:
+    except TaskFileError as exc:
         print_error(err, str(exc))
         return EXIT_CONFIG
-    except INFRA_ERRORS as exc:
-        print_error(err, f"cannot start: {exc}")
-        return EXIT_INFRA
+    agent = build_or_exit_code(task, err, args.yes)
+    if isinstance(agent, int):
+        return agent
     view = TerminalView(console, show_reasoning=not args.hide_reasoning)
     session_id = uuid.uuid4().hex[:12]
     transcript = transcript_path_for(task, session_id)

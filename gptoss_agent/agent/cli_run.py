@@ -136,6 +136,22 @@ def build_for(task: TaskFile, err: Console, auto_yes: bool) -> Agent:
     return build_agent(task, approval=approval)
 
 
+def build_or_exit_code(task: TaskFile, err: Console, auto_yes: bool) -> Agent | int:
+    """:func:`build_for`, or the exit code after printing why the agent cannot be built
+    (a bad task is a config error, a machine problem an infrastructure error)."""
+    try:
+        return build_for(task, err, auto_yes)
+    except TaskFileError as exc:
+        print_error(err, str(exc))
+        return EXIT_CONFIG
+    except (ValueError, TypeError) as exc:
+        print_error(err, f"{task.path}: {exc}")
+        return EXIT_CONFIG
+    except INFRA_ERRORS as exc:
+        print_error(err, f"cannot start: {exc}")
+        return EXIT_INFRA
+
+
 def write_final(task: TaskFile, result: RunResult) -> None:
     """Write the answer where ``output.final`` says."""
     final_path = task.data.get("output", {}).get("final")
@@ -211,17 +227,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if len(tasks) > 1:
         return run_batch(tasks, args, err)
     task = tasks[0]
-    try:
-        agent = build_for(task, err, args.yes)
-    except TaskFileError as exc:
-        print_error(err, str(exc))
-        return EXIT_CONFIG
-    except (ValueError, TypeError) as exc:
-        print_error(err, f"{task.path}: {exc}")
-        return EXIT_CONFIG
-    except INFRA_ERRORS as exc:
-        print_error(err, f"cannot start: {exc}")
-        return EXIT_INFRA
+    agent = build_or_exit_code(task, err, args.yes)
+    if isinstance(agent, int):
+        return agent
     console = Console()
     sink = make_sink(args, console)
 
@@ -390,14 +398,9 @@ def cmd_resume(args: argparse.Namespace) -> int:
         print_error(err, f"{args.transcript}: the transcript records no task to resume")
         return EXIT_CONFIG
     task = TaskFile(path=Path(header["task_path"]), data=header["task"])
-    try:
-        agent = build_for(task, err, args.yes)
-    except (TaskFileError, ValueError, TypeError) as exc:
-        print_error(err, str(exc))
-        return EXIT_CONFIG
-    except INFRA_ERRORS as exc:
-        print_error(err, f"cannot start: {exc}")
-        return EXIT_INFRA
+    agent = build_or_exit_code(task, err, args.yes)
+    if isinstance(agent, int):
+        return agent
     session: AgentSession = agent.restore_session(records, writer)
     if isinstance(agent.model, ScriptedBackend):
         # A scripted model must not replay what the crashed run already generated.
