@@ -11,7 +11,7 @@ import contextlib
 import os
 import shutil
 import stat
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path, PurePosixPath
 
 ENTRY_OVERHEAD = 1024
@@ -44,12 +44,9 @@ class DataDir:
 
     # -- measuring ---------------------------------------------------------------------
 
-    def usage(self, stop_above: int | None = None) -> int:
-        """Disk use in bytes (data blocks plus :data:`ENTRY_OVERHEAD` per entry).
-
-        Links are not followed. With ``stop_above``, counting stops once it is exceeded.
-        """
-        total = 0
+    def _walk(self) -> Iterator[tuple[str, os.stat_result]]:
+        """``(path, stat)`` of every entry below the folder; links are not followed and
+        unreadable entries are skipped."""
         stack = [str(self.path)]
         while stack:
             try:
@@ -61,33 +58,32 @@ class DataDir:
                     info = entry.stat(follow_symlinks=False)
                 except OSError:
                     continue
-                total += ENTRY_OVERHEAD + getattr(info, "st_blocks", 0) * 512
                 if stat.S_ISDIR(info.st_mode):
                     stack.append(entry.path)
-                if stop_above is not None and total > stop_above:
-                    return total
+                yield entry.path, info
+
+    def usage(self, stop_above: int | None = None) -> int:
+        """Disk use in bytes (data blocks plus :data:`ENTRY_OVERHEAD` per entry).
+
+        Links are not followed. With ``stop_above``, counting stops once it is exceeded.
+        """
+        total = 0
+        for _path, info in self._walk():
+            total += ENTRY_OVERHEAD + getattr(info, "st_blocks", 0) * 512
+            if stop_above is not None and total > stop_above:
+                break
         return total
 
     def snapshot(self) -> dict[str, tuple[int, int]]:
-        """``relative path -> (size, mtime_ns)`` of regular files, links not followed."""
+        """``relative path -> (size, mtime_ns)`` of regular files (at most
+        :data:`MAX_LISTED`), links not followed."""
         found: dict[str, tuple[int, int]] = {}
-        stack = [self.path]
-        while stack and len(found) < MAX_LISTED:
-            folder = stack.pop()
-            try:
-                entries = list(os.scandir(folder))
-            except OSError:
-                continue
-            for entry in entries:
-                try:
-                    info = entry.stat(follow_symlinks=False)
-                except OSError:
-                    continue
-                if stat.S_ISDIR(info.st_mode):
-                    stack.append(Path(entry.path))
-                elif stat.S_ISREG(info.st_mode):
-                    rel = Path(entry.path).relative_to(self.path).as_posix()
-                    found[rel] = (info.st_size, info.st_mtime_ns)
+        for path, info in self._walk():
+            if len(found) >= MAX_LISTED:
+                break
+            if stat.S_ISREG(info.st_mode):
+                found[Path(path).relative_to(self.path).as_posix()] = (
+                    info.st_size, info.st_mtime_ns)
         return found
 
     @staticmethod
