@@ -28,6 +28,7 @@ torch and transformers are imported here, lazily, and nowhere else in the agent 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import inspect
 import json
 import time
@@ -124,15 +125,19 @@ class BackendCounters:
     forward_passes: int = 0
 
 
-def _import_torch() -> Any:
+def _require(module: str) -> Any:
+    """``import module``, or a clear error naming the extra that installs it."""
     try:
-        import torch
+        return importlib.import_module(module)
     except ImportError as error:  # pragma: no cover - depends on the environment
         raise BackendUnavailableError(
-            "the transformers backend needs torch and transformers: "
+            f"the transformers backend needs torch and transformers ({module} is missing): "
             "pip install 'gptoss-agent[transformers]'"
         ) from error
-    return torch
+
+
+def _import_torch() -> Any:
+    return _require("torch")
 
 
 def resolve_device(device: str) -> str:
@@ -256,14 +261,8 @@ class TransformersBackend:
             ModelLoadError: The checkpoint could not be loaded.
         """
         torch = _import_torch()
-        try:
-            import transformers
-            from transformers import AutoModelForCausalLM as auto_model
-        except ImportError as error:  # pragma: no cover - depends on the environment
-            raise BackendUnavailableError(
-                "the transformers backend needs transformers: "
-                "pip install 'gptoss-agent[transformers]'"
-            ) from error
+        transformers = _require("transformers")
+        auto_model = transformers.AutoModelForCausalLM
         if config.threads is not None:
             torch.set_num_threads(config.threads)
         device = resolve_device(config.device)
