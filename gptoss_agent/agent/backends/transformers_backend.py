@@ -284,7 +284,7 @@ class TransformersBackend:
             kwargs["device_map"] = device
         path = _checkpoint_folder(config.model)
         try:
-            model = cast(Any, auto_model).from_pretrained(path, **kwargs)
+            model = auto_model.from_pretrained(path, **kwargs)
         except (OSError, ValueError, RuntimeError) as error:
             raise ModelLoadError(f"could not load {config.model!r} on {device}: {error}") from error
         if device == "cpu":
