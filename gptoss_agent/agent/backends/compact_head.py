@@ -63,10 +63,8 @@ class CompactHead:
         return cls(decoder=decoder, weight=weight, bias=bias, token_ids=ids)
 
     def logits(self, hidden: Any) -> Any:
-        """Logits of :attr:`token_ids` for one hidden state (shape ``[hidden_size]``)."""
+        """Logits of :attr:`token_ids` for hidden states shaped ``[..., hidden_size]``
+        (one state, or one per row of a batch)."""
         import torch
 
-        hidden = hidden.to(self.weight.dtype)
-        if self.bias is not None:
-            return torch.addmv(self.bias, self.weight, hidden)
-        return torch.mv(self.weight, hidden)
+        return torch.nn.functional.linear(hidden.to(self.weight.dtype), self.weight, self.bias)

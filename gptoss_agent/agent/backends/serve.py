@@ -368,7 +368,10 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         "--dtype", default="auto", choices=["auto", "float32", "float64", "bfloat16", "float16"]
     )
     parser.add_argument("--dequantize-mxfp4", action="store_true")
-    parser.add_argument("--max-sessions", type=int, default=8)
+    parser.add_argument("--max-sessions", type=int, default=8,
+                        help="sessions whose KV cache is kept (least recently used dropped)")
+    parser.add_argument("--decode-batch", type=int, default=16,
+                        help="most sessions sharing one decode step (1: no batching)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument(
         "--allow-download", action="store_true", help="let transformers fetch MODEL from a hub"
@@ -388,6 +391,7 @@ async def serve(args: argparse.Namespace) -> None:
         dtype=args.dtype,
         dequantize_mxfp4=args.dequantize_mxfp4,
         max_sessions=args.max_sessions,
+        decode_batch=args.decode_batch,
         threads=args.threads,
         local_files_only=not args.allow_download,
     )

@@ -20,6 +20,10 @@ eager function to float rounding (a test checks it on random inputs with masks, 
 windows and groups). It is for inference: it works in place and refuses to run where
 autograd would need its intermediate values.
 
+A batched decode step over sessions of different lengths passes its keys and values as
+:class:`~gptoss_agent.agent.backends.ragged_batch.RaggedRows` (one tensor per row); each
+row's single query then attends to its own row, with no mask.
+
 :func:`install` registers it with transformers' attention and mask interfaces under
 :data:`IMPLEMENTATION` (masks are the eager ones) and switches a loaded gpt-oss model to it.
 """
@@ -27,6 +31,8 @@ autograd would need its intermediate values.
 from __future__ import annotations
 
 from typing import Any
+
+from gptoss_agent.agent.backends.ragged_batch import RaggedRows
 
 IMPLEMENTATION = "gptoss_agent_sinks"
 """The name the attention is registered under in transformers."""
@@ -53,12 +59,18 @@ def sink_attention(
 ) -> tuple[Any, None]:
     """Attention of ``query`` (batch, heads, q, dim) over ``key``/``value`` (batch, kv heads,
     kv, dim) with ``module.sinks`` (one logit per query head); returns (batch, q, heads,
-    dim) and no weights. Dropout is not supported (inference only)."""
+    dim) and no weights. Dropout is not supported (inference only).
+
+    ``key`` and ``value`` may instead be :class:`RaggedRows` of a batched decode step (one
+    query per row, each the last position of its row, no mask).
+    """
     import torch
 
     if dropout or (torch.is_grad_enabled() and query.requires_grad):
         raise ValueError(f"{IMPLEMENTATION} attention is for inference only (no dropout, "
                          "no gradients); use attn_implementation='eager' to train")
+    if isinstance(key, RaggedRows):
+        return _ragged_attention(module, query, key, value, attention_mask, scaling, **kwargs)
     batch, heads, q_len, dim = query.shape
     kv_len = key.shape[2]
     window = kwargs.get("sliding_window")
@@ -91,6 +103,32 @@ def sink_attention(
     output = torch.matmul(weights.view(batch, kv_heads, group * q_len, kv_len), value)
     output = output.view(batch, heads, q_len, dim).transpose(1, 2).contiguous()
     return output, None
+
+
+def _ragged_attention(
+    module: Any,
+    query: Any,
+    key: RaggedRows,
+    value: Any,
+    attention_mask: Any,
+    scaling: float,
+    **kwargs: Any,
+) -> tuple[Any, None]:
+    """:func:`sink_attention` of each row's query over that row's keys and values."""
+    import torch
+
+    if not isinstance(value, RaggedRows) or len(key.rows) != len(value.rows) \
+            or len(key.rows) != query.shape[0]:
+        raise ValueError("ragged keys and values need one row per query row")
+    if attention_mask is not None or query.shape[2] != 1 or not kwargs.get(QUERIES_LAST):
+        raise ValueError("a ragged batch is a decode step: one query per row, the last "
+                         "position of its row, and no mask")
+    outputs = [
+        sink_attention(module, query[row : row + 1], row_keys, row_values, None, scaling,
+                       **kwargs)[0]
+        for row, (row_keys, row_values) in enumerate(zip(key.rows, value.rows, strict=True))
+    ]
+    return torch.cat(outputs, dim=0), None
 
 
 def register() -> None:

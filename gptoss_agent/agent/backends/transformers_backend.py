@@ -6,9 +6,13 @@ tokens after the longest common prefix with what the cache already holds (see
 :mod:`~gptoss_agent.agent.backends.prefix_cache`). Decoding then feeds one token per
 forward pass; the prompt is never re-processed per generated token.
 
-All torch work runs on one worker thread, one short job at a time (a prefill chunk, or one
-decode step plus sampling), so the event loop never blocks and concurrent sessions
-interleave token by token. Tokens stream to the caller as they are sampled.
+All torch work runs on one worker thread, one short job at a time (a prompt's prefill, or
+one decode step plus sampling), so the event loop never blocks. Sessions that generate at
+the same time share their decode steps: :mod:`~gptoss_agent.agent.backends.decode_batcher`
+gathers the sessions waiting for a token into one forward pass
+(:mod:`~gptoss_agent.agent.backends.ragged_batch`, each row on its own cache), which on a
+small model costs little more than one session's step. Tokens stream to the caller as they
+are sampled.
 
 The KV cache (:mod:`~gptoss_agent.agent.backends.growable_cache`) keeps the keys and
 values of all positions in every layer, sliding-window layers included: a sliding layer
@@ -40,6 +44,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 from gptoss_agent.agent.backend import GenerationRequest, GenerationStats, SamplingParams
 from gptoss_agent.agent.backends.compact_head import CompactHead
+from gptoss_agent.agent.backends.decode_batcher import DecodeBatcher
 from gptoss_agent.agent.backends.errors import BackendUnavailableError, ModelLoadError
 from gptoss_agent.agent.backends.growable_cache import growable_cache
 from gptoss_agent.agent.backends.prefix_cache import (
@@ -48,6 +53,7 @@ from gptoss_agent.agent.backends.prefix_cache import (
     SessionCacheStore,
     plan_reuse,
 )
+from gptoss_agent.agent.backends.ragged_batch import RaggedBatchCache
 from gptoss_agent.agent.backends.sink_attention import QUERIES_LAST
 from gptoss_agent.agent.backends.sink_attention import install as install_sink_attention
 
@@ -83,6 +89,9 @@ class TransformersBackendConfig:
         max_sessions: Sessions whose KV cache is kept; the least recently used is dropped.
         prefill_chunk: Most prompt tokens in one forward pass (bounds attention memory).
         threads: ``torch.set_num_threads`` value for CPU work, or ``None`` to leave it.
+        decode_batch: Most sessions whose decode steps share one forward pass (``1``: one
+            session per pass). Batching needs the sink attention; a batched session's
+            logits may differ from a lone one's in the last bits of float rounding.
         compact_head: For a checkpoint with a restricted vocabulary, compute logits over
             its ids only (``False``: the full output layer, with the other ids masked:
             the same distribution and the same greedy tokens, slower; seeded samples
@@ -100,12 +109,12 @@ class TransformersBackendConfig:
     prefill_chunk: int = 1024
     threads: int | None = None
     compact_head: bool = True
+    decode_batch: int = 16
 
     def __post_init__(self) -> None:
-        if self.max_sessions < 1:
-            raise ValueError(f"max_sessions must be >= 1, got {self.max_sessions}")
-        if self.prefill_chunk < 1:
-            raise ValueError(f"prefill_chunk must be >= 1, got {self.prefill_chunk}")
+        for name in ("max_sessions", "prefill_chunk", "decode_batch"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
 
 
 @dataclass(frozen=True)
@@ -117,12 +126,14 @@ class BackendCounters:
         reused_tokens: Prompt tokens whose keys and values came from a cache.
         decoded_tokens: Tokens fed back one at a time while sampling.
         forward_passes: Forward calls of the model.
+        batched_decode_steps: Decode forward passes that served more than one session.
     """
 
     prefilled_tokens: int = 0
     reused_tokens: int = 0
     decoded_tokens: int = 0
     forward_passes: int = 0
+    batched_decode_steps: int = 0
 
 
 def _require(module: str) -> Any:
@@ -249,6 +260,9 @@ class TransformersBackend:
         self._locks: dict[str, asyncio.Lock] = {}
         self._stats: dict[str, GenerationStats] = {}
         self._counters = BackendCounters()
+        self._decoder: DecodeBatcher[_DecodeRequest, int] = DecodeBatcher(
+            self._decode_on_worker, config.decode_batch if self._sink_attention else 1
+        )
         self._seed_source = self._torch.Generator()
         self._seed_source.seed()
 
@@ -375,8 +389,8 @@ class TransformersBackend:
                     yield token
                     if token in request.stop_tokens or sampled >= request.sampling.max_tokens:
                         break
-                    token = await self._run(
-                        self._decode_and_sample, entry, token, request.sampling, generator
+                    token = await self._decoder.step(
+                        _DecodeRequest(entry, token, request.sampling, generator)
                     )
             finally:
                 entry.busy -= 1
@@ -391,6 +405,9 @@ class TransformersBackend:
         if self._executor is None:
             raise BackendUnavailableError("the transformers backend is closed")
         return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+
+    async def _decode_on_worker(self, requests: Sequence[_DecodeRequest]) -> list[int]:
+        return cast(list[int], await self._run(self._decode_and_sample, list(requests)))
 
     # Everything below runs on the worker thread.
 
@@ -417,6 +434,34 @@ class TransformersBackend:
                 logits = logits.masked_fill(self._blocked, float("-inf"))
         entry.tokens.extend(tokens)
         self._counters = _add(self._counters, forward_passes=1)
+        return logits
+
+    def _forward_ragged(self, entries: Sequence[SessionCache[Any]], tokens: list[int]) -> Any:
+        """One decode step of several sessions (one token each, each on its own cache);
+        return their next-token logits, one row per session."""
+        torch = self._torch
+        ids = torch.tensor([[token] for token in tokens], dtype=torch.long, device=self._device)
+        positions = torch.tensor([[len(entry.tokens)] for entry in entries],
+                                 dtype=torch.long, device=self._device)
+        kwargs: dict[str, Any] = {
+            self._cache_kwarg: RaggedBatchCache([entry.state for entry in entries]),
+            "use_cache": True,
+            "position_ids": positions,
+            "attention_mask": _NO_MASKS,
+            QUERIES_LAST: True,
+        }
+        if self._head is not None:
+            hidden = self._head.decoder(input_ids=ids, **kwargs).last_hidden_state[:, -1]
+            logits = self._head.logits(hidden)
+        else:
+            if self._keeps_logits:
+                kwargs["logits_to_keep"] = 1
+            logits = self._model(input_ids=ids, **kwargs).logits[:, -1]
+            if self._blocked is not None:
+                logits = logits.masked_fill(self._blocked, float("-inf"))
+        for entry, token in zip(entries, tokens, strict=True):
+            entry.tokens.append(token)
+        self._counters = _add(self._counters, forward_passes=1, batched_decode_steps=1)
         return logits
 
     def _sample(self, logits: Any, sampling: SamplingParams, generator: Any) -> int:
@@ -457,22 +502,37 @@ class TransformersBackend:
         )
         return plan, token
 
-    def _decode_and_sample(
-        self,
-        entry: SessionCache[Any],
-        token: int,
-        sampling: SamplingParams,
-        generator: torch.Generator,
-    ) -> int:
+    def _decode_and_sample(self, requests: list[_DecodeRequest]) -> list[int]:
+        """One decode step of every session in ``requests`` (one forward pass), then a
+        token sampled for each. On an error every session's cache is dropped."""
         try:
             with self._torch.inference_mode():
-                logits = self._forward(entry, [token], keep_last=False)
-                following = self._sample(logits, sampling, generator)
+                if len(requests) == 1:
+                    only = requests[0]
+                    rows = self._forward(only.entry, [only.token], keep_last=False)[None]
+                else:
+                    rows = self._forward_ragged([request.entry for request in requests],
+                                                [request.token for request in requests])
+                following = [
+                    self._sample(row, request.sampling, request.generator)
+                    for row, request in zip(rows, requests, strict=True)
+                ]
         except BaseException:
-            entry.state, entry.tokens[:] = None, []
+            for request in requests:
+                request.entry.state, request.entry.tokens[:] = None, []
             raise
-        self._counters = _add(self._counters, decoded_tokens=1)
+        self._counters = _add(self._counters, decoded_tokens=len(requests))
         return following
+
+
+@dataclass(frozen=True)
+class _DecodeRequest:
+    """One session's wish for its next token: the token just sampled, fed back."""
+
+    entry: SessionCache[Any]
+    token: int
+    sampling: SamplingParams
+    generator: Any
 
 
 def _add(counters: BackendCounters, **increments: int) -> BackendCounters:

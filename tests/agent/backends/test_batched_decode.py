@@ -1,0 +1,204 @@
+"""Decode steps shared by concurrent sessions: the ragged attention against row-by-row
+attention, and the backend's batched sessions against the same sessions run alone."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gptoss_agent.agent.backend import SamplingParams
+from tests.agent.backends.conftest import need_torch
+from tests.agent.backends.test_transformers_backend import generate, load, words
+
+
+class _Module:
+    def __init__(self, sinks: Any) -> None:
+        self.sinks = sinks
+        self.training = False
+
+
+@pytest.mark.parametrize("window", [None, 16])
+def test_ragged_attention_equals_each_row_alone(window: int | None) -> None:
+    need_torch()
+    import torch
+
+    from gptoss_agent.agent.backends.ragged_batch import RaggedRows
+    from gptoss_agent.agent.backends.sink_attention import QUERIES_LAST, sink_attention
+
+    generator = torch.Generator().manual_seed(11)
+    lengths = (3, 40, 300)
+    query = torch.randn(len(lengths), 8, 1, 32, generator=generator)
+    keys = tuple(torch.randn(1, 2, n, 32, generator=generator) * 2 for n in lengths)
+    values = tuple(torch.randn(1, 2, n, 32, generator=generator) for n in lengths)
+    module = _Module(torch.randn(8, generator=generator) * 3)
+    options = {"sliding_window": window, QUERIES_LAST: True}
+    got, weights = sink_attention(module, query, RaggedRows(keys), RaggedRows(values), None,
+                                  scaling=32**-0.5, **options)
+    assert weights is None and got.shape == (3, 1, 8, 32)
+    for row in range(len(lengths)):
+        alone, _ = sink_attention(module, query[row : row + 1], keys[row], values[row], None,
+                                  scaling=32**-0.5, **options)
+        torch.testing.assert_close(got[row : row + 1], alone, rtol=0, atol=0)
+    if window is not None:  # the long row saw its window only
+        longest, _ = sink_attention(module, query[2:], keys[2][:, :, -window:],
+                                    values[2][:, :, -window:], None, scaling=32**-0.5)
+        torch.testing.assert_close(got[2:], longest, rtol=1e-6, atol=1e-6)
+
+
+def test_ragged_batches_are_refused_outside_a_decode_step() -> None:
+    need_torch()
+    import torch
+
+    from gptoss_agent.agent.backends.growable_cache import growable_cache
+    from gptoss_agent.agent.backends.ragged_batch import RaggedBatchCache, RaggedRows
+    from gptoss_agent.agent.backends.sink_attention import QUERIES_LAST, sink_attention
+
+    module = _Module(torch.zeros(4))
+    rows = RaggedRows((torch.zeros(1, 2, 5, 8), torch.zeros(1, 2, 9, 8)))
+    last = {QUERIES_LAST: True}
+    with pytest.raises(ValueError, match="decode step"):
+        sink_attention(module, torch.zeros(2, 4, 1, 8), rows, rows, torch.zeros(1), 1.0, **last)
+    with pytest.raises(ValueError, match="decode step"):
+        sink_attention(module, torch.zeros(2, 4, 2, 8), rows, rows, None, 1.0, **last)
+    with pytest.raises(ValueError, match="decode step"):
+        sink_attention(module, torch.zeros(2, 4, 1, 8), rows, rows, None, 1.0)
+    with pytest.raises(ValueError, match="one row per query row"):
+        sink_attention(module, torch.zeros(3, 4, 1, 8), rows, rows, None, 1.0, **last)
+    shared = growable_cache()
+    with pytest.raises(ValueError, match="a cache of its own"):
+        RaggedBatchCache([shared, shared])
+    batch = RaggedBatchCache([growable_cache(), growable_cache()])
+    with pytest.raises(ValueError, match="2 rows got 3 rows"):
+        batch.update(torch.zeros(3, 2, 1, 8), torch.zeros(3, 2, 1, 8), 0)
+    with pytest.raises(RuntimeError, match="position_ids"):
+        batch.get_seq_length()
+
+
+@pytest.fixture
+def batching(tiny_model_dir: Path) -> Any:
+    backend = load(tiny_model_dir, decode_batch=16)
+    yield backend
+    asyncio.run(backend.aclose())
+
+
+@pytest.fixture
+def lone(tiny_model_dir: Path) -> Any:
+    backend = load(tiny_model_dir, decode_batch=1)
+    yield backend
+    asyncio.run(backend.aclose())
+
+
+# Prompts on both sides of the tiny model's sliding window (16), of different lengths.
+LENGTHS = (5, 17, 40, 90, 130)
+
+
+async def test_concurrent_sessions_share_decode_steps_and_equal_lone_runs(
+    batching: Any, lone: Any
+) -> None:
+    rng = random.Random(21)
+    prompts = [words(rng, length) for length in LENGTHS]
+    greedy = SamplingParams(temperature=0.0, max_tokens=12)
+    together = await asyncio.gather(*(
+        generate(batching, prompt, f"s{index}", greedy, frozenset())
+        for index, prompt in enumerate(prompts)
+    ))
+    alone = [await generate(lone, prompt, "one", greedy, frozenset()) for prompt in prompts]
+    assert list(together) == alone
+    assert all(len(tokens) == 12 for tokens in together)
+    counters = batching.counters
+    decode_passes = counters.forward_passes - len(prompts)  # one prefill pass per prompt
+    assert counters.decoded_tokens == 5 * 11
+    assert counters.batched_decode_steps >= 10
+    assert decode_passes < counters.decoded_tokens / 2
+    assert lone.counters.batched_decode_steps == 0
+
+    # The caches the batched steps extended serve the next turn as a lone run's would.
+    follow = [(*prompt, *tokens, *words(rng, 7)) for prompt, tokens in zip(prompts, together,
+                                                                            strict=True)]
+    again = await asyncio.gather(*(
+        generate(batching, prompt, f"s{index}", greedy, frozenset())
+        for index, prompt in enumerate(follow)
+    ))
+    assert all(batching.last_stats(f"s{index}").prefilled_tokens == 1 + 7
+               for index in range(5))  # the last sampled token was never fed back
+    assert list(again) == [await generate(lone, prompt, "one", greedy, frozenset())
+                           for prompt in follow]
+
+
+async def test_batched_sessions_keep_their_own_sampling(batching: Any, lone: Any) -> None:
+    rng = random.Random(22)
+    prompts = [words(rng, length) for length in LENGTHS[:3]]
+    settings = [SamplingParams(temperature=1.0, max_tokens=10, seed=seed) for seed in (1, 2)]
+    settings.append(SamplingParams(temperature=0.0, max_tokens=10))
+    together = await asyncio.gather(*(
+        generate(batching, prompt, f"s{index}", sampling, frozenset())
+        for index, (prompt, sampling) in enumerate(zip(prompts, settings, strict=True))
+    ))
+    alone = [await generate(lone, prompt, "one", sampling, frozenset())
+             for prompt, sampling in zip(prompts, settings, strict=True)]
+    assert list(together) == alone
+    assert batching.counters.batched_decode_steps > 0
+
+
+async def test_a_failed_batched_step_fails_its_sessions_and_drops_their_caches(
+    batching: Any, lone: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(entries: Any, tokens: Any) -> Any:
+        raise RuntimeError("out of memory in a batched step")
+
+    monkeypatch.setattr(batching, "_forward_ragged", broken)
+    rng = random.Random(23)
+    prompts = [words(rng, length) for length in LENGTHS[:3]]
+    greedy = SamplingParams(temperature=0.0, max_tokens=8)
+    results = await asyncio.gather(*(
+        generate(batching, prompt, f"s{index}", greedy, frozenset())
+        for index, prompt in enumerate(prompts)
+    ), return_exceptions=True)
+    assert all(isinstance(result, RuntimeError) and "batched step" in str(result)
+               for result in results)
+    assert all(batching.cached_tokens(f"s{index}") == 0 for index in range(3))
+    monkeypatch.undo()
+    recovered = await generate(batching, prompts[0], "s0", greedy, frozenset())
+    assert recovered == await generate(lone, prompts[0], "one", greedy, frozenset())
+
+
+async def test_a_session_that_stops_listening_leaves_the_batch(batching: Any,
+                                                               lone: Any) -> None:
+    rng = random.Random(24)
+    prompts = [words(rng, length) for length in LENGTHS[:3]]
+    greedy = SamplingParams(temperature=0.0, max_tokens=10)
+    first_token = asyncio.Event()
+
+    async def listen_then_hang() -> None:
+        async for _ in batching.generate(_request(prompts[0], "quitter", greedy)):
+            first_token.set()
+
+    quitter = asyncio.create_task(listen_then_hang())
+    kept = [asyncio.create_task(generate(batching, prompt, f"s{index}", greedy, frozenset()))
+            for index, prompt in enumerate(prompts[1:])]
+    await first_token.wait()
+    quitter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await quitter
+    results = await asyncio.gather(*kept)
+    assert results == [await generate(lone, prompt, "one", greedy, frozenset())
+                       for prompt in prompts[1:]]
+
+
+def _request(prompt: tuple[int, ...], session: str, sampling: SamplingParams) -> Any:
+    from gptoss_agent.agent.backend import GenerationRequest
+
+    return GenerationRequest(prompt=prompt, stop_tokens=frozenset(), sampling=sampling,
+                             session_id=session)
+
+
+def test_decode_batch_must_be_positive() -> None:
+    need_torch()
+    from gptoss_agent.agent.backends.transformers_backend import TransformersBackendConfig
+
+    with pytest.raises(ValueError, match="decode_batch must be >= 1"):
+        TransformersBackendConfig(model="m", decode_batch=0)
