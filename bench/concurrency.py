@@ -6,10 +6,11 @@ number of tokens, then a tool result is appended) over one shared ``ServerBacken
 at once, in the same run; throughput is sampled tokens per second of wall time.
 
 By default the server is ``gptoss-agent serve`` on a tiny random GptOss model (started
-here on 127.0.0.1, nothing downloaded). That server runs one model on one worker thread
-and interleaves sessions token by token without batching, so on a CPU the ratio mostly
-shows that the client adds no serialisation of its own; a batching server (vLLM, SGLang),
-given with ``--url``, turns concurrency into real throughput.
+here on 127.0.0.1, nothing downloaded). That server runs one model on one worker thread:
+the decode steps of the sessions in flight share forward passes (continuous batching of
+decode), prompts are prefilled one at a time. The ratio therefore shows both that the
+client adds no serialisation of its own and what decode batching gains; a server with
+batched prefill too (vLLM, SGLang) can be given with ``--url``.
 
 Last line: ``{"bench": "concurrency", "throughput_ratio": ...}``.
 Usage: ``python bench/concurrency.py [--quick] [--url URL --server vllm|sglang|llama.cpp]``.

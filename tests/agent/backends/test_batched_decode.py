@@ -21,8 +21,14 @@ class _Module:
         self.training = False
 
 
-@pytest.mark.parametrize("window", [None, 16])
-def test_ragged_attention_equals_each_row_alone(window: int | None) -> None:
+@pytest.mark.parametrize(("lengths", "window"), [
+    ((3, 40, 300), None),  # short rows: one padded batch
+    ((3, 40, 300), 16),  # a sliding layer: each row's window, padded
+    ((3, 40, 1100), None),  # a long row: row by row, nothing copied
+    ((1100, 2, 1500), 64),
+])
+def test_ragged_attention_equals_each_row_alone(lengths: tuple[int, ...],
+                                                window: int | None) -> None:
     need_torch()
     import torch
 
@@ -30,7 +36,6 @@ def test_ragged_attention_equals_each_row_alone(window: int | None) -> None:
     from gptoss_agent.agent.backends.sink_attention import QUERIES_LAST, sink_attention
 
     generator = torch.Generator().manual_seed(11)
-    lengths = (3, 40, 300)
     query = torch.randn(len(lengths), 8, 1, 32, generator=generator)
     keys = tuple(torch.randn(1, 2, n, 32, generator=generator) * 2 for n in lengths)
     values = tuple(torch.randn(1, 2, n, 32, generator=generator) for n in lengths)
@@ -42,11 +47,11 @@ def test_ragged_attention_equals_each_row_alone(window: int | None) -> None:
     for row in range(len(lengths)):
         alone, _ = sink_attention(module, query[row : row + 1], keys[row], values[row], None,
                                   scaling=32**-0.5, **options)
-        torch.testing.assert_close(got[row : row + 1], alone, rtol=0, atol=0)
+        torch.testing.assert_close(got[row : row + 1], alone, rtol=1e-5, atol=1e-6)
     if window is not None:  # the long row saw its window only
         longest, _ = sink_attention(module, query[2:], keys[2][:, :, -window:],
                                     values[2][:, :, -window:], None, scaling=32**-0.5)
-        torch.testing.assert_close(got[2:], longest, rtol=1e-6, atol=1e-6)
+        torch.testing.assert_close(got[2:], longest, rtol=1e-5, atol=1e-6)
 
 
 def test_ragged_batches_are_refused_outside_a_decode_step() -> None:
