@@ -4,17 +4,18 @@ Sessions that decode at the same time sit at different lengths, in caches of the
 Stacking their keys and values into one padded tensor would copy every cache on every
 step. Instead the batch runs every layer's projections, router and experts on all rows
 at once (where a small model's decode step spends its time: hundreds of small operations
-whose cost barely depends on the row count), and only attention visits the rows one by
-one, each against its own cache:
+whose cost barely depends on the row count), and only attention sees the rows apart, each
+against its own cache:
 
 * :class:`RaggedBatchCache` is the cache the model is called with. Its ``update`` appends
   each row's new key and value to that row's session cache and hands attention a
   :class:`RaggedRows` pair instead of one tensor;
 * :func:`~gptoss_agent.agent.backends.sink_attention.sink_attention` takes a
-  :class:`RaggedRows` pair and attends row by row.
+  :class:`RaggedRows` pair: rows that attend to few positions (a sliding window) are
+  copied into one padded batch, masked inside; longer rows are attended one by one.
 
 The rows' positions differ, so the caller passes ``position_ids`` (one per row); and every
-row's query is its last position, so no mask is needed (see the sink attention).
+row's query is its last position, so the caller passes no mask (see the sink attention).
 """
 
 from __future__ import annotations

@@ -21,8 +21,9 @@ windows and groups). It is for inference: it works in place and refuses to run w
 autograd would need its intermediate values.
 
 A batched decode step over sessions of different lengths passes its keys and values as
-:class:`~gptoss_agent.agent.backends.ragged_batch.RaggedRows` (one tensor per row); each
-row's single query then attends to its own row, with no mask.
+:class:`~gptoss_agent.agent.backends.ragged_batch.RaggedRows` (one tensor per row) and no
+mask; each row's single query attends to its own row (short rows and sliding windows as
+one padded batch, with the padding masked here).
 
 :func:`install` registers it with transformers' attention and mask interfaces under
 :data:`IMPLEMENTATION` (masks are the eager ones) and switches a loaded gpt-oss model to it.
@@ -62,7 +63,7 @@ def sink_attention(
     dim) and no weights. Dropout is not supported (inference only).
 
     ``key`` and ``value`` may instead be :class:`RaggedRows` of a batched decode step (one
-    query per row, each the last position of its row, no mask).
+    query per row, each the last position of its row, and ``attention_mask=None``).
     """
     import torch
 
@@ -120,10 +121,10 @@ def _ragged_attention(
 ) -> tuple[Any, None]:
     """:func:`sink_attention` of each row's query over that row's keys and values.
 
-    Where every row attends to few positions (a sliding-window layer, or short contexts),
-    the rows' positions are copied into one zero-padded batch with the padding masked, and
-    attention runs once: copying a window costs less than a dozen operations per row.
-    Longer rows are attended one by one, so a long context is never copied.
+    Rows that attend to few positions (every row of a sliding-window layer, short contexts)
+    are copied into one zero-padded batch, the padding masked, and attended at once:
+    copying a window costs less than a dozen operations per row. Longer rows are attended
+    one by one, so a long context is never copied.
     """
     import torch
 
@@ -135,30 +136,44 @@ def _ragged_attention(
                          "position of its row, and no mask")
     window = kwargs.get("sliding_window")
     spans = [min(row.shape[2], int(window)) if window else row.shape[2] for row in key.rows]
+    short = [row for row, span in enumerate(spans) if span <= _PADDED_ROW_LIMIT]
+    outputs: list[Any] = [None] * len(spans)
+    for row, span in enumerate(spans):
+        if span > _PADDED_ROW_LIMIT:
+            outputs[row] = sink_attention(module, query[row : row + 1], key.rows[row],
+                                          value.rows[row], None, scaling, **kwargs)[0]
+    if short:
+        together = query if len(short) == len(spans) else query[short]
+        padded = _padded_attention(module, together, [key.rows[row] for row in short],
+                                   [value.rows[row] for row in short],
+                                   [spans[row] for row in short], scaling, kwargs)
+        if len(short) == len(spans):
+            return padded, None
+        for index, row in enumerate(short):
+            outputs[row] = padded[index : index + 1]
+    return torch.cat(outputs, dim=0), None
+
+
+def _padded_attention(module: Any, query: Any, keys: list[Any], values: list[Any],
+                      spans: list[int], scaling: float, options: dict[str, Any]) -> Any:
+    """Attention of row ``i`` of ``query`` over the last ``spans[i]`` positions of
+    ``keys[i]``/``values[i]``, as one batch padded to the longest span."""
+    import torch
+
+    def pad(rows: list[Any]) -> Any:
+        # pad_sequence pads along the first dimension: rows become (positions, heads, dim).
+        return torch.nn.utils.rnn.pad_sequence(
+            [row[0, :, -span:].transpose(0, 1) for span, row in zip(spans, rows, strict=True)],
+            batch_first=True).transpose(1, 2)
+
     widest = max(spans)
-    if widest > _PADDED_ROW_LIMIT:
-        outputs = [
-            sink_attention(module, query[row : row + 1], row_keys, row_values, None,
-                           scaling, **kwargs)[0]
-            for row, (row_keys, row_values) in enumerate(zip(key.rows, value.rows,
-                                                              strict=True))
-        ]
-        return torch.cat(outputs, dim=0), None
-    # pad_sequence pads along the first dimension: rows become (positions, heads, dim).
-    keys = torch.nn.utils.rnn.pad_sequence(
-        [row[0, :, -span:].transpose(0, 1) for span, row in zip(spans, key.rows, strict=True)],
-        batch_first=True).transpose(1, 2)
-    values = torch.nn.utils.rnn.pad_sequence(
-        [row[0, :, -span:].transpose(0, 1) for span, row in zip(spans, value.rows,
-                                                                 strict=True)],
-        batch_first=True).transpose(1, 2)
     beyond = torch.arange(widest, device=query.device) >= torch.tensor(
         spans, device=query.device).unsqueeze(1)
     padding = torch.zeros(beyond.shape, dtype=query.dtype, device=query.device).masked_fill_(
         beyond, torch.finfo(query.dtype).min).view(len(spans), 1, 1, widest)
-    rest = {name: item for name, item in kwargs.items()
+    rest = {name: item for name, item in options.items()
             if name not in (QUERIES_LAST, "sliding_window")}
-    return sink_attention(module, query, keys, values, padding, scaling, **rest)
+    return sink_attention(module, query, pad(keys), pad(values), padding, scaling, **rest)[0]
 
 
 def register() -> None:

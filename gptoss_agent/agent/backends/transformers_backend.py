@@ -32,6 +32,7 @@ torch and transformers are imported here, lazily, and nowhere else in the agent 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import inspect
 import json
@@ -257,7 +258,8 @@ class TransformersBackend:
             max_workers=1, thread_name_prefix="gptoss-torch"
         )
         self._store: SessionCacheStore[Any] = SessionCacheStore(config.max_sessions)
-        self._locks: dict[str, asyncio.Lock] = {}
+        # One generation (or release) per session at a time; a lock lives while it has users.
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self._stats: dict[str, GenerationStats] = {}
         self._counters = BackendCounters()
         self._decoder: DecodeBatcher[_DecodeRequest, int] = DecodeBatcher(
@@ -338,13 +340,25 @@ class TransformersBackend:
 
     async def release(self, session_id: str) -> None:
         """Drop the session's KV cache and figures."""
-        lock = self._locks.pop(session_id, None)
-        if lock is not None:
-            async with lock:
-                await self._run(self._store.pop, session_id)
-        else:
+        async with self._session_turn(session_id):
             await self._run(self._store.pop, session_id)
-        self._stats.pop(session_id, None)
+            self._stats.pop(session_id, None)
+
+    @contextlib.asynccontextmanager
+    async def _session_turn(self, session_id: str) -> AsyncIterator[None]:
+        """Hold ``session_id``'s lock: its generations and its release never overlap (two
+        at once would extend one KV cache twice per step)."""
+        lock, users = self._locks.get(session_id, (asyncio.Lock(), 0))
+        self._locks[session_id] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[session_id]
+            if users == 1:
+                del self._locks[session_id]
+            else:
+                self._locks[session_id] = (lock, users - 1)
 
     async def aclose(self) -> None:
         """Drop every cache, stop the worker thread and let go of the model. Idempotent."""
@@ -370,8 +384,7 @@ class TransformersBackend:
         if not request.prompt:
             raise ValueError("the prompt is empty")
         session_id = request.session_id
-        lock = self._locks.setdefault(session_id, asyncio.Lock())
-        async with lock:
+        async with self._session_turn(session_id):
             started = time.perf_counter()
             generator = self._torch.Generator(device=self._device)
             seed = request.sampling.seed
@@ -406,8 +419,11 @@ class TransformersBackend:
             raise BackendUnavailableError("the transformers backend is closed")
         return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
 
-    async def _decode_on_worker(self, requests: Sequence[_DecodeRequest]) -> list[int]:
-        return cast(list[int], await self._run(self._decode_and_sample, list(requests)))
+    async def _decode_on_worker(
+        self, requests: Sequence[_DecodeRequest]
+    ) -> list[int | Exception]:
+        return cast(list[int | Exception],
+                    await self._run(self._decode_and_sample, list(requests)))
 
     # Everything below runs on the worker thread.
 
@@ -502,9 +518,13 @@ class TransformersBackend:
         )
         return plan, token
 
-    def _decode_and_sample(self, requests: list[_DecodeRequest]) -> list[int]:
+    def _decode_and_sample(self, requests: list[_DecodeRequest]) -> list[int | Exception]:
         """One decode step of every session in ``requests`` (one forward pass), then a
-        token sampled for each. On an error every session's cache is dropped."""
+        token sampled for each, or the error that sampling raised for that session alone.
+
+        Raises:
+            Exception: The forward pass failed; every session's cache is dropped.
+        """
         try:
             with self._torch.inference_mode():
                 if len(requests) == 1:
@@ -513,15 +533,18 @@ class TransformersBackend:
                 else:
                     rows = self._forward_ragged([request.entry for request in requests],
                                                 [request.token for request in requests])
-                following = [
-                    self._sample(row, request.sampling, request.generator)
-                    for row, request in zip(rows, requests, strict=True)
-                ]
         except BaseException:
             for request in requests:
                 request.entry.state, request.entry.tokens[:] = None, []
             raise
         self._counters = _add(self._counters, decoded_tokens=len(requests))
+        following: list[int | Exception] = []
+        with self._torch.inference_mode():
+            for row, request in zip(rows, requests, strict=True):
+                try:  # the caches are consistent: a failed draw fails its session only
+                    following.append(self._sample(row, request.sampling, request.generator))
+                except Exception as error:
+                    following.append(error)
         return following
 
 

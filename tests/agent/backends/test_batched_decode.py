@@ -24,7 +24,8 @@ class _Module:
 @pytest.mark.parametrize(("lengths", "window"), [
     ((3, 40, 300), None),  # short rows: one padded batch
     ((3, 40, 300), 16),  # a sliding layer: each row's window, padded
-    ((3, 40, 1100), None),  # a long row: row by row, nothing copied
+    ((3, 40, 1100), None),  # a long row by itself (not copied), the short ones padded
+    ((1100, 1500, 1030), None),  # long rows only
     ((1100, 2, 1500), 64),
 ])
 def test_ragged_attention_equals_each_row_alone(lengths: tuple[int, ...],
@@ -192,6 +193,64 @@ async def test_a_session_that_stops_listening_leaves_the_batch(batching: Any,
     results = await asyncio.gather(*kept)
     assert results == [await generate(lone, prompt, "one", greedy, frozenset())
                        for prompt in prompts[1:]]
+    # Whatever the quitter's cache holds, it holds consistently: a new turn of that
+    # session equals a lone run and leaves the cache at the expected length.
+    again = await generate(batching, prompts[0], "quitter", greedy, frozenset())
+    assert again == await generate(lone, prompts[0], "one", greedy, frozenset())
+    assert batching.cached_tokens("quitter") == len(prompts[0]) + len(again) - 1
+
+
+async def test_release_waits_for_the_sessions_generation(batching: Any, lone: Any) -> None:
+    """A release, then a new generation, of a session that is generating: they take
+    turns, and the other sessions of the batch never notice."""
+    rng = random.Random(25)
+    first, other, after = (words(rng, length) for length in LENGTHS[1:4])
+    greedy = SamplingParams(temperature=0.0, max_tokens=10)
+    started = asyncio.Event()
+
+    async def generating() -> list[int]:
+        tokens = []
+        async for token in batching.generate(_request(first, "s", greedy)):
+            tokens.append(token)
+            started.set()
+        return tokens
+
+    running = asyncio.create_task(generating())
+    beside = asyncio.create_task(generate(batching, other, "o", greedy, frozenset()))
+    await started.wait()
+    released = asyncio.create_task(batching.release("s"))
+    following = asyncio.create_task(generate(batching, after, "s", greedy, frozenset()))
+    results = await asyncio.gather(running, beside, released, following)
+    assert results[0] == await generate(lone, first, "one", greedy, frozenset())
+    assert results[1] == await generate(lone, other, "one", greedy, frozenset())
+    assert results[3] == await generate(lone, after, "one", greedy, frozenset())
+    assert batching.last_stats("s").prefilled_tokens == len(after)  # released: no reuse
+
+
+async def test_a_failed_draw_fails_its_session_only(batching: Any, lone: Any,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    draws = {"unlucky": 0}
+    original = batching._sample
+
+    def flaky(logits: Any, sampling: SamplingParams, generator: Any) -> int:
+        if sampling.seed == 13:
+            draws["unlucky"] += 1
+            if draws["unlucky"] == 3:  # a decode step's draw, not the prefill's
+                raise RuntimeError("the draw failed")
+        return original(logits, sampling, generator)
+
+    monkeypatch.setattr(batching, "_sample", flaky)
+    rng = random.Random(26)
+    prompts = [words(rng, length) for length in LENGTHS[:3]]
+    settings = [SamplingParams(temperature=0.0, max_tokens=8, seed=seed) for seed in (13, 1, 2)]
+    results = await asyncio.gather(*(
+        generate(batching, prompt, f"s{index}", sampling, frozenset())
+        for index, (prompt, sampling) in enumerate(zip(prompts, settings, strict=True))
+    ), return_exceptions=True)
+    assert isinstance(results[0], RuntimeError) and "the draw failed" in str(results[0])
+    assert results[1:] == [await generate(lone, prompt, "one", sampling, frozenset())
+                           for prompt, sampling in zip(prompts[1:], settings[1:], strict=True)]
+    assert batching.counters.batched_decode_steps > 0
 
 
 def _request(prompt: tuple[int, ...], session: str, sampling: SamplingParams) -> Any:

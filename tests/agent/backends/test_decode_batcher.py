@@ -20,12 +20,13 @@ class Recorder:
         self.release = asyncio.Event()
         self.release.set()
 
-    async def __call__(self, requests: Sequence[int]) -> list[int]:
+    async def __call__(self, requests: Sequence[int]) -> list[int | Exception]:
         self.batches.append(list(requests))
         await self.release.wait()
         if self.fail_on in requests:
             raise RuntimeError(f"batch with {self.fail_on} failed")
-        return [request * 10 for request in requests]
+        return [ValueError(f"bad request {request}") if request < 0 else request * 10
+                for request in requests]
 
 
 async def test_steps_queued_together_run_as_one_batch_in_order() -> None:
@@ -77,6 +78,16 @@ async def test_a_failed_batch_fails_its_steps_and_the_next_batch_runs() -> None:
     assert await batcher.step(7) == 70
 
 
+async def test_an_exception_result_fails_its_own_step_only() -> None:
+    recorder = Recorder()
+    batcher = DecodeBatcher(recorder, max_batch=8)
+    results = await asyncio.gather(*(batcher.step(request) for request in (1, -2, 3)),
+                                   return_exceptions=True)
+    assert results[0] == 10 and results[2] == 30
+    assert isinstance(results[1], ValueError) and "bad request -2" in str(results[1])
+    assert recorder.batches == [[1, -2, 3]]
+
+
 async def test_a_wrong_number_of_results_is_an_error() -> None:
     async def short(requests: Sequence[int]) -> list[int]:
         return [1]
@@ -101,6 +112,51 @@ async def test_a_cancelled_step_does_not_disturb_the_others() -> None:
     with pytest.raises(asyncio.CancelledError):
         await dropped
     assert await batcher.step(4) == 40
+
+
+async def test_a_step_cancelled_before_its_batch_never_runs() -> None:
+    """Its caller is gone, and with it the guarantee that the state it would change is
+    still its own: the request is dropped, not run for nobody."""
+    recorder = Recorder()
+    recorder.release.clear()
+    batcher = DecodeBatcher(recorder, max_batch=8)
+    running = asyncio.create_task(batcher.step(1))
+    while not recorder.batches:  # the batch of 1 runs; the next requests wait
+        await asyncio.sleep(0)
+    dropped = asyncio.create_task(batcher.step(2))
+    kept = asyncio.create_task(batcher.step(3))
+    await asyncio.sleep(0)
+    dropped.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await dropped
+    recorder.release.set()
+    assert (await running, await kept) == (10, 30)
+    assert recorder.batches == [[1], [3]]
+
+
+def test_a_new_event_loop_starts_afresh() -> None:
+    """A loop closed in the middle of a batch, without cancelling its tasks, leaves
+    nothing behind that a later loop would wait on."""
+    recorder = Recorder()
+    batcher = DecodeBatcher(recorder, max_batch=8)
+    first = asyncio.new_event_loop()
+
+    async def start_a_batch_that_never_ends() -> None:
+        recorder.release = asyncio.Event()
+        asyncio.get_running_loop().create_task(batcher.step(1))
+        while not recorder.batches:
+            await asyncio.sleep(0)
+
+    first.run_until_complete(start_a_batch_that_never_ends())
+    first.close()
+
+    async def later() -> list[int]:
+        recorder.release = asyncio.Event()
+        recorder.release.set()
+        return list(await asyncio.gather(batcher.step(2), batcher.step(3)))
+
+    assert asyncio.run(later()) == [20, 30]
+    assert recorder.batches == [[1], [2, 3]]
 
 
 def test_max_batch_must_be_positive() -> None:
