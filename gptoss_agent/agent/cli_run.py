@@ -26,6 +26,8 @@ from rich.text import Text
 
 from gptoss_agent.agent.agent import Agent, AgentSession
 from gptoss_agent.agent.approval import ApprovalPolicy
+from gptoss_agent.agent.backend import ModelBackend
+from gptoss_agent.agent.backends.errors import BackendError
 from gptoss_agent.agent.event_json import event_to_dict
 from gptoss_agent.agent.events import Event
 from gptoss_agent.agent.exit_codes import (
@@ -44,7 +46,7 @@ from gptoss_agent.agent.vocab import VocabularyError
 from gptoss_agent.tools.base import ToolCall
 from gptoss_agent.tools.errors import ToolError
 
-INFRA_ERRORS = (OSError, RuntimeError, VocabularyError, ToolError)
+INFRA_ERRORS = (OSError, RuntimeError, VocabularyError, ToolError, BackendError)
 """Errors that mean the machine, not the task, is at fault (exit code 4)."""
 
 
@@ -128,12 +130,14 @@ def make_sink(args: argparse.Namespace, console: Console) -> Callable[[Event], N
     return TerminalView(console, show_reasoning=not args.hide_reasoning)
 
 
-def build_for(task: TaskFile, err: Console, auto_yes: bool) -> Agent:
-    """The task's agent, with the terminal approver when it lists calls to approve."""
+def build_for(task: TaskFile, err: Console, auto_yes: bool,
+              backend: ModelBackend | None = None) -> Agent:
+    """The task's agent, with the terminal approver when it lists calls to approve (on
+    ``backend`` if given, else on the backend the task names)."""
     from gptoss_agent.agent.factory import build_agent
 
     approval = ApprovalPolicy.of(task.data.get("approval", []), terminal_approver(err, auto_yes))
-    return build_agent(task, approval=approval)
+    return build_agent(task, backend=backend, approval=approval)
 
 
 def build_or_exit_code(task: TaskFile, err: Console, auto_yes: bool) -> Agent | int:
@@ -298,15 +302,21 @@ class BatchRow:
 
 
 def run_batch(tasks: list[TaskFile], args: argparse.Namespace, err: Console) -> int:
-    """Run several tasks concurrently; progress bar, summary table and JSON."""
+    """Run several tasks concurrently; progress bar, summary table and JSON. Tasks that
+    name the same model share its backend (:mod:`~gptoss_agent.agent.shared_backends`)."""
+    from gptoss_agent.agent.factory import build_backend
+    from gptoss_agent.agent.shared_backends import SharedBackends
+
     rows: list[BatchRow] = []
+    models = SharedBackends(build_backend)
 
     async def one(task: TaskFile, progress: Progress, bar: Any,
                   limit: asyncio.Semaphore) -> None:
         async with limit:
             started = time.monotonic()
             try:
-                agent = build_for(task, err, args.yes)
+                shared = await models.get(task)
+                agent = build_for(task, err, args.yes, backend=shared)
             except (TaskFileError, ValueError, TypeError) as exc:
                 rows.append(_failed_row(task, "bad_config", EXIT_CONFIG, str(exc), started))
                 progress.advance(bar)
@@ -329,15 +339,19 @@ def run_batch(tasks: list[TaskFile], args: argparse.Namespace, err: Console) -> 
                 rows.append(_failed_row(task, "infrastructure", EXIT_INFRA, str(exc), started))
             finally:
                 await agent.aclose()
-                await agent.model.aclose()
+                if shared is None:
+                    await agent.model.aclose()
                 progress.advance(bar)
 
     async def go() -> None:
         limit = asyncio.Semaphore(args.concurrency)
-        with Progress(TextColumn("[bold]tasks"), BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), console=err, transient=False) as progress:
-            bar = progress.add_task("tasks", total=len(tasks))
-            await asyncio.gather(*(one(task, progress, bar, limit) for task in tasks))
+        try:
+            with Progress(TextColumn("[bold]tasks"), BarColumn(), MofNCompleteColumn(),
+                          TimeElapsedColumn(), console=err, transient=False) as progress:
+                bar = progress.add_task("tasks", total=len(tasks))
+                await asyncio.gather(*(one(task, progress, bar, limit) for task in tasks))
+        finally:
+            await models.aclose()
 
     try:
         asyncio.run(go())

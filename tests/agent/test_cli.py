@@ -129,3 +129,20 @@ def test_start_date_can_be_left_out(tmp_path: Path, value: str, expected: str | 
     assert agent.system.conversation_start_date == expected
     text = system_message_text(agent.system, [], has_function_tools=False)
     assert ("Current date" in text) == (expected is not None)
+
+
+def test_a_missing_checkpoint_is_an_infrastructure_error_not_a_crash(tmp_path: Path) -> None:
+    task = write_task(tmp_path, "model:\n  backend: transformers\n  path: nowhere\n"
+                                "prompt: hi\n")
+    completed = cli("run", str(task), "--quiet")
+    assert completed.returncode == 4
+    assert f"cannot start: no checkpoint folder at {tmp_path / 'nowhere'}" in completed.stderr
+    assert "Traceback" not in completed.stderr
+    other = tmp_path / "other.yaml"
+    other.write_text(task.read_text())
+    summary = tmp_path / "summary.json"
+    batch = cli("run", str(task), str(other), "--summary", str(summary), cwd=tmp_path)
+    assert batch.returncode == 4 and "Traceback" not in batch.stderr
+    rows = json.loads(summary.read_text())["tasks"]
+    assert [row["outcome"] for row in rows] == ["infrastructure", "infrastructure"]
+    assert all("no checkpoint folder" in row["error"] for row in rows)

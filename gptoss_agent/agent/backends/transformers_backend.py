@@ -298,6 +298,8 @@ class TransformersBackend:
             kwargs["quantization_config"] = mxfp4_config(dequantize=True)
         if device != "cpu":
             kwargs["device_map"] = device
+        if Path(config.model).is_absolute() and not Path(config.model).exists():
+            raise ModelLoadError(f"no checkpoint folder at {config.model}")
         path = _checkpoint_folder(config.model)
         try:
             model = auto_model.from_pretrained(path, **kwargs)

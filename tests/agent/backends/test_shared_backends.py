@@ -1,0 +1,86 @@
+"""A batch run's tasks share the backend of the model they name: one load, one set of
+weights, and the sessions' decode steps batched together."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from gptoss_agent.agent.shared_backends import sharing_key
+from gptoss_agent.agent.taskfile import load_task
+from tests.agent.backends.conftest import need_torch
+
+
+def transformers_task(folder: Path, name: str, model_path: str, dtype: str = "float32",
+                      temperature: float = 0.0) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.yaml"
+    path.write_text(
+        f"name: {name}\n"
+        "model:\n"
+        "  backend: transformers\n"
+        f"  path: {model_path}\n"
+        "  device: cpu\n"
+        f"  dtype: {dtype}\n"
+        "  reasoning_effort: low\n"
+        "  sampling:\n"
+        f"    temperature: {temperature}\n"
+        "    max_tokens: 16\n"
+        f"prompt: Say something for task {name}.\n"
+        "budgets:\n"
+        "  max_turns: 1\n"
+    )
+    return path
+
+
+def test_sharing_keys(tmp_path: Path) -> None:
+    first = load_task(transformers_task(tmp_path / "a", "one", "model"), [])
+    hotter = load_task(transformers_task(tmp_path / "a", "two", "model", temperature=1.0), [])
+    wider = load_task(transformers_task(tmp_path / "a", "three", "model", dtype="float64"), [])
+    elsewhere = load_task(transformers_task(tmp_path / "b", "four", "model"), [])
+    scripted = tmp_path / "scripted.yaml"
+    scripted.write_text("model:\n  backend: scripted\n  completions: []\nprompt: hi\n")
+    assert sharing_key(first) == sharing_key(hotter)  # sampling is the agent's, not the model's
+    assert sharing_key(first) != sharing_key(wider)
+    assert sharing_key(first) != sharing_key(elsewhere)  # "model" next to another task file
+    assert sharing_key(load_task(scripted, [])) is None
+
+
+def test_a_batch_loads_each_model_once_and_batches_its_sessions(
+    tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    need_torch()
+    from gptoss_agent.agent import factory
+    from gptoss_agent.agent.cli_run import run_batch
+
+    built: list[Any] = []
+    original = factory.build_backend
+
+    def counting_build(task: Any) -> Any:
+        backend = original(task)
+        built.append(backend)
+        return backend
+
+    monkeypatch.setattr(factory, "build_backend", counting_build)
+    monkeypatch.chdir(tmp_path)
+    paths = [transformers_task(tmp_path, name, str(tiny_model_dir)) for name in ("a", "b", "c")]
+    paths.append(transformers_task(tmp_path, "d", str(tiny_model_dir), dtype="float64"))
+    summary = tmp_path / "summary.json"
+    args = argparse.Namespace(concurrency=4, yes=True, summary=summary)
+    err = Console(file=io.StringIO())
+    run_batch([load_task(path, []) for path in paths], args, err)
+
+    rows = json.loads(summary.read_text())["tasks"]
+    assert [row["task"] for row in rows] == ["a", "b", "c", "d"]
+    assert all(row["outcome"] not in ("infrastructure", "bad_config") for row in rows), rows
+    assert len(built) == 2  # float32 once for a, b and c; float64 once for d
+    shared, alone = built
+    assert shared.counters.batched_decode_steps > 0  # a, b and c decoded together
+    assert shared.counters.decoded_tokens > alone.counters.decoded_tokens
+    assert shared.model is None and alone.model is None  # closed when the batch ended
