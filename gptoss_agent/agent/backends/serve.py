@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gptoss_agent.agent.backend import GenerationRequest, ModelBackend, SamplingParams
+from gptoss_agent.agent.backends.errors import BackendError
 from gptoss_agent.agent.encoding import HarmonyCodec, load_codec
 
 _MAX_BODY = 64 * 1024 * 1024
@@ -410,8 +411,18 @@ async def serve(args: argparse.Namespace) -> None:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    """Entry point of ``gptoss-agent serve``; returns the exit status."""
-    asyncio.run(serve(args))
+    """Entry point of ``gptoss-agent serve``; returns the exit status: 0 after a signal,
+    2 for a bad setting, 4 when the model cannot be loaded or the address not bound."""
+    from gptoss_agent.agent.exit_codes import EXIT_CONFIG, EXIT_INFRA
+
+    try:
+        asyncio.run(serve(args))
+    except ValueError as error:
+        print(f"gptoss-agent serve: {error}", file=sys.stderr)
+        return EXIT_CONFIG
+    except (BackendError, OSError) as error:
+        print(f"gptoss-agent serve: cannot start: {error}", file=sys.stderr)
+        return EXIT_INFRA
     return 0
 
 

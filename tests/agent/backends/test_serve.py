@@ -186,3 +186,19 @@ async def test_concurrent_sessions_through_the_server(served: Served, codec: Har
         assert list(together) == alone
     finally:
         await backend.aclose()
+
+
+@pytest.mark.parametrize(("arguments", "code", "message"), [
+    (["--decode-batch", "0"], 2, "gptoss-agent serve: decode_batch must be >= 1, got 0"),
+    ([], 4, "gptoss-agent serve: cannot start: no checkpoint folder at "),
+])
+def test_bad_settings_and_missing_models_exit_cleanly(tmp_path: Path, arguments: list[str],
+                                                      code: int, message: str) -> None:
+    need_torch()
+    completed = subprocess.run(
+        [sys.executable, "-m", "gptoss_agent.agent.backends.serve", str(tmp_path / "none"),
+         "--device", "cpu", *arguments],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert completed.returncode == code
+    assert message in completed.stderr and "Traceback" not in completed.stderr
