@@ -308,7 +308,7 @@ def run_batch(tasks: list[TaskFile], args: argparse.Namespace, err: Console) -> 
     from gptoss_agent.agent.shared_backends import SharedBackends
 
     rows: list[BatchRow] = []
-    models = SharedBackends(build_backend)
+    models = SharedBackends(build_backend, sessions=args.concurrency)
 
     async def one(task: TaskFile, progress: Progress, bar: Any,
                   limit: asyncio.Semaphore) -> None:

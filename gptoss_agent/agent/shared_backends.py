@@ -43,10 +43,13 @@ class SharedBackends:
     Args:
         build: Builds the backend a task names (blocking; an in-process checkpoint is
             loaded on a worker thread, so the event loop keeps running meanwhile).
+        sessions: How many tasks run at once: an in-process backend keeps at least that
+            many sessions' KV caches.
     """
 
-    def __init__(self, build: Callable[[TaskFile], ModelBackend]) -> None:
+    def __init__(self, build: Callable[[TaskFile], ModelBackend], sessions: int = 1) -> None:
         self._build = build
+        self._sessions = sessions
         self._backends: dict[str, asyncio.Future[ModelBackend]] = {}
 
     async def get(self, task: TaskFile) -> ModelBackend | None:
@@ -60,7 +63,7 @@ class SharedBackends:
             return None
         if key not in self._backends:
             if task.data["model"]["backend"] == "transformers":
-                self._backends[key] = asyncio.ensure_future(asyncio.to_thread(self._build, task))
+                self._backends[key] = asyncio.ensure_future(self._load(task))
             else:
                 future: asyncio.Future[ModelBackend] = \
                     asyncio.get_running_loop().create_future()
@@ -71,10 +74,12 @@ class SharedBackends:
                 self._backends[key] = future
         return await asyncio.shield(self._backends[key])
 
-    @property
-    def built(self) -> int:
-        """Backends built so far (a failed build counts)."""
-        return len(self._backends)
+    async def _load(self, task: TaskFile) -> ModelBackend:
+        backend = await asyncio.to_thread(self._build, task)
+        keep_sessions = getattr(backend, "keep_sessions", None)
+        if keep_sessions is not None:
+            keep_sessions(self._sessions)
+        return backend
 
     async def aclose(self) -> None:
         """Close every backend that was built (waiting for ones still loading)."""

@@ -366,7 +366,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model-name", default=None, help="name in answers (default: MODEL)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     parser.add_argument(
-        "--dtype", default="auto", choices=["auto", "float32", "float64", "bfloat16", "float16"]
+        "--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"]
     )
     parser.add_argument("--dequantize-mxfp4", action="store_true")
     parser.add_argument("--max-sessions", type=int, default=8,

@@ -36,6 +36,7 @@ import contextlib
 import importlib
 import inspect
 import json
+import threading
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -61,7 +62,7 @@ from gptoss_agent.agent.backends.sink_attention import install as install_sink_a
 if TYPE_CHECKING:
     import torch
 
-DTypeName = Literal["auto", "float32", "float64", "bfloat16", "float16"]
+DTypeName = Literal["auto", "float32", "bfloat16", "float16"]
 
 
 @dataclass(frozen=True)
@@ -168,6 +169,12 @@ def resolve_device(device: str) -> str:
 RESTRICTED_VOCAB_FILE = "restricted_vocab.json"
 _NO_MASKS = {"full_attention": None, "sliding_attention": None}
 """Per-layer-type masks of a single decode step under the sink attention: none needed."""
+
+
+_LOADING = threading.Lock()
+"""Held while transformers loads a model: it sets torch's process-wide default dtype for
+the duration, so two loads at once (say, a batch's float32 and bfloat16 models) would
+build parts of one model in the other's dtype."""
 
 
 def _restricted_vocabulary(model: str) -> list[int] | None:
@@ -302,7 +309,8 @@ class TransformersBackend:
             raise ModelLoadError(f"no checkpoint folder at {config.model}")
         path = _checkpoint_folder(config.model)
         try:
-            model = auto_model.from_pretrained(path, **kwargs)
+            with _LOADING:
+                model = auto_model.from_pretrained(path, **kwargs)
         except (OSError, ValueError, RuntimeError) as error:
             raise ModelLoadError(f"could not load {config.model!r} on {device}: {error}") from error
         if device == "cpu":
@@ -343,8 +351,16 @@ class TransformersBackend:
     async def release(self, session_id: str) -> None:
         """Drop the session's KV cache and figures."""
         async with self._session_turn(session_id):
-            await self._run(self._store.pop, session_id)
+            # On the event loop's thread, where the store is also read: no generation of
+            # this session runs now, and dropping the cache is only letting go of it.
+            self._store.pop(session_id)
             self._stats.pop(session_id, None)
+
+    def keep_sessions(self, count: int) -> None:
+        """Keep the caches of at least ``count`` sessions (raises ``max_sessions``, never
+        lowers it): a batch of ``count`` concurrent tasks then never evicts one of its own
+        sessions' caches while that session waits for a tool."""
+        self._store.max_sessions = max(self._store.max_sessions, count)
 
     @contextlib.asynccontextmanager
     async def _session_turn(self, session_id: str) -> AsyncIterator[None]:
@@ -574,7 +590,7 @@ def from_task_settings(path: str | Path, settings: Mapping[str, Any]) -> Transfo
         settings: The ``model`` mapping (``device``, ``dtype`` are read).
     """
     dtype = str(settings.get("dtype", "auto"))
-    if dtype not in ("auto", "float32", "float64", "bfloat16", "float16"):
+    if dtype not in ("auto", "float32", "bfloat16", "float16"):
         raise ValueError(f"model.dtype must be auto, float32, bfloat16 or float16, got {dtype!r}")
     config = TransformersBackendConfig(
         model=str(path),

@@ -42,7 +42,7 @@ def transformers_task(folder: Path, name: str, model_path: str, dtype: str = "fl
 def test_sharing_keys(tmp_path: Path) -> None:
     first = load_task(transformers_task(tmp_path / "a", "one", "model"), [])
     hotter = load_task(transformers_task(tmp_path / "a", "two", "model", temperature=1.0), [])
-    wider = load_task(transformers_task(tmp_path / "a", "three", "model", dtype="float64"), [])
+    wider = load_task(transformers_task(tmp_path / "a", "three", "model", dtype="bfloat16"), [])
     elsewhere = load_task(transformers_task(tmp_path / "b", "four", "model"), [])
     scripted = tmp_path / "scripted.yaml"
     scripted.write_text("model:\n  backend: scripted\n  completions: []\nprompt: hi\n")
@@ -70,7 +70,9 @@ def test_a_batch_loads_each_model_once_and_batches_its_sessions(
     monkeypatch.setattr(factory, "build_backend", counting_build)
     monkeypatch.chdir(tmp_path)
     paths = [transformers_task(tmp_path, name, str(tiny_model_dir)) for name in ("a", "b", "c")]
-    paths.append(transformers_task(tmp_path, "d", str(tiny_model_dir), dtype="float64"))
+    # Loaded at the same time as the float32 model: transformers sets torch's process-wide
+    # default dtype while loading, so the loads must not overlap.
+    paths.append(transformers_task(tmp_path, "d", str(tiny_model_dir), dtype="bfloat16"))
     summary = tmp_path / "summary.json"
     args = argparse.Namespace(concurrency=4, yes=True, summary=summary)
     err = Console(file=io.StringIO())
@@ -78,9 +80,63 @@ def test_a_batch_loads_each_model_once_and_batches_its_sessions(
 
     rows = json.loads(summary.read_text())["tasks"]
     assert [row["task"] for row in rows] == ["a", "b", "c", "d"]
-    assert all(row["outcome"] not in ("infrastructure", "bad_config") for row in rows), rows
-    assert len(built) == 2  # float32 once for a, b and c; float64 once for d
-    shared, alone = built
+    assert all(row["outcome"] == "max_turns" for row in rows), rows  # no backend errors
+    assert len(built) == 2  # float32 once for a, b and c; bfloat16 once for d
+    shared, alone = sorted(built, key=lambda backend: backend.counters.decoded_tokens,
+                           reverse=True)
     assert shared.counters.batched_decode_steps > 0  # a, b and c decoded together
     assert shared.counters.decoded_tokens > alone.counters.decoded_tokens
+    assert alone.counters.decoded_tokens > 0
     assert shared.model is None and alone.model is None  # closed when the batch ended
+
+
+async def test_shared_backends_build_once_keep_enough_sessions_and_close(tmp_path: Path) -> None:
+    from gptoss_agent.agent.shared_backends import SharedBackends
+
+    class FakeBackend:
+        def __init__(self) -> None:
+            self.kept: list[int] = []
+            self.closed = 0
+
+        def keep_sessions(self, count: int) -> None:
+            self.kept.append(count)
+
+        async def aclose(self) -> None:
+            self.closed += 1
+
+    made: list[FakeBackend] = []
+
+    def build(task: Any) -> Any:
+        if task.data["model"]["dtype"] == "bfloat16":
+            raise OSError("no room for bfloat16")
+        made.append(FakeBackend())
+        return made[-1]
+
+    models = SharedBackends(build, sessions=6)
+    one, two = (load_task(transformers_task(tmp_path, name, "m"), []) for name in ("a", "b"))
+    broken = load_task(transformers_task(tmp_path, "c", "m", dtype="bfloat16"), [])
+    first, second = await models.get(one), await models.get(two)
+    assert first is second is made[0] and made[0].kept == [6]
+    for _ in range(2):  # the failure is remembered, not retried per task
+        with pytest.raises(OSError, match="no room"):
+            await models.get(broken)
+    await models.aclose()
+    assert len(made) == 1 and made[0].closed == 1
+
+
+async def test_keep_sessions_raises_the_bound_only(tiny_model_dir: Path) -> None:
+    from gptoss_agent.agent.backend import SamplingParams
+    from tests.agent.backends.test_transformers_backend import generate, load
+
+    backend = load(tiny_model_dir, max_sessions=1)
+    try:
+        backend.keep_sessions(3)
+        backend.keep_sessions(2)
+        short = SamplingParams(temperature=0.0, max_tokens=2)
+        for session in ("a", "b", "c"):
+            await generate(backend, (1000, 2000, 3000), session, short)
+        assert all(backend.cached_tokens(session) > 0 for session in ("a", "b", "c"))
+        await generate(backend, (1000, 2000, 3000), "d", short)
+        assert backend.cached_tokens("a") == 0  # the fourth evicts the least recently used
+    finally:
+        await backend.aclose()
