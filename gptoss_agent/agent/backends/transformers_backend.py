@@ -6,8 +6,9 @@ tokens after the longest common prefix with what the cache already holds (see
 :mod:`~gptoss_agent.agent.backends.prefix_cache`). Decoding then feeds one token per
 forward pass; the prompt is never re-processed per generated token.
 
-All torch work runs on one worker thread, one short job at a time (a prompt's prefill, or
-one decode step plus sampling), so the event loop never blocks. Sessions that generate at
+All torch work runs on one worker thread, one short job at a time (a chunk of a prompt's
+prefill, or one decode step plus sampling), so the event loop never blocks and a long
+prompt does not hold up the other sessions' tokens. Sessions that generate at
 the same time share their decode steps: :mod:`~gptoss_agent.agent.backends.decode_batcher`
 gathers the sessions waiting for a token into one forward pass
 (:mod:`~gptoss_agent.agent.backends.ragged_batch`, each row on its own cache), which on a
@@ -414,7 +415,17 @@ class TransformersBackend:
             entry = self._store.get(session_id)
             entry.busy += 1
             try:
-                plan, token = await self._run(self._prefill_and_sample, entry, request, generator)
+                plan = await self._run(self._prepare, entry, request.prompt)
+                # One job per chunk: other sessions' decode steps run between the chunks of
+                # a long prompt instead of waiting for all of it.
+                chunk = self.config.prefill_chunk
+                starts = range(0, len(plan.prefill), chunk)
+                for start in starts:
+                    last = start == starts[-1]
+                    token = await self._run(
+                        self._prefill_piece, entry, list(plan.prefill[start : start + chunk]),
+                        request.sampling if last else None, generator,
+                    )
                 while True:
                     sampled += 1
                     yield token
@@ -505,15 +516,14 @@ class TransformersBackend:
     def _fresh_state(self) -> Any:
         return growable_cache()
 
-    def _prefill_and_sample(
-        self, entry: SessionCache[Any], request: GenerationRequest, generator: torch.Generator
-    ) -> tuple[ReusePlan, int]:
-        torch = self._torch
+    def _prepare(self, entry: SessionCache[Any], prompt: Sequence[int]) -> ReusePlan:
+        """Plan the reuse of ``entry``'s cache for ``prompt`` and cut the cache back to the
+        reused prefix (a fresh cache if nothing is reused)."""
         if not self.config.reuse_cache:
             entry.state, entry.tokens[:] = None, []
-        plan = plan_reuse(entry.tokens, request.prompt)
+        plan = plan_reuse(entry.tokens, prompt)
         try:
-            with torch.inference_mode():
+            with self._torch.inference_mode():
                 if entry.state is None or plan.reused == 0:
                     entry.state, entry.tokens[:] = self._fresh_state(), []
                 elif plan.dropped:
@@ -521,20 +531,25 @@ class TransformersBackend:
                     del entry.tokens[plan.reused :]
                     if entry.state.get_seq_length() != plan.reused:
                         raise RuntimeError("KV cache length disagrees with its token record")
-                chunk = self.config.prefill_chunk
-                logits = None
-                for start in range(0, len(plan.prefill), chunk):
-                    piece = list(plan.prefill[start : start + chunk])
-                    logits = self._forward(entry, piece, keep_last=True)
-                assert logits is not None
-                token = self._sample(logits, request.sampling, generator)
         except BaseException:
             entry.state, entry.tokens[:] = None, []
             raise
-        self._counters = _add(
-            self._counters, prefilled_tokens=len(plan.prefill), reused_tokens=plan.reused
-        )
-        return plan, token
+        self._counters = _add(self._counters, reused_tokens=plan.reused)
+        return plan
+
+    def _prefill_piece(self, entry: SessionCache[Any], piece: list[int],
+                       sampling: SamplingParams | None, generator: torch.Generator) -> int | None:
+        """Run one chunk of a prompt; after the last (``sampling`` given), sample the first
+        token."""
+        try:
+            with self._torch.inference_mode():
+                logits = self._forward(entry, piece, keep_last=True)
+                token = None if sampling is None else self._sample(logits, sampling, generator)
+        except BaseException:
+            entry.state, entry.tokens[:] = None, []
+            raise
+        self._counters = _add(self._counters, prefilled_tokens=len(piece))
+        return token
 
     def _decode_and_sample(self, requests: list[_DecodeRequest]) -> list[int | Exception]:
         """One decode step of every session in ``requests`` (one forward pass), then a

@@ -266,3 +266,34 @@ def test_decode_batch_must_be_positive() -> None:
 
     with pytest.raises(ValueError, match="decode_batch must be >= 1"):
         TransformersBackendConfig(model="m", decode_batch=0)
+
+
+async def test_a_long_prompt_does_not_hold_up_other_sessions(tiny_model_dir: Path) -> None:
+    """A prompt is prefilled chunk by chunk, one worker job each, so a session that is
+    decoding keeps receiving tokens while another session's long prompt is read."""
+    backend = load(tiny_model_dir, prefill_chunk=8)
+    try:
+        rng = random.Random(27)
+        events: list[str] = []
+        decoding = asyncio.Event()
+
+        async def talker() -> None:
+            sampling = SamplingParams(temperature=0.0, max_tokens=60)
+            async for _ in backend.generate(_request(words(rng, 10), "talker", sampling)):
+                events.append("talker")
+                decoding.set()
+
+        async def reader() -> None:
+            await decoding.wait()
+            events.append("reader starts")
+            sampling = SamplingParams(temperature=0.0, max_tokens=1)
+            async for _ in backend.generate(_request(words(rng, 240), "reader", sampling)):
+                events.append("reader's first token")
+
+        await asyncio.gather(talker(), reader())
+        start, first = events.index("reader starts"), events.index("reader's first token")
+        # 240 prompt tokens are 30 chunks; the talker decodes between them.
+        assert events[start:first].count("talker") >= 10
+        assert backend.last_stats("reader").prefilled_tokens == 240
+    finally:
+        await backend.aclose()
