@@ -265,7 +265,10 @@ class TransformersBackend:
         self._executor: ThreadPoolExecutor | None = ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="gptoss-torch"
         )
-        self._store: SessionCacheStore[Any] = SessionCacheStore(config.max_sessions)
+        # A session's figures go with its cache, so neither grows with every session id.
+        self._store: SessionCacheStore[Any] = SessionCacheStore(
+            config.max_sessions, on_evict=self._forget_stats
+        )
         # One generation (or release) per session at a time; a lock lives while it has users.
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self._stats: dict[str, GenerationStats] = {}
@@ -356,6 +359,9 @@ class TransformersBackend:
             # this session runs now, and dropping the cache is only letting go of it.
             self._store.pop(session_id)
             self._stats.pop(session_id, None)
+
+    def _forget_stats(self, session_id: str, _: SessionCache[Any]) -> None:
+        self._stats.pop(session_id, None)
 
     def keep_sessions(self, count: int) -> None:
         """Keep the caches of at least ``count`` sessions (raises ``max_sessions``, never

@@ -138,5 +138,6 @@ async def test_keep_sessions_raises_the_bound_only(tiny_model_dir: Path) -> None
         assert all(backend.cached_tokens(session) > 0 for session in ("a", "b", "c"))
         await generate(backend, (1000, 2000, 3000), "d", short)
         assert backend.cached_tokens("a") == 0  # the fourth evicts the least recently used
+        assert backend.last_stats("a") is None and backend.last_stats("d") is not None
     finally:
         await backend.aclose()
