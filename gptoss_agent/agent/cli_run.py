@@ -308,39 +308,43 @@ def run_batch(tasks: list[TaskFile], args: argparse.Namespace, err: Console) -> 
     from gptoss_agent.agent.shared_backends import SharedBackends
 
     rows: list[BatchRow] = []
-    models = SharedBackends(build_backend, sessions=args.concurrency)
+    models = SharedBackends(build_backend, tasks, sessions=args.concurrency)
+
+    async def attempt(task: TaskFile, started: float) -> BatchRow:
+        try:
+            shared = await models.get(task)
+            agent = build_for(task, err, args.yes, backend=shared)
+        except (TaskFileError, ValueError, TypeError) as exc:
+            return _failed_row(task, "bad_config", EXIT_CONFIG, str(exc), started)
+        except INFRA_ERRORS as exc:
+            return _failed_row(task, "infrastructure", EXIT_INFRA, str(exc), started)
+        try:
+            result, transcript = await run_one(task, agent, lambda event: None)
+            return BatchRow(
+                task=task.name, path=str(task.path), outcome=_outcome(result),
+                exit_code=task_exit_code(result), turns=result.usage.generations,
+                tokens=result.usage.sampled_tokens, tool_calls=result.tool_calls,
+                errors=len(result.model_errors) + result.tool_errors,
+                seconds=round(time.monotonic() - started, 3), transcript=str(transcript),
+                final_text=result.final_text, error=result.error,
+            )
+        except TaskFileError as exc:  # e.g. an input file that is not there
+            return _failed_row(task, "bad_config", EXIT_CONFIG, str(exc), started)
+        except Exception as exc:  # one task's failure must not stop the others
+            return _failed_row(task, "infrastructure", EXIT_INFRA,
+                               f"{type(exc).__name__}: {exc}", started)
+        finally:
+            await agent.aclose()
+            if shared is None:
+                await agent.model.aclose()
 
     async def one(task: TaskFile, progress: Progress, bar: Any,
                   limit: asyncio.Semaphore) -> None:
         async with limit:
-            started = time.monotonic()
             try:
-                shared = await models.get(task)
-                agent = build_for(task, err, args.yes, backend=shared)
-            except (TaskFileError, ValueError, TypeError) as exc:
-                rows.append(_failed_row(task, "bad_config", EXIT_CONFIG, str(exc), started))
-                progress.advance(bar)
-                return
-            except INFRA_ERRORS as exc:
-                rows.append(_failed_row(task, "infrastructure", EXIT_INFRA, str(exc), started))
-                progress.advance(bar)
-                return
-            try:
-                result, transcript = await run_one(task, agent, lambda event: None)
-                rows.append(BatchRow(
-                    task=task.name, path=str(task.path), outcome=result.stop_reason.value,
-                    exit_code=exit_code_for(result), turns=result.usage.generations,
-                    tokens=result.usage.sampled_tokens, tool_calls=result.tool_calls,
-                    errors=len(result.model_errors) + result.tool_errors,
-                    seconds=round(time.monotonic() - started, 3), transcript=str(transcript),
-                    final_text=result.final_text, error=result.error,
-                ))
-            except INFRA_ERRORS as exc:
-                rows.append(_failed_row(task, "infrastructure", EXIT_INFRA, str(exc), started))
+                rows.append(await attempt(task, time.monotonic()))
             finally:
-                await agent.aclose()
-                if shared is None:
-                    await agent.model.aclose()
+                await models.done(task)  # the last task on a model closes it
                 progress.advance(bar)
 
     async def go() -> None:

@@ -5,7 +5,9 @@ name the same in-process checkpoint (same folder, device and dtype) share one lo
 it is loaded once instead of once per task, its memory is held once, and the concurrent
 sessions' decode steps are batched on it. Tasks that name the same inference server
 share one client and its connection pool. Every run has its own session id, so sessions
-never see each other's KV caches.
+never see each other's KV caches. A backend is closed as soon as the last task that
+names it has finished, so a batch over several checkpoints holds one at a time when it
+runs one task at a time.
 
 Scripted models are not shared: each task replays its own completions.
 """
@@ -14,42 +16,48 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
 
 from gptoss_agent.agent.backend import ModelBackend
 from gptoss_agent.agent.taskfile import TaskFile
 
-_AGENT_SETTINGS = frozenset({"sampling", "reasoning_effort"})
-"""Keys of a task's ``model`` section that configure the agent, not the backend."""
-
 
 def sharing_key(task: TaskFile) -> str | None:
-    """What identifies the backend ``task`` needs among a batch's tasks, or ``None`` if
-    it cannot be shared (a scripted model)."""
+    """What identifies the backend ``task`` needs among a batch's tasks (the settings the
+    backend is built from, defaults filled in), or ``None`` if it cannot be shared (a
+    scripted model)."""
     model = task.data["model"]
     kind = model["backend"]
-    if kind == "scripted":
-        return None
-    settings = {key: value for key, value in model.items() if key not in _AGENT_SETTINGS}
     if kind == "transformers":
-        settings["path"] = str(task.resolve(model["path"]))
-    return json.dumps(settings, sort_keys=True, default=str)
+        settings = {"path": str(task.resolve(model["path"])),
+                    "device": model.get("device", "auto"), "dtype": model.get("dtype", "auto")}
+    elif kind == "server":
+        settings = {"url": model.get("url"), "server": model.get("server", "vllm"),
+                    "model_name": model.get("model_name"),
+                    "api_key_env": model.get("api_key_env")}
+    else:
+        return None
+    return json.dumps({"backend": kind, **settings}, sort_keys=True, default=str)
 
 
 class SharedBackends:
-    """The backends of one batch run, each built once, on first request, and closed by
-    :meth:`aclose` when the batch is over.
+    """The backends of one batch run: each built on first request, closed when the last
+    task naming it is :meth:`done`, and any left closed by :meth:`aclose`.
 
     Args:
         build: Builds the backend a task names (blocking; an in-process checkpoint is
             loaded on a worker thread, so the event loop keeps running meanwhile).
+        tasks: Every task of the batch (to know when a backend's last user is done).
         sessions: How many tasks run at once: an in-process backend keeps at least that
             many sessions' KV caches.
     """
 
-    def __init__(self, build: Callable[[TaskFile], ModelBackend], sessions: int = 1) -> None:
+    def __init__(self, build: Callable[[TaskFile], ModelBackend], tasks: Sequence[TaskFile],
+                 sessions: int = 1) -> None:
         self._build = build
         self._sessions = sessions
+        self._users = Counter(key for key in map(sharing_key, tasks) if key is not None)
         self._backends: dict[str, asyncio.Future[ModelBackend]] = {}
 
     async def get(self, task: TaskFile) -> ModelBackend | None:
@@ -74,6 +82,28 @@ class SharedBackends:
                 self._backends[key] = future
         return await asyncio.shield(self._backends[key])
 
+    async def done(self, task: TaskFile) -> None:
+        """``task`` no longer needs its backend; the last task of a backend closes it."""
+        key = sharing_key(task)
+        if key is None or self._users[key] <= 0:
+            return
+        self._users[key] -= 1
+        if self._users[key] == 0 and key in self._backends:
+            await self._close(self._backends.pop(key))
+
+    async def aclose(self) -> None:
+        """Close every backend still open (waiting for ones still loading); a backend that
+        fails to close does not keep the others open (its error is raised afterwards)."""
+        futures, self._backends = list(self._backends.values()), {}
+        failures: list[Exception] = []
+        for future in futures:
+            try:
+                await self._close(future)
+            except Exception as error:
+                failures.append(error)
+        if failures:
+            raise failures[0]
+
     async def _load(self, task: TaskFile) -> ModelBackend:
         backend = await asyncio.to_thread(self._build, task)
         keep_sessions = getattr(backend, "keep_sessions", None)
@@ -81,12 +111,10 @@ class SharedBackends:
             keep_sessions(self._sessions)
         return backend
 
-    async def aclose(self) -> None:
-        """Close every backend that was built (waiting for ones still loading)."""
-        futures, self._backends = list(self._backends.values()), {}
-        for future in futures:
-            try:
-                backend = await future
-            except Exception:  # its tasks already reported the failure
-                continue
-            await backend.aclose()
+    @staticmethod
+    async def _close(future: asyncio.Future[ModelBackend]) -> None:
+        try:
+            backend = await asyncio.shield(future)
+        except Exception:  # its tasks already reported the failure
+            return
+        await backend.aclose()

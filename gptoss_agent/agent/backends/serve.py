@@ -412,8 +412,9 @@ async def serve(args: argparse.Namespace) -> None:
 
 def run_serve(args: argparse.Namespace) -> int:
     """Entry point of ``gptoss-agent serve``; returns the exit status: 0 after a signal,
-    2 for a bad setting, 4 when the model cannot be loaded or the address not bound."""
-    from gptoss_agent.agent.exit_codes import EXIT_CONFIG, EXIT_INFRA
+    2 for a bad setting, 4 when the model cannot be loaded or the address not bound, 130
+    when interrupted while loading."""
+    from gptoss_agent.agent.exit_codes import EXIT_CONFIG, EXIT_INFRA, EXIT_INTERRUPTED
 
     try:
         asyncio.run(serve(args))
@@ -423,6 +424,9 @@ def run_serve(args: argparse.Namespace) -> int:
     except (BackendError, OSError) as error:
         print(f"gptoss-agent serve: cannot start: {error}", file=sys.stderr)
         return EXIT_INFRA
+    except KeyboardInterrupt:
+        print("gptoss-agent serve: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     return 0
 
 

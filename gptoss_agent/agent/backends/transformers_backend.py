@@ -287,6 +287,8 @@ class TransformersBackend:
             BackendUnavailableError: torch or transformers is not installed.
             ModelLoadError: The checkpoint could not be loaded.
         """
+        if Path(config.model).is_absolute() and not Path(config.model).exists():
+            raise ModelLoadError(f"no checkpoint folder at {config.model}")
         torch = _import_torch()
         transformers = _require("transformers")
         auto_model = transformers.AutoModelForCausalLM
@@ -309,14 +311,14 @@ class TransformersBackend:
             kwargs["quantization_config"] = mxfp4_config(dequantize=True)
         if device != "cpu":
             kwargs["device_map"] = device
-        if Path(config.model).is_absolute() and not Path(config.model).exists():
-            raise ModelLoadError(f"no checkpoint folder at {config.model}")
-        path = _checkpoint_folder(config.model)
-        try:
-            with _LOADING:
+        with _LOADING:  # expanding a compact checkpoint builds a model too
+            path = _checkpoint_folder(config.model)
+            try:
                 model = auto_model.from_pretrained(path, **kwargs)
-        except (OSError, ValueError, RuntimeError) as error:
-            raise ModelLoadError(f"could not load {config.model!r} on {device}: {error}") from error
+            except Exception as error:  # torch and transformers raise many kinds
+                raise ModelLoadError(
+                    f"could not load {config.model!r} on {device}: "
+                    f"{error or type(error).__name__}") from error
         if device == "cpu":
             model = model.to("cpu")
         model.eval()
@@ -390,8 +392,8 @@ class TransformersBackend:
         executor, self._executor = self._executor, None
         if executor is None:
             return
-        await asyncio.get_running_loop().run_in_executor(executor, self._store.clear)
-        executor.shutdown(wait=True)
+        await asyncio.to_thread(executor.shutdown, wait=True)  # jobs already queued finish
+        self._store.clear()  # on the event loop's thread, like every other use of the store
         self._model = None
         if self._device.type == "cuda":
             self._torch.cuda.empty_cache()
@@ -408,6 +410,8 @@ class TransformersBackend:
         """
         if not request.prompt:
             raise ValueError("the prompt is empty")
+        if self._executor is None:
+            raise BackendUnavailableError("the transformers backend is closed")
         session_id = request.session_id
         async with self._session_turn(session_id):
             started = time.perf_counter()

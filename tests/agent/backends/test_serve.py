@@ -202,3 +202,18 @@ def test_bad_settings_and_missing_models_exit_cleanly(tmp_path: Path, arguments:
     )
     assert completed.returncode == code
     assert message in completed.stderr and "Traceback" not in completed.stderr
+
+
+def test_a_device_that_is_not_there_is_a_load_error(tiny_model_dir: Path) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    completed = subprocess.run(
+        [sys.executable, "-m", "gptoss_agent.agent.backends.serve", str(tiny_model_dir),
+         "--device", "cuda"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert completed.returncode == 4
+    assert "gptoss-agent serve: cannot start: " in completed.stderr
+    assert "Traceback" not in completed.stderr

@@ -90,38 +90,83 @@ def test_a_batch_loads_each_model_once_and_batches_its_sessions(
     assert shared.model is None and alone.model is None  # closed when the batch ended
 
 
+class FakeBackend:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.kept: list[int] = []
+        self.closed = 0
+
+    def keep_sessions(self, count: int) -> None:
+        self.kept.append(count)
+
+    async def aclose(self) -> None:
+        self.closed += 1
+
+
 async def test_shared_backends_build_once_keep_enough_sessions_and_close(tmp_path: Path) -> None:
     from gptoss_agent.agent.shared_backends import SharedBackends
-
-    class FakeBackend:
-        def __init__(self) -> None:
-            self.kept: list[int] = []
-            self.closed = 0
-
-        def keep_sessions(self, count: int) -> None:
-            self.kept.append(count)
-
-        async def aclose(self) -> None:
-            self.closed += 1
 
     made: list[FakeBackend] = []
 
     def build(task: Any) -> Any:
         if task.data["model"]["dtype"] == "bfloat16":
             raise OSError("no room for bfloat16")
-        made.append(FakeBackend())
+        made.append(FakeBackend(task.data["model"]["dtype"]))
         return made[-1]
 
-    models = SharedBackends(build, sessions=6)
     one, two = (load_task(transformers_task(tmp_path, name, "m"), []) for name in ("a", "b"))
     broken = load_task(transformers_task(tmp_path, "c", "m", dtype="bfloat16"), [])
+    models = SharedBackends(build, [one, two, broken, broken], sessions=6)
     first, second = await models.get(one), await models.get(two)
     assert first is second is made[0] and made[0].kept == [6]
     for _ in range(2):  # the failure is remembered, not retried per task
         with pytest.raises(OSError, match="no room"):
             await models.get(broken)
+    await models.done(broken)
+    await models.done(broken)
     await models.aclose()
     assert len(made) == 1 and made[0].closed == 1
+
+
+async def test_a_backend_closes_when_its_last_task_is_done(tmp_path: Path) -> None:
+    """A batch over several checkpoints holds each only while its tasks run."""
+    from gptoss_agent.agent.shared_backends import SharedBackends
+
+    made: dict[str, FakeBackend] = {}
+
+    def build(task: Any) -> Any:
+        made[task.data["model"]["dtype"]] = FakeBackend(task.data["model"]["dtype"])
+        return made[task.data["model"]["dtype"]]
+
+    first, second = (load_task(transformers_task(tmp_path, name, "m"), []) for name in "ab")
+    other = load_task(transformers_task(tmp_path, "c", "m", dtype="float16"), [])
+    models = SharedBackends(build, [first, second, other])
+    await models.get(first)
+    await models.get(second)
+    await models.done(first)
+    assert made["float32"].closed == 0  # the second task still uses it
+    await models.done(second)
+    assert made["float32"].closed == 1
+    await models.get(other)
+    await models.done(other)
+    await models.aclose()
+    assert made["float16"].closed == 1 and made["float32"].closed == 1
+
+
+def test_defaults_do_not_split_a_model(tmp_path: Path) -> None:
+    spelled = tmp_path / "spelled.yaml"
+    spelled.write_text("model:\n  backend: transformers\n  path: m\n  device: auto\n"
+                       "  dtype: auto\nprompt: hi\n")
+    implied = tmp_path / "implied.yaml"
+    implied.write_text("model:\n  backend: transformers\n  path: m\nprompt: hi\n")
+    assert sharing_key(load_task(spelled, [])) == sharing_key(load_task(implied, []))
+    server = tmp_path / "server.yaml"
+    server.write_text("model:\n  backend: server\n  url: http://h:8000/v1\n  sampling:\n"
+                      "    temperature: 0.5\nprompt: hi\n")
+    vllm = tmp_path / "vllm.yaml"
+    vllm.write_text("model:\n  backend: server\n  url: http://h:8000/v1\n  server: vllm\n"
+                    "prompt: hi\n")
+    assert sharing_key(load_task(server, [])) == sharing_key(load_task(vllm, []))
 
 
 async def test_keep_sessions_raises_the_bound_only(tiny_model_dir: Path) -> None:
