@@ -420,8 +420,7 @@ class TransformersBackend:
             if seed is None:
                 seed = int(self._torch.randint(0, 2**62, (1,), generator=self._seed_source).item())
             generator.manual_seed(seed)
-            plan: ReusePlan | None = None
-            sampled = 0
+            prefilled = sampled = 0
             entry = self._store.get(session_id)
             entry.busy += 1
             try:
@@ -431,11 +430,12 @@ class TransformersBackend:
                 chunk = self.config.prefill_chunk
                 starts = range(0, len(plan.prefill), chunk)
                 for start in starts:
-                    last = start == starts[-1]
+                    piece = list(plan.prefill[start : start + chunk])
                     token = await self._run(
-                        self._prefill_piece, entry, list(plan.prefill[start : start + chunk]),
-                        request.sampling if last else None, generator,
+                        self._prefill_piece, entry, piece,
+                        request.sampling if start == starts[-1] else None, generator,
                     )
+                    prefilled += len(piece)  # what was computed, should the turn stop here
                 while True:
                     sampled += 1
                     yield token
@@ -448,7 +448,7 @@ class TransformersBackend:
                 entry.busy -= 1
                 self._stats[session_id] = GenerationStats(
                     prompt_tokens=len(request.prompt),
-                    prefilled_tokens=len(plan.prefill) if plan is not None else 0,
+                    prefilled_tokens=prefilled,
                     sampled_tokens=sampled,
                     seconds=time.perf_counter() - started,
                 )

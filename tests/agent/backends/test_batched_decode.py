@@ -297,3 +297,39 @@ async def test_a_long_prompt_does_not_hold_up_other_sessions(tiny_model_dir: Pat
         assert backend.last_stats("reader").prefilled_tokens == 240
     finally:
         await backend.aclose()
+
+
+async def test_a_turn_stopped_during_its_prefill_reports_what_was_computed(
+    tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend = load(tiny_model_dir, prefill_chunk=8)
+    try:
+        pieces = 0
+        five_done = asyncio.Event()
+        real_piece = backend._prefill_piece
+
+        def counted(*args: Any) -> Any:
+            nonlocal pieces
+            result = real_piece(*args)
+            pieces += 1
+            if pieces == 5:
+                backend._loop.call_soon_threadsafe(five_done.set)
+            return result
+
+        backend._loop = asyncio.get_running_loop()
+        monkeypatch.setattr(backend, "_prefill_piece", counted)
+        prompt = words(random.Random(28), 240)
+        reading = asyncio.create_task(
+            generate(backend, prompt, "s", SamplingParams(temperature=0.0, max_tokens=4),
+                     frozenset()))
+        await five_done.wait()
+        reading.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await reading
+        stats = backend.last_stats("s")
+        # The fifth chunk may still be on its way back when the turn is cancelled.
+        assert 4 * 8 <= stats.prefilled_tokens < 240 and stats.prefilled_tokens % 8 == 0
+        assert stats.sampled_tokens == 0
+        assert stats.prefilled_tokens <= backend.cached_tokens("s")
+    finally:
+        await backend.aclose()
