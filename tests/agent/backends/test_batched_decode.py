@@ -306,6 +306,7 @@ async def test_a_turn_stopped_during_its_prefill_reports_what_was_computed(
     try:
         pieces = 0
         five_done = asyncio.Event()
+        loop = asyncio.get_running_loop()
         real_piece = backend._prefill_piece
 
         def counted(*args: Any) -> Any:
@@ -313,10 +314,9 @@ async def test_a_turn_stopped_during_its_prefill_reports_what_was_computed(
             result = real_piece(*args)
             pieces += 1
             if pieces == 5:
-                backend._loop.call_soon_threadsafe(five_done.set)
+                loop.call_soon_threadsafe(five_done.set)  # this runs on the worker
             return result
 
-        backend._loop = asyncio.get_running_loop()
         monkeypatch.setattr(backend, "_prefill_piece", counted)
         prompt = words(random.Random(28), 240)
         reading = asyncio.create_task(
