@@ -466,7 +466,20 @@ class TransformersBackend:
 
     # Everything below runs on the worker thread.
 
-    def _forward(self, entry: SessionCache[Any], tokens: list[int], keep_last: bool) -> Any:
+    def _last_logits(self, ids: Any, kwargs: dict[str, Any]) -> Any:
+        """Call the model on ``ids`` (batch, positions) with ``kwargs``; return each row's
+        last-position logits (over the compact head's ids when there is one)."""
+        if self._head is not None:
+            hidden = self._head.decoder(input_ids=ids, **kwargs).last_hidden_state[:, -1]
+            return self._head.logits(hidden)
+        if self._keeps_logits:
+            kwargs["logits_to_keep"] = 1
+        logits = self._model(input_ids=ids, **kwargs).logits[:, -1]
+        if self._blocked is not None:
+            logits = logits.masked_fill(self._blocked, float("-inf"))
+        return logits
+
+    def _forward(self, entry: SessionCache[Any], tokens: list[int]) -> Any:
         """Run ``tokens`` through the model on ``entry``'s cache; return the last position's
         logits (over the compact head's ids when there is one)."""
         torch = self._torch
@@ -478,15 +491,7 @@ class TransformersBackend:
                 # One query after everything cached: full attention masks nothing, and a
                 # sliding layer skips exactly what its window would mask. No mask to build.
                 kwargs["attention_mask"] = _NO_MASKS
-        if self._head is not None:
-            hidden = self._head.decoder(input_ids=ids, **kwargs).last_hidden_state[0, -1]
-            logits = self._head.logits(hidden)
-        else:
-            if keep_last and self._keeps_logits:
-                kwargs["logits_to_keep"] = 1
-            logits = self._model(input_ids=ids, **kwargs).logits[0, -1]
-            if self._blocked is not None:
-                logits = logits.masked_fill(self._blocked, float("-inf"))
+        logits = self._last_logits(ids, kwargs)[0]
         entry.tokens.extend(tokens)
         self._counters = _add(self._counters, forward_passes=1)
         return logits
@@ -505,15 +510,7 @@ class TransformersBackend:
             "attention_mask": _NO_MASKS,
             QUERIES_LAST: True,
         }
-        if self._head is not None:
-            hidden = self._head.decoder(input_ids=ids, **kwargs).last_hidden_state[:, -1]
-            logits = self._head.logits(hidden)
-        else:
-            if self._keeps_logits:
-                kwargs["logits_to_keep"] = 1
-            logits = self._model(input_ids=ids, **kwargs).logits[:, -1]
-            if self._blocked is not None:
-                logits = logits.masked_fill(self._blocked, float("-inf"))
+        logits = self._last_logits(ids, kwargs)
         for entry, token in zip(entries, tokens, strict=True):
             entry.tokens.append(token)
         self._counters = _add(self._counters, forward_passes=1, batched_decode_steps=1)
@@ -553,7 +550,7 @@ class TransformersBackend:
         token."""
         try:
             with self._torch.inference_mode():
-                logits = self._forward(entry, piece, keep_last=True)
+                logits = self._forward(entry, piece)
                 token = None if sampling is None else self._sample(logits, sampling, generator)
         except BaseException:
             entry.state, entry.tokens[:] = None, []
@@ -572,7 +569,7 @@ class TransformersBackend:
             with self._torch.inference_mode():
                 if len(requests) == 1:
                     only = requests[0]
-                    rows = self._forward(only.entry, [only.token], keep_last=False)[None]
+                    rows = self._forward(only.entry, [only.token])[None]
                 else:
                     rows = self._forward_ragged([request.entry for request in requests],
                                                 [request.token for request in requests])
