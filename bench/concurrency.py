@@ -33,10 +33,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from gptoss_agent.agent.backend import GenerationRequest, SamplingParams  # noqa: E402
-from gptoss_agent.agent.backends import server_backend  # noqa: E402
-from gptoss_agent.agent.backends.server_backend import ServerBackend  # noqa: E402
-from gptoss_agent.agent.encoding import HarmonyCodec, load_codec  # noqa: E402
+from gptoss_agent.agent.backends.base import GenerationRequest, SamplingParams  # noqa: E402
+from gptoss_agent.agent.backends.server import backend as server_backend  # noqa: E402
+from gptoss_agent.agent.backends.server.backend import ServerBackend  # noqa: E402
+from gptoss_agent.agent.harmony.codec import HarmonyCodec, load_codec  # noqa: E402
 
 
 async def episode(
@@ -85,7 +85,7 @@ def start_serve(model_dir: Path) -> tuple[subprocess.Popen[str], str]:
     command = [
         sys.executable,
         "-m",
-        "gptoss_agent.agent.backends.serve",
+        "gptoss_agent.agent.backends.http.completions",
         str(model_dir),
         "--port",
         "0",
@@ -146,7 +146,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         url = args.url
         if url is None:
-            from gptoss_agent.agent.backends.tiny import build_tiny_model
+            from gptoss_agent.agent.backends.transformers.tiny import build_tiny_model
 
             process, url = start_serve(build_tiny_model(Path(scratch) / "m"))
         try:

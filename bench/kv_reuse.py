@@ -42,8 +42,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from gptoss_agent.agent.backend import GenerationRequest, SamplingParams
-from gptoss_agent.agent.encoding import load_codec
+from gptoss_agent.agent.backends.base import GenerationRequest, SamplingParams
+from gptoss_agent.agent.harmony.codec import load_codec
 
 BENCH_SPEC = {
     "hidden_size": 256,
@@ -84,11 +84,11 @@ async def timed_turn(
 
 def load_model(name: str, scratch: Path) -> Any:
     """The backend (cache reuse on) of model ``name``: ``tiny``, ``random`` or a folder."""
-    from gptoss_agent.agent.backends.tiny import TinyModelSpec, build_tiny_model
-    from gptoss_agent.agent.backends.transformers_backend import (
+    from gptoss_agent.agent.backends.transformers.backend import (
         TransformersBackend,
         TransformersBackendConfig,
     )
+    from gptoss_agent.agent.backends.transformers.tiny import TinyModelSpec, build_tiny_model
 
     if name == "tiny":
         from examples.tiny_model.shipped import tiny_model_path
@@ -102,7 +102,7 @@ def load_model(name: str, scratch: Path) -> Any:
 
 
 async def run(args: argparse.Namespace, name: str) -> dict[str, Any]:
-    from gptoss_agent.agent.backends.transformers_backend import (
+    from gptoss_agent.agent.backends.transformers.backend import (
         TransformersBackend,
         TransformersBackendConfig,
     )

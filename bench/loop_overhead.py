@@ -22,9 +22,10 @@ from collections.abc import AsyncIterator
 from openai_harmony import Author, Conversation, Message, Role
 
 from gptoss_agent.agent.agent import Agent
-from gptoss_agent.agent.backend import GenerationRequest, GenerationStats
-from gptoss_agent.agent.encoding import HarmonyCodec, load_codec
-from gptoss_agent.agent.loop import LoopLimits, run_loop
+from gptoss_agent.agent.backends.base import GenerationRequest, GenerationStats
+from gptoss_agent.agent.harmony.codec import HarmonyCodec, load_codec
+from gptoss_agent.agent.limits import LoopLimits
+from gptoss_agent.agent.loop import run_loop
 from gptoss_agent.tools.function_tool import function_tool
 
 CALL = (
@@ -73,7 +74,7 @@ def build_history(codec: HarmonyCodec, target_tokens: int) -> tuple[Agent, list[
     completions.append(codec.encode_with_special(FINAL))
     agent = Agent(ReplayBackend(completions), [lookup], codec=codec,
                   conversation_start_date="2026-11-28",
-                  limits=LoopLimits(max_generations=10_000, max_tokens=10**9))
+                  limits=LoopLimits(max_generations=10_000, max_sampled_tokens=10**9))
     messages = [Message.from_role_and_content(Role.SYSTEM, agent.header_texts()[0][1]),
                 Message.from_role_and_content(Role.DEVELOPER, agent.header_texts()[1][1])]
     session = agent.session("bench")

@@ -1,10 +1,13 @@
-"""Shared fixtures: the offline Harmony codec."""
+"""Shared fixtures: the offline Harmony codec, and ``needs_docker`` for sandbox tests."""
 
 from __future__ import annotations
 
 import pytest
 
-from gptoss_agent.agent.encoding import HarmonyCodec, load_codec
+from gptoss_agent.agent.harmony.codec import HarmonyCodec, load_codec
+from tests.support import needs_docker
+
+__all__ = ["codec", "needs_docker"]
 
 
 @pytest.fixture(scope="session")

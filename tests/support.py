@@ -14,3 +14,19 @@ def require_or_skip(available: bool, why: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"{why} (CI must provide it; see scripts/setup.sh)")
     pytest.skip(why)
+
+
+def docker_ready() -> bool:
+    """Whether the Docker engine answers and the sandbox image is there."""
+    try:
+        from gptoss_agent.sandbox.doctor import diagnose
+
+        return all(check.ok for check in diagnose(smoke_test=False))
+    except Exception:
+        return False
+
+
+@pytest.fixture
+def needs_docker() -> None:
+    """Use in a test that runs the python sandbox."""
+    require_or_skip(docker_ready(), "the Docker engine or the sandbox image is not available")

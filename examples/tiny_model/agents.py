@@ -12,8 +12,8 @@ from typing import Any
 
 from examples.tiny_model.families import INSTRUCTIONS
 from gptoss_agent.agent.agent import Agent
-from gptoss_agent.agent.backend import ModelBackend, SamplingParams
-from gptoss_agent.agent.loop import LoopLimits
+from gptoss_agent.agent.backends.base import ModelBackend, SamplingParams
+from gptoss_agent.agent.limits import LoopLimits
 
 
 def tiny_agent(model: ModelBackend, tools: Sequence[Any], *, max_tokens: int = 96) -> Agent:
@@ -22,7 +22,7 @@ def tiny_agent(model: ModelBackend, tools: Sequence[Any], *, max_tokens: int = 9
     Args:
         model: The backend (the teacher while generating data, the tiny model later).
         tools: The family's tools.
-        max_tokens: Token budget of one model turn.
+        max_tokens: Token budget of one generation.
     """
     return Agent(
         model=model,

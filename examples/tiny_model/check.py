@@ -2,7 +2,7 @@
 
 import re
 
-from gptoss_agent.agent.checks import CheckContext
+from gptoss_agent.agent.task.checks import CheckContext
 
 
 def check(ctx: CheckContext) -> str:

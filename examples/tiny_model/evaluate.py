@@ -82,7 +82,7 @@ def heldout_cases(family: str, count: int,
 
 def load_backend(path: Path) -> Any:
     """The transformers backend on ``path`` (CPU, float32, KV-cache reuse on)."""
-    from gptoss_agent.agent.backends.transformers_backend import (
+    from gptoss_agent.agent.backends.transformers.backend import (
         TransformersBackend,
         TransformersBackendConfig,
     )

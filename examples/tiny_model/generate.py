@@ -26,7 +26,7 @@ from examples.tiny_model.agents import tiny_agent
 from examples.tiny_model.families import FAMILIES, SAMPLERS, Case, teacher_policy
 from examples.tiny_model.teacher import TeacherBackend
 from examples.tiny_model.toolsets import PageSource, offline_tools
-from gptoss_agent.agent.encoding import load_codec
+from gptoss_agent.agent.harmony.codec import load_codec
 from gptoss_agent.agent.transcript import TranscriptWriter, iter_training_examples, read_records
 
 

@@ -1,7 +1,7 @@
 """The shipped tiny model: a compact checkpoint in the repository, expanded on first use.
 
 The repository holds ``examples/tiny_model/model/``, the *compact* form of the model
-(:mod:`gptoss_agent.agent.finetune.compact`: only the few thousand ids the corpus uses, a
+(:mod:`gptoss_agent.agent.backends.transformers.compact`: only the few thousand ids the corpus uses, a
 few MB of safetensors, with ``restricted_vocab.json`` and ``provenance.json``).
 :func:`tiny_model_path` expands it once into a standard checkpoint with the real
 201088-token vocabulary under the per-user cache and returns that folder. The
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gptoss_agent.agent.finetune.compact import PROVENANCE, materialize, pack
+from gptoss_agent.agent.backends.transformers.compact import PROVENANCE, materialize, pack
 
 SHIPPED = Path(__file__).resolve().parent / "model"
 

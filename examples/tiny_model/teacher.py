@@ -3,7 +3,7 @@
 The scripted backend replays fixed text; the teacher decides what to write *after* seeing
 the prompt, so a final answer can quote the tool output that the real tool produced in
 this very run. It replays its text token by token through
-:class:`~gptoss_agent.agent.scripted.ScriptedBackend`, so stop tokens and budgets behave
+:class:`~gptoss_agent.agent.backends.scripted.ScriptedBackend`, so stop tokens and budgets behave
 exactly as with any backend.
 """
 
@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 
-from gptoss_agent.agent.backend import GenerationRequest, GenerationStats
-from gptoss_agent.agent.encoding import HarmonyCodec, load_codec
-from gptoss_agent.agent.scripted import ScriptedBackend
+from gptoss_agent.agent.backends.base import GenerationRequest, GenerationStats
+from gptoss_agent.agent.backends.scripted import ScriptedBackend
+from gptoss_agent.agent.harmony.codec import HarmonyCodec, load_codec
 
 Policy = Callable[[str, int], str]
 """``(decoded prompt, turn index) -> completion text`` with special tokens spelled out."""

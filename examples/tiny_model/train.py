@@ -2,7 +2,7 @@
 
 Steps: generate the data with the framework (:mod:`examples.tiny_model.generate`), build a
 randomly initialised ``GptOssForCausalLM`` of shape :data:`SPEC` with the real
-o200k_harmony vocabulary (:func:`~gptoss_agent.agent.backends.tiny.build_tiny_model`),
+o200k_harmony vocabulary (:func:`~gptoss_agent.agent.backends.transformers.tiny.build_tiny_model`),
 fine-tune all of it over the corpus vocabulary (``restrict_vocab``; every 1-3 digit
 number token is kept too, so unseen numbers stay in the vocabulary), and pack the result
 into the compact shipped form (:mod:`examples.tiny_model.shipped`).
@@ -36,10 +36,10 @@ from typing import Any
 
 from examples.tiny_model.families import FAMILIES
 from examples.tiny_model.generate import generate, sample_cases
-from gptoss_agent.agent.backends.tiny import TinyModelSpec, build_tiny_model
-from gptoss_agent.agent.encoding import load_codec
+from gptoss_agent.agent.backends.transformers.tiny import TinyModelSpec, build_tiny_model
 from gptoss_agent.agent.finetune.config import FinetuneConfig
 from gptoss_agent.agent.finetune.trainer import finetune
+from gptoss_agent.agent.harmony.codec import load_codec
 
 SEED = 20250807
 SPEC = TinyModelSpec(

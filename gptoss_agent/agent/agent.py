@@ -18,31 +18,29 @@ import asyncio
 import contextlib
 import datetime as _dt
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from types import TracebackType
 from typing import Any
 
 from gptoss_agent.agent.approval import ApprovalPolicy
-from gptoss_agent.agent.backend import ModelBackend, SamplingParams
-from gptoss_agent.agent.conversation import AnalysisPolicy, Conversation
-from gptoss_agent.agent.encoding import HarmonyCodec, load_codec
+from gptoss_agent.agent.backends.base import ModelBackend, SamplingParams
+from gptoss_agent.agent.errors import SessionClosedError
 from gptoss_agent.agent.event_json import event_to_dict, result_to_dict
 from gptoss_agent.agent.events import DELTA_EVENTS, Event, RunFinished
-from gptoss_agent.agent.loop import LoopLimits, SessionState, run_loop
-from gptoss_agent.agent.prompt import (
+from gptoss_agent.agent.harmony.codec import HarmonyCodec, load_codec
+from gptoss_agent.agent.harmony.conversation import AnalysisPolicy, Conversation
+from gptoss_agent.agent.harmony.prompt import (
     ReasoningEffort,
     SystemSettings,
     developer_message_text,
     system_message_text,
 )
+from gptoss_agent.agent.limits import LoopLimits
+from gptoss_agent.agent.loop import run_loop
 from gptoss_agent.agent.result import RunResult
-from gptoss_agent.agent.transcript import (
-    TranscriptError,
-    TranscriptWriter,
-    header_record,
-    replay_conversation,
-)
-from gptoss_agent.tools.base import SessionScopedTool
+from gptoss_agent.agent.state import SessionState
+from gptoss_agent.agent.transcript import TranscriptError, TranscriptWriter, replay_conversation
+from gptoss_agent.tools.base import SessionScopedTool, StatefulTool
 from gptoss_agent.tools.registry import ToolLike, ToolRegistry
 
 
@@ -96,9 +94,6 @@ class Agent:
         self.analysis_policy = AnalysisPolicy(analysis_policy)
         self.approval = approval or ApprovalPolicy()
         self.codec = codec or load_codec()
-        # Objects a task file built beside the tools (the python tool, the coding
-        # toolkit): success checks and CLI commands reach them here.
-        self.resources: dict[str, Any] = {}
 
     def header_texts(self) -> list[tuple[str, str]]:
         """The ``(role, text)`` of the system and developer messages."""
@@ -117,27 +112,26 @@ class Agent:
         session_id: str | None = None,
         *,
         transcript: TranscriptWriter | None = None,
-        task_path: str | None = None,
-        task_data: Mapping[str, Any] | None = None,
     ) -> AgentSession:
         """A new conversation with this agent.
 
         Args:
             session_id: Stable id (tools key per-session state on it); random if omitted.
             transcript: Where to record everything, durably; the session writes the
-                header and owns the writer from now on.
-            task_path: The task file, recorded in the transcript header.
-            task_data: The task's content, recorded so that a resume can rebuild it.
+                header (with the writer's metadata) and owns the writer from now on.
         """
         sid = session_id or uuid.uuid4().hex[:12]
         if transcript is not None:
-            transcript.write(header_record(sid, task_path, task_data))
+            transcript.write_header(sid)
         return AgentSession(self, sid, transcript=transcript)
 
     def restore_session(
         self, records: list[dict[str, Any]], transcript: TranscriptWriter | None = None
     ) -> AgentSession:
         """Rebuild the session a transcript describes, to continue it.
+
+        The history is rebuilt token for token and stateful tools (the browser's page
+        stack) get their last recorded state back.
 
         Raises:
             TranscriptError: The records hold no header.
@@ -148,6 +142,10 @@ class Agent:
         session = AgentSession(self, str(records[0]["session_id"]), transcript=transcript,
                                segments=replayed.segments)
         session.state.runs = replayed.runs
+        for tool in self.registry.tools:
+            state = replayed.tool_states.get(tool.spec.name)
+            if state is not None and isinstance(tool, StatefulTool):
+                tool.restore(session.session_id, state)
         return session
 
     async def run(self, task: str, *, on_event: Callable[[Event], None] | None = None
@@ -228,33 +226,49 @@ class AgentSession:
         return await self._run(text, on_event)
 
     async def resume(self, *, on_event: Callable[[Event], None] | None = None) -> RunResult:
-        """Continue an interrupted run (restored with :meth:`Agent.restore_session`)
-        from its last complete record: a call without a result is run first."""
+        """Continue an interrupted run from its last complete record.
+
+        The session comes from :meth:`Agent.restore_session`; a call without a result
+        is run first.
+        """
         return await self._run(None, on_event)
 
     async def _run(self, text: str | None, on_event: Callable[[Event], None] | None
                    ) -> RunResult:
         if self._closed:
-            raise RuntimeError(f"session {self.session_id} is closed")
-        sink = on_event or _ignore
-        transcript = self.transcript
-        if transcript is not None:
-            user_sink = sink
+            raise SessionClosedError(f"session {self.session_id} is closed")
+        user_sink = on_event or _ignore
+        finished: list[RunResult] = []
 
-            def sink(event: Event) -> None:
+        def sink(event: Event) -> None:
+            if isinstance(event, RunFinished):
+                finished.append(event.result)
+            elif self.transcript is not None and not isinstance(event, DELTA_EVENTS):
                 # Deltas are not recorded: the complete messages are (MessageRecorded).
-                if not isinstance(event, (RunFinished, *DELTA_EVENTS)):
-                    transcript.write_event(event_to_dict(event))
-                user_sink(event)
+                self.transcript.write_event(event_to_dict(event))
+            user_sink(event)
 
         async with self._lock:  # one run at a time; its records stay together
-            if transcript is not None:
-                transcript.write({"type": "run_started", "prompt": text,
-                                  "resumed": text is None})
-            result = await run_loop(self.state, text, sink)
-            if transcript is not None:
-                transcript.write({"type": "run_finished", "result": result_to_dict(result)})
+            self._record({"type": "run_started", "prompt": text, "resumed": text is None})
+            try:
+                result = await run_loop(self.state, text, sink)
+            finally:  # a cancelled run is recorded as finished too, with its reason
+                if finished:
+                    self._record({"type": "run_finished",
+                                  "result": result_to_dict(finished[-1])})
+                self._record_tool_states()
         return result
+
+    def _record(self, record: dict[str, Any]) -> None:
+        if self.transcript is not None:
+            self.transcript.write(record)
+
+    def _record_tool_states(self) -> None:
+        """Save each stateful tool's state for this session, for a later resume."""
+        for tool in self.agent.registry.tools:
+            if isinstance(tool, StatefulTool):
+                self._record({"type": "tool_state", "tool": tool.spec.name,
+                              "state": dict(tool.snapshot(self.session_id))})
 
     async def stream(self, text: str) -> AsyncIterator[Event]:
         """:meth:`send`, yielding events; the last one is :class:`RunFinished`."""

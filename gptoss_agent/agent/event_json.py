@@ -35,7 +35,7 @@ def result_to_dict(result: RunResult) -> dict[str, Any]:
         "incidents": [dataclasses.asdict(incident) for incident in result.incidents],
         "error": result.error,
         "new_messages": [message.to_dict() for message in result.new_messages],
-        "extras": result.extras,
+        "reviews": dict(result.reviews),
     }
 
 

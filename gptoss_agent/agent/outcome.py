@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gptoss_agent.agent.parser import FormatIssue, ParsedCompletion, ParsedMessage
+from gptoss_agent.agent.harmony.parser import FormatIssue, ParsedCompletion, ParsedMessage
 
 
 @dataclass(frozen=True)

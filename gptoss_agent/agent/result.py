@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -11,8 +12,8 @@ class StopReason(str, Enum):
     """Why the loop stopped."""
 
     FINAL = "final"
-    MAX_TURNS = "max_turns"
-    MAX_TOKENS = "max_tokens"
+    MAX_GENERATIONS = "max_generations"
+    MAX_SAMPLED_TOKENS = "max_sampled_tokens"
     WALL_TIME = "wall_time"
     REPEATED_CALL = "repeated_call"
     MODEL_ERRORS = "model_errors"
@@ -65,7 +66,7 @@ class Usage:
     """Token counts of a run.
 
     Attributes:
-        generations: Number of model generations (turns of the loop).
+        generations: Number of model generations (calls to the model).
         prompt_tokens: Sum of prompt lengths over generations.
         prefilled_tokens: Prompt tokens the backend actually computed (cache misses).
         sampled_tokens: Tokens the model produced.
@@ -106,7 +107,7 @@ class Incident:
 
 @dataclass(frozen=True)
 class RunResult:
-    """The outcome of one ``run`` (one user message and everything it led to).
+    """The outcome of one run: one user message (a turn) and everything it led to.
 
     Attributes:
         final_text: The final answer, or ``None`` when the run stopped without one.
@@ -119,7 +120,8 @@ class RunResult:
         tool_errors: How many of them returned an error.
         error: For ``backend_error``, what failed.
         final_content_type: ``json`` when the final answer was constrained to JSON.
-        extras: Facts tools add (e.g. checked citations), by tool name.
+        reviews: What tools that review answers said about the final answer, by their
+            review key (the browser's checked citations under ``citations``).
     """
 
     final_text: str | None
@@ -132,7 +134,7 @@ class RunResult:
     tool_errors: int = 0
     error: str | None = None
     final_content_type: str | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
+    reviews: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:

@@ -3,12 +3,15 @@
 Every record is one JSON object on one line, flushed and fsynced before the run moves on,
 so a crash loses at most the record being written. Records:
 
-* ``header``: format version, creation time, session id, the task (path and content);
+* ``header``: format version, creation time, session id, and what the writer's owner
+  recorded with it (a task run records the task's path and content);
 * ``segment``: a run of conversation tokens appended (token-exact Harmony, with its kind,
   channel and user turn), in order;
 * ``drop``: conversation segments removed by the chain-of-thought policy (their indices);
 * ``event``: a loop event (parsed messages, tool inputs and outputs, timings, usage);
-* ``run_started`` / ``run_finished``: one per user message, the latter with the result.
+* ``run_started`` / ``run_finished``: one per user message, the latter with the result;
+* ``tool_state``: after each run, the per-session state of each stateful tool (the
+  browser's page stack), restored on resume.
 
 A torn last line (a crash mid-write) is detected and cut off when the file is opened for
 appending (:func:`repair_torn_tail`); a damaged line in the middle is an error naming the
@@ -25,10 +28,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from gptoss_agent.agent.errors import AgentError
+
 TRANSCRIPT_VERSION = 1
 
 
-class TranscriptError(ValueError):
+class TranscriptError(AgentError, ValueError):
     """A transcript cannot be read: damage in the middle, or not a transcript at all."""
 
 
@@ -114,10 +119,13 @@ class TranscriptWriter:
 
     Args:
         path: The JSONL file; created with its folder if missing, repaired if torn.
+        metadata: JSON-serialisable fields the header record carries besides its own
+            (a task run records ``task_path`` and ``task``).
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, metadata: Mapping[str, Any] | None = None) -> None:
         self.path = Path(path)
+        self.metadata = dict(metadata or {})
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.repair = (
             repair_torn_tail(self.path) if self.path.exists() else RepairReport(0, 0)
@@ -146,16 +154,20 @@ class TranscriptWriter:
             self._handle = None
 
 
-def header_record(session_id: str, task_path: str | None,
-                  task_data: Mapping[str, Any] | None) -> dict[str, Any]:
+    def write_header(self, session_id: str) -> None:
+        """Write the first record: version, time, session id and :attr:`metadata`."""
+        self.write(header_record(session_id, self.metadata))
+
+
+def header_record(session_id: str, metadata: Mapping[str, Any] | None = None
+                  ) -> dict[str, Any]:
     """The first record of a transcript."""
     return {
+        **(metadata or {}),
         "type": "header",
         "version": TRANSCRIPT_VERSION,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "session_id": session_id,
-        "task_path": task_path,
-        "task": dict(task_data) if task_data is not None else None,
     }
 
 
@@ -170,6 +182,9 @@ class ReplayedConversation:
         last_prompt: The text of the last ``run_started`` record.
         prompt_recorded: Whether the last run's user message reached the conversation
             (a crash right after ``run_started`` leaves it out; a resume sends it again).
+        tool_states: The last recorded state of each stateful tool, by namespace.
+        generations: How many generations the transcript records (a scripted backend
+            skips that many of its completions on resume).
     """
 
     segments: tuple[dict[str, Any], ...]
@@ -177,6 +192,8 @@ class ReplayedConversation:
     runs: int
     last_prompt: str | None
     prompt_recorded: bool
+    tool_states: Mapping[str, Mapping[str, Any]]
+    generations: int
 
 
 def _without(segments: list[dict[str, Any]], indices: list[int]) -> list[dict[str, Any]]:
@@ -192,6 +209,8 @@ def replay_conversation(records: list[dict[str, Any]]) -> ReplayedConversation:
     runs = 0
     last_prompt: str | None = None
     prompt_recorded = True
+    tool_states: dict[str, Mapping[str, Any]] = {}
+    generations = 0
     for record in records:
         kind = record["type"]
         if kind == "segment":
@@ -207,15 +226,21 @@ def replay_conversation(records: list[dict[str, Any]]) -> ReplayedConversation:
             prompt_recorded = last_prompt is None  # a resumed run adds no user message
         elif kind == "run_finished":
             finished = True
-    return ReplayedConversation(tuple(segments), finished, runs, last_prompt, prompt_recorded)
+        elif kind == "tool_state":
+            tool_states[str(record["tool"])] = record["state"]
+        elif kind == "event" and record["event"].get("type") == "usage":
+            generations += 1
+    return ReplayedConversation(tuple(segments), finished, runs, last_prompt,
+                                prompt_recorded, tool_states, generations)
 
 
 def iter_training_examples(records: list[dict[str, Any]], return_token: int,
                            end_token: int) -> Iterator[tuple[list[int], list[int]]]:
-    """Token-exact training examples: for each turn that ended with a final answer, the
-    conversation as the model saw it at that moment plus everything it sampled in the
-    turn, the final closed with ``<|return|>`` as in training. Yields ``(tokens, mask)``
-    where ``mask`` is 1 on tokens the assistant wrote.
+    """Token-exact training examples, one per turn that ended with a final answer.
+
+    Each is the conversation as the model saw it at that moment plus everything it
+    sampled in the turn, the final closed with ``<|return|>`` as in training. Yields
+    ``(tokens, mask)`` where ``mask`` is 1 on tokens the assistant wrote.
     """
     segments: list[dict[str, Any]] = []
     for record in records:

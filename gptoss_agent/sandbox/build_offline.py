@@ -22,7 +22,8 @@ from pathlib import Path
 from gptoss_agent.sandbox.config import DATA_MOUNT, SANDBOX_HOME
 from gptoss_agent.sandbox.engine import Engine
 from gptoss_agent.sandbox.errors import ImageBuildError
-from gptoss_agent.sandbox.image import MPL_CACHE, ImageRecipe, Log, split_image_name
+from gptoss_agent.sandbox.kernel import MPL_CACHE
+from gptoss_agent.sandbox.recipe import ImageRecipe, Log, split_image_name
 
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 

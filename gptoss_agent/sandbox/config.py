@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from gptoss_agent.sandbox.errors import SandboxConfigError
 from gptoss_agent.sandbox.limits import SandboxLimits
 
 DEFAULT_IMAGE = "gptoss-agent-sandbox:latest"
@@ -40,6 +41,9 @@ class SandboxConfig:
         extra_mounts: ``(host_folder, container_path)`` pairs mounted read-write, e.g. a
             project a coding agent may edit in place. Only by explicit opt-in: code in the
             sandbox can then change (and plant links in) that host folder.
+
+    Raises:
+        SandboxConfigError: A mount path is relative, or ``user`` is root.
     """
 
     image: str = DEFAULT_IMAGE
@@ -53,7 +57,9 @@ class SandboxConfig:
     def __post_init__(self) -> None:
         for host, inside in self.extra_mounts:
             if not host.startswith("/") or not inside.startswith("/"):
-                raise ValueError(f"extra mount {host!r} -> {inside!r}: both must be absolute")
+                raise SandboxConfigError(
+                    f"extra mount {host!r} -> {inside!r}: both must be absolute"
+                )
         uid = self.user.split(":", 1)[0]
         if uid in ("0", "root", ""):
-            raise ValueError("SandboxConfig.user must not be root")
+            raise SandboxConfigError("SandboxConfig.user must not be root")

@@ -18,10 +18,8 @@ from types import MappingProxyType
 from typing import Any
 
 from gptoss_agent.sandbox.config import DATA_MOUNT, SANDBOX_HOME, SandboxConfig
-from gptoss_agent.sandbox.kernel import BOOTSTRAP, CONTAINED_ENV
+from gptoss_agent.sandbox.kernel import BOOTSTRAP, CONTAINED_ENV, UMASK_ENV
 from gptoss_agent.sandbox.limits import MIB
-
-UMASK_ENV = "GPTOSS_UMASK"
 
 
 @dataclass(frozen=True)

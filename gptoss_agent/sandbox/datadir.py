@@ -14,6 +14,8 @@ import stat
 from collections.abc import Iterator, Mapping
 from pathlib import Path, PurePosixPath
 
+from gptoss_agent.sandbox.errors import DataPathError
+
 ENTRY_OVERHEAD = 1024
 """Bytes charged per file or folder on top of its data blocks (inodes are not free)."""
 
@@ -45,8 +47,10 @@ class DataDir:
     # -- measuring ---------------------------------------------------------------------
 
     def _walk(self) -> Iterator[tuple[str, os.stat_result]]:
-        """``(path, stat)`` of every entry below the folder; links are not followed and
-        unreadable entries are skipped."""
+        """``(path, stat)`` of every entry below the folder.
+
+        Links are not followed and unreadable entries are skipped.
+        """
         stack = [str(self.path)]
         while stack:
             try:
@@ -75,8 +79,10 @@ class DataDir:
         return total
 
     def snapshot(self) -> dict[str, tuple[int, int]]:
-        """``relative path -> (size, mtime_ns)`` of regular files (at most
-        :data:`MAX_LISTED`), links not followed."""
+        """``relative path -> (size, mtime_ns)`` of the regular files below the folder.
+
+        At most :data:`MAX_LISTED` entries are looked at; links are not followed.
+        """
         found: dict[str, tuple[int, int]] = {}
         for path, info in self._walk():
             if len(found) >= MAX_LISTED:
@@ -104,7 +110,7 @@ class DataDir:
         planted cannot redirect the write outside the folder.
 
         Raises:
-            ValueError: ``name`` is absolute, empty or climbs out with ``..``.
+            DataPathError: ``name`` is absolute, empty or climbs out with ``..``.
             OSError: A component is a link or not a folder.
         """
         parts = _relative_parts(name)
@@ -126,13 +132,18 @@ class DataDir:
         return self.path.joinpath(*parts)
 
     def copy_in(self, source: str | os.PathLike[str], name: str | None = None) -> Path:
-        """Copy a host file or folder into the drive (as ``name``, default its own name)."""
+        """Copy a host file or folder into the drive (as ``name``, default its own name).
+
+        Raises:
+            DataPathError: ``name`` is unsafe, or the target folder is a link or a file.
+            FileNotFoundError: ``source`` does not exist.
+        """
         source = Path(source)
         target_name = name or source.name
         if source.is_dir():
             target = self.path.joinpath(*_relative_parts(target_name))
             if target.is_symlink() or (target.exists() and not target.is_dir()):
-                raise OSError(f"refusing to copy over {target}")
+                raise DataPathError(f"refusing to copy over {target}")
             for file in sorted(p for p in source.rglob("*") if p.is_file()):
                 rel = PurePosixPath(target_name, file.relative_to(source).as_posix())
                 self.write_bytes(str(rel), file.read_bytes())
@@ -150,5 +161,5 @@ def _relative_parts(name: str) -> list[str]:
     path = PurePosixPath(name.replace("\\", "/"))
     parts = [part for part in path.parts if part not in ("", ".")]
     if path.is_absolute() or not parts or ".." in parts:
-        raise ValueError(f"not a relative path inside /mnt/data: {name!r}")
+        raise DataPathError(f"not a relative path inside /mnt/data: {name!r}")
     return parts

@@ -12,11 +12,12 @@ import time
 from dataclasses import dataclass
 
 from gptoss_agent.sandbox.config import SandboxConfig
-from gptoss_agent.sandbox.engine import Engine
+from gptoss_agent.sandbox.engine import Engine, docker_py_installed
 from gptoss_agent.sandbox.errors import SandboxError
-from gptoss_agent.sandbox.image import DEFAULT_RECIPE, ImageRecipe, image_status
+from gptoss_agent.sandbox.image import ImageStatus, image_status
 from gptoss_agent.sandbox.labels import owner_alive
 from gptoss_agent.sandbox.limits import SandboxLimits
+from gptoss_agent.sandbox.recipe import DEFAULT_RECIPE, ImageRecipe
 
 _PROBE = """
 import os, sys
@@ -73,76 +74,69 @@ def diagnose(
 ) -> list[Check]:
     """Run every check, in order; later checks are skipped when earlier ones fail."""
     config = config or SandboxConfig()
-    checks: list[Check] = []
-    try:
-        import docker  # noqa: F401
-    except ImportError:
-        checks.append(
+    if not docker_py_installed():
+        return [
             Check("docker-py", False, "the 'docker' package is missing", "pip install 'docker>=7'")
-        )
-        return checks
+        ]
     try:
         engine = Engine.connect(config.docker_host, min(config.limits.api_timeout_s, 10.0))
-        version = engine.version()
-        info = engine.info()
+        checks = [_engine_check(engine)]
     except SandboxError as exc:
-        checks.append(
-            Check(
-                "engine",
-                False,
-                str(exc),
-                "start dockerd (as root: scripts/setup.d/20-docker.sh) or set DOCKER_HOST",
-            )
-        )
-        return checks
-    checks.append(
-        Check(
-            "engine",
-            True,
-            f"Docker {version.get('Version', '?')} (API {version.get('ApiVersion', '?')}) at "
-            f"{engine.base_url}; storage {info.get('Driver', '?')}, cgroup "
-            f"v{info.get('CgroupVersion', '?')}, {info.get('NCPU', '?')} CPUs, "
-            f"{int(info.get('MemTotal') or 0) >> 20} MiB memory",
-        )
-    )
+        fix = "start dockerd (as root: scripts/setup.d/20-docker.sh) or set DOCKER_HOST"
+        return [Check("engine", False, str(exc), fix)]
     status = image_status(engine, config.image, recipe)
-    if not status.present:
-        checks.append(
-            Check("image", False, f"{config.image} is not built", "gptoss-agent sandbox build")
-        )
-    elif not status.current:
-        checks.append(
-            Check(
-                "image",
-                False,
-                f"{config.image} was built from recipe {status.recipe_hash}, the current "
-                f"recipe is {status.expected_hash}",
-                "gptoss-agent sandbox build",
-            )
-        )
-    else:
-        checks.append(
-            Check(
-                "image",
-                True,
-                f"{config.image} is current (recipe {status.expected_hash}, "
-                f"{(status.size_bytes or 0) >> 20} MiB)",
-            )
-        )
+    checks.append(_image_check(status))
     checks.append(Check("limits", True, describe_limits(config)))
-    containers = engine.sandbox_containers()
-    orphans = [c for c in containers if not owner_alive(c.get("Labels") or {})]
-    checks.append(
-        Check(
-            "containers",
-            True,
-            f"{len(containers)} sandbox container(s) exist, {len(orphans)} orphaned "
-            "(orphans are removed when the next session starts)",
-        )
-    )
+    checks.append(_containers_check(engine))
     if smoke_test and status.present:
         checks.append(asyncio.run(_smoke(config)))
     return checks
+
+
+def _engine_check(engine: Engine) -> Check:
+    """The engine answers: its version, storage driver, cgroups, CPUs and memory."""
+    version = engine.version()
+    info = engine.info()
+    return Check(
+        "engine",
+        True,
+        f"Docker {version.get('Version', '?')} (API {version.get('ApiVersion', '?')}) at "
+        f"{engine.base_url}; storage {info.get('Driver', '?')}, cgroup "
+        f"v{info.get('CgroupVersion', '?')}, {info.get('NCPU', '?')} CPUs, "
+        f"{int(info.get('MemTotal') or 0) >> 20} MiB memory",
+    )
+
+
+def _image_check(status: ImageStatus) -> Check:
+    """Whether the image is present and built from the current recipe."""
+    if not status.present:
+        return Check("image", False, f"{status.image} is not built", "gptoss-agent sandbox build")
+    if not status.current:
+        return Check(
+            "image",
+            False,
+            f"{status.image} was built from recipe {status.recipe_hash}, the current "
+            f"recipe is {status.expected_hash}",
+            "gptoss-agent sandbox build",
+        )
+    return Check(
+        "image",
+        True,
+        f"{status.image} is current (recipe {status.expected_hash}, "
+        f"{(status.size_bytes or 0) >> 20} MiB)",
+    )
+
+
+def _containers_check(engine: Engine) -> Check:
+    """How many sandbox containers exist, and how many of them lost their owner."""
+    containers = engine.sandbox_containers()
+    orphans = [c for c in containers if not owner_alive(c.get("Labels") or {})]
+    return Check(
+        "containers",
+        True,
+        f"{len(containers)} sandbox container(s) exist, {len(orphans)} orphaned "
+        "(orphans are removed when the next session starts)",
+    )
 
 
 async def _smoke(config: SandboxConfig) -> Check:

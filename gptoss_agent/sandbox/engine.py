@@ -10,6 +10,7 @@ quickly instead of hanging. Calls are blocking; async callers run them in a thre
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import socket
 import threading
 from collections.abc import Iterable, Iterator, Mapping
@@ -26,6 +27,11 @@ if TYPE_CHECKING:
 
 SANDBOX_LABEL = "gptoss-agent.sandbox"
 """Label carried by every sandbox container (value ``"1"``)."""
+
+
+def docker_py_installed() -> bool:
+    """Whether the docker-py package can be imported (without importing it)."""
+    return importlib.util.find_spec("docker") is not None
 
 
 def _docker() -> Any:

@@ -1,8 +1,11 @@
 """The error hierarchy of the sandbox package.
 
-One small flat hierarchy: everything the package raises derives from :class:`SandboxError`.
-What the *code under test* does wrong (exceptions, timeouts, crashes) is never raised: it
-comes back as an :class:`~gptoss_agent.sandbox.results.ExecutionResult`.
+One small flat hierarchy: every exception the package defines derives from
+:class:`SandboxError`. What the *code under test* does wrong (exceptions, timeouts,
+crashes) is never raised: it comes back as an
+:class:`~gptoss_agent.sandbox.results.ExecutionResult`. Two errors about the caller's
+own input also derive from :class:`ValueError`, so code that validates with
+``except ValueError`` keeps working.
 """
 
 from __future__ import annotations
@@ -10,6 +13,14 @@ from __future__ import annotations
 
 class SandboxError(Exception):
     """Base of every error the sandbox package raises."""
+
+
+class SandboxConfigError(SandboxError, ValueError):
+    """A :class:`~gptoss_agent.sandbox.config.SandboxConfig` or its limits are invalid."""
+
+
+class DataPathError(SandboxError, ValueError):
+    """A path for the ``/mnt/data`` drive is unsafe (absolute, empty, ``..``, over a link)."""
 
 
 class EngineUnavailableError(SandboxError):

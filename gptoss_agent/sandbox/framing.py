@@ -3,7 +3,8 @@
 Kernel frames are a 4-byte big-endian length followed by UTF-8 JSON (the kernel's side
 lives in :mod:`gptoss_agent.sandbox.kernel`). A container attached without a TTY sends
 its stdout and stderr interleaved, each piece behind an 8-byte header
-(stream, 0, 0, 0, big-endian size); :class:`AttachDemuxer` splits them without I/O.
+(stream, 0, 0, 0, big-endian size); :class:`AttachDemuxer` splits them without I/O, and
+:class:`AttachProtocol` feeds it from an asyncio connection on the attach socket.
 """
 
 from __future__ import annotations
@@ -106,3 +107,23 @@ class AttachDemuxer:
     def feed_eof(self) -> None:
         """The socket closed: end the stdout stream."""
         self._stdout.feed_eof()
+
+
+class AttachProtocol(asyncio.Protocol):
+    """Feeds the bytes of an attach socket into an :class:`AttachDemuxer`."""
+
+    def __init__(self, demux: AttachDemuxer) -> None:
+        self._demux = demux
+
+    def data_received(self, data: bytes) -> None:
+        """Hand raw socket bytes to the demuxer."""
+        self._demux.feed(data)
+
+    def eof_received(self) -> bool:
+        """End the stdout stream; ``False`` lets the transport close itself."""
+        self._demux.feed_eof()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """End the stdout stream (the kernel reads as gone)."""
+        self._demux.feed_eof()

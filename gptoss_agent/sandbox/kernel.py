@@ -1,8 +1,10 @@
 """The in-container kernel: runs notebook cells for the host, one at a time.
 
-Standard library only; it runs under the image's ``python3``. The host never imports
-this module: it sends the module's *source* to a bootstrap one-liner (see
-:data:`BOOTSTRAP`) over the container's stdin, so the kernel always matches the host's
+Standard library only, and nothing of this package: it runs under the image's
+``python3``. The host never *runs* this module. It imports it only for the names both
+sides must agree on (:data:`BOOTSTRAP`, :data:`CONTAINED_ENV`, :data:`UMASK_ENV`), and
+sends the module's *source* over the container's stdin to the bootstrap one-liner the
+container starts with (see :data:`BOOTSTRAP`), so the kernel always matches the host's
 version of the package, whatever image it runs in.
 
 Wire protocol, both directions: a 4-byte big-endian length, then that many bytes of UTF-8
@@ -17,21 +19,33 @@ Replies (kernel to host)::
     {"op": "ready", "pid": 8, "python": "3.11.2"}
     {"op": "result", "id": 7, "status": "ok" | "error" | "interrupted",
      "stdout": CLIP, "stderr": CLIP, "value": CLIP | null,
-     "error": {"name": ..., "message": ..., "traceback": CLIP} | null, "killed": 0}
+     "error": {"name": str, "message": str, "traceback": CLIP} | null,
+     "killed": 0, "exhausted": false}
+    {"op": "unknown", "request": "<the op>"}
 
 where ``CLIP`` is ``{"head": str, "tail": str, "cut": int}``: the start and end of a text
-with ``cut`` bytes (or characters) removed in between.
+with ``cut`` bytes (stdout, stderr) or characters (value, traceback) removed in between.
+``killed`` counts the leftover processes killed after the cell; ``exhausted`` says the
+cell failed with ``BlockingIOError`` (what a fork bomb gets at the container's process
+limit), after which its leftover processes are killed too. Any other request is answered
+with ``unknown``.
 
 The protocol uses private duplicates of the original stdin/stdout; file descriptors 0, 1
 and 2 are replaced (``/dev/null`` and two pipes drained by threads), so nothing the code
 or its subprocesses print can break the framing. Output is capped while it streams: only
-the head and tail of each stream are kept, the rest is counted.
+the head and tail of each stream are kept, the rest is counted. A process the cell forks
+closes the protocol descriptors and exits when it reaches the end of the cell, so only
+the kernel itself ever answers the host.
 
 On an ``interrupt`` the kernel raises ``KeyboardInterrupt`` in the running cell, then
-kills every other process in the container it can signal (the cell's children and their
-children, daemonised or not). If the cell ignores the interrupt, the host's grace period
-runs out and the host kills the whole container. If the host goes away (stdin closes),
-the kernel kills everything and exits.
+kills the leftover processes: in a container (:data:`CONTAINED_ENV` set) every process
+but init and the kernel, outside one (the package's own tests) only the kernel's own
+descendants. If the cell ignores the interrupt, the host's grace period runs out and the
+host removes the whole container. If the host goes away (stdin closes) or sends a frame
+that is not valid, the kernel kills its leftover processes and exits.
+
+At start the kernel applies the umask the host chose (:data:`UMASK_ENV`) and copies the
+image's prebuilt matplotlib font cache into the (empty) home directory.
 """
 
 from __future__ import annotations
@@ -73,6 +87,14 @@ CONTAINED_ENV = "GPTOSS_SANDBOX"
 """Set to ``1`` by the host in sandbox containers: the kernel may then clean up after an
 interrupt with ``kill(-1)``, which must never happen outside a PID namespace."""
 
+UMASK_ENV = "GPTOSS_UMASK"
+"""The umask (octal digits) the kernel applies at start, chosen by the host so that files
+the sandbox writes stay removable by the host user."""
+
+MPL_CACHE = "/opt/gptoss/matplotlib"
+"""Where the image keeps matplotlib's prebuilt font cache (the build writes it, the kernel
+copies it into the home directory), so the first plot does not build it."""
+
 KERNEL_FILENAME = "<gptoss-kernel>"
 """The file name the kernel's code objects carry when bootstrapped."""
 
@@ -90,7 +112,7 @@ _KERNEL_FILE = _own_filename()
 
 
 def clean_text(text: str) -> str:
-    """Make ``text`` encodable as UTF-8 (lone surrogates become ``\\udcff`` escapes)."""
+    r"""Make ``text`` encodable as UTF-8 (lone surrogates become ``\udcff`` escapes)."""
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
@@ -211,6 +233,7 @@ class Drain(threading.Thread):
         self._pending = b""
 
     def run(self) -> None:
+        """Read the pipe until it closes, handing every byte to :meth:`_consume`."""
         while True:
             try:
                 data = os.read(self.read_fd, _CHUNK)
@@ -492,6 +515,7 @@ class Kernel:
             "value": value,
             "error": error,
             "killed": killed,
+            "exhausted": exhausted,
         }
 
     def _run(self, code: str, filename: str) -> object:
@@ -555,7 +579,7 @@ class Kernel:
             drain.wait(_SENTINEL_WAIT_S)
 
 
-def _seed_matplotlib_cache(source: str = "/opt/gptoss/matplotlib") -> None:
+def _seed_matplotlib_cache(source: str = MPL_CACHE) -> None:
     """Copy the image's prebuilt matplotlib font cache into the (empty) home."""
     if "MPLCONFIGDIR" in os.environ or not os.path.isdir(source):
         return
@@ -576,7 +600,7 @@ def main() -> None:
     """Take over the process: private protocol fds, captured 1/2, serve until EOF."""
     fd_in = os.dup(0)
     fd_out = os.dup(1)
-    umask = os.environ.get("GPTOSS_UMASK", "")
+    umask = os.environ.get(UMASK_ENV, "")
     if umask:
         os.umask(int(umask, 8))
     _seed_matplotlib_cache()

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gptoss_agent.sandbox.errors import SandboxConfigError
+
 MIB = 1024 * 1024
 
 
@@ -38,6 +40,9 @@ class SandboxLimits:
         value_chars: Most characters kept of the ``repr`` of a trailing expression.
         startup_timeout_s: Deadline for a new container to answer its first request.
         api_timeout_s: Deadline of each Docker Engine API request.
+
+    Raises:
+        SandboxConfigError: A limit is not positive, or ``pids`` is below 16.
     """
 
     timeout_s: float = 120.0
@@ -74,6 +79,8 @@ class SandboxLimits:
         }
         for name, value in positive.items():
             if not value > 0:
-                raise ValueError(f"SandboxLimits.{name} must be positive, got {value!r}")
+                raise SandboxConfigError(f"SandboxLimits.{name} must be positive, got {value!r}")
         if self.pids < 16:
-            raise ValueError("SandboxLimits.pids must be at least 16 (the kernel needs a few)")
+            raise SandboxConfigError(
+                "SandboxLimits.pids must be at least 16 (the kernel needs a few)"
+            )

@@ -33,8 +33,8 @@ class ExecutionStatus(str, enum.Enum):
 
 
 @dataclass(frozen=True)
-class ExecutionError:
-    """An exception raised by the code.
+class ExceptionInfo:
+    """An exception raised by the code (a record of it, not an exception itself).
 
     Attributes:
         name: The exception class name (``ZeroDivisionError``).
@@ -74,7 +74,7 @@ class ExecutionResult:
     stdout_cut: int = 0
     stderr_cut: int = 0
     value: str | None = None
-    error: ExecutionError | None = None
+    error: ExceptionInfo | None = None
     state_reset: bool = False
     detail: str = ""
     duration_s: float = 0.0

@@ -5,13 +5,15 @@ Owns the container's lifecycle: created on first use from
 whose stdin carries the kernel's source and then every request, replaced when the kernel
 is lost (timeout ignored, crash, out of memory, killed from outside), removed on
 :meth:`DockerSandbox.close`. Every call's deadline is enforced here, from the host, and
-the ``/mnt/data`` quota is watched from the host while code runs.
+the ``/mnt/data`` quota is watched from the host while code runs. What the kernel
+answered is turned into a result by :mod:`gptoss_agent.sandbox.replies`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import importlib.resources
 import tempfile
@@ -21,7 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from gptoss_agent.sandbox.channel import ByteSink, CellOutcome, KernelChannel
+from gptoss_agent.sandbox.channel import ByteSink, CellOutcome, KernelChannel, Watchdog
 from gptoss_agent.sandbox.config import SandboxConfig
 from gptoss_agent.sandbox.container import build_spec
 from gptoss_agent.sandbox.datadir import DataDir
@@ -32,12 +34,11 @@ from gptoss_agent.sandbox.errors import (
     SandboxClosedError,
     SandboxError,
 )
-from gptoss_agent.sandbox.framing import AttachDemuxer
+from gptoss_agent.sandbox.framing import AttachDemuxer, AttachProtocol
 from gptoss_agent.sandbox.labels import owner_labels, reap_orphans
 from gptoss_agent.sandbox.limits import MIB
-from gptoss_agent.sandbox.results import ExecutionError, ExecutionResult, ExecutionStatus
-
-STATE_LOST = "Its state was reset: variables and imports are gone; files in /mnt/data were kept."
+from gptoss_agent.sandbox.replies import exit_cause, result_from_lost, result_from_reply
+from gptoss_agent.sandbox.results import ExecutionResult
 
 _reaped: set[str] = set()
 _reaped_lock = threading.Lock()
@@ -48,36 +49,6 @@ def kernel_source() -> str:
     """The source of :mod:`gptoss_agent.sandbox.kernel`, as sent into containers."""
     resource = importlib.resources.files("gptoss_agent.sandbox").joinpath("kernel.py")
     return resource.read_text(encoding="utf-8")
-
-
-def cut_marker(cut: int, unit: str = "bytes") -> str:
-    """The line that replaces the middle of a capped text."""
-    return f"\n[... {cut:,} {unit} of output cut ...]\n"
-
-
-def join_clip(clip: Mapping[str, Any] | None, unit: str = "bytes") -> tuple[str, int]:
-    """Rebuild a kernel clip (head, tail, cut) as text with a cut marker."""
-    if not clip:
-        return "", 0
-    head, tail, cut = str(clip.get("head", "")), str(clip.get("tail", "")), int(clip.get("cut", 0))
-    if cut <= 0:
-        return head + tail, 0
-    return head + cut_marker(cut, unit) + tail, cut
-
-
-class _AttachProtocol(asyncio.Protocol):
-    def __init__(self, demux: AttachDemuxer) -> None:
-        self._demux = demux
-
-    def data_received(self, data: bytes) -> None:
-        self._demux.feed(data)
-
-    def eof_received(self) -> bool:
-        self._demux.feed_eof()
-        return False
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._demux.feed_eof()
 
 
 class DockerSandbox:
@@ -187,10 +158,10 @@ class DockerSandbox:
             if outcome.reply is None:
                 result = await self._lost(outcome, timeout)
             else:
-                result = self._from_reply(outcome, timeout)
+                result = result_from_reply(outcome, timeout, limits)
             after = await asyncio.to_thread(self._data.snapshot)
         created, modified = DataDir.diff(before, after)
-        return _replace(
+        return dataclasses.replace(
             result,
             files_created=created,
             files_modified=modified,
@@ -260,7 +231,7 @@ class DockerSandbox:
             loop = asyncio.get_running_loop()
             reader = asyncio.StreamReader(limit=1 << 20)
             demux = AttachDemuxer(reader)
-            transport, _ = await loop.create_connection(lambda: _AttachProtocol(demux), sock=sock)
+            transport, _ = await loop.create_connection(lambda: AttachProtocol(demux), sock=sock)
             self._transport, self._demux = transport, demux
             await asyncio.to_thread(engine.start, self._container_id)
             channel = KernelChannel(reader, ByteSink(transport.write, transport.close))
@@ -286,7 +257,7 @@ class DockerSandbox:
         if container_id is not None and self._engine is not None:
             await asyncio.to_thread(self._engine.remove, container_id)
 
-    async def _quota_watchdog(self) -> Any:
+    async def _quota_watchdog(self) -> Watchdog:
         quota = self.config.limits.data_mb * MIB
         baseline = await asyncio.to_thread(self._data.usage, quota)
         allowed = max(quota, baseline)
@@ -297,90 +268,14 @@ class DockerSandbox:
 
         return watchdog
 
-    # -- results ---------------------------------------------------------------------------
+    # -- a lost kernel -------------------------------------------------------------------
 
-    def _from_reply(self, outcome: CellOutcome, timeout: float) -> ExecutionResult:
-        reply = outcome.reply or {}
-        stdout, stdout_cut = join_clip(reply.get("stdout"))
-        stderr, stderr_cut = join_clip(reply.get("stderr"))
-        value = join_clip(reply["value"], "characters")[0] if reply.get("value") else None
-        error = None
-        if isinstance(reply.get("error"), dict):
-            raw = reply["error"]
-            error = ExecutionError(
-                name=str(raw.get("name", "")),
-                message=str(raw.get("message", "")),
-                traceback=join_clip(raw.get("traceback"), "characters")[0],
-            )
-        kernel_status = reply.get("status")
-        detail = ""
-        if kernel_status == "interrupted" or outcome.stopped:
-            killed = int(reply.get("killed") or 0)
-            leftovers = f" {killed} leftover process(es) were killed." if killed else ""
-            if outcome.stopped == "quota":
-                status = ExecutionStatus.QUOTA
-                detail = self._quota_sentence() + " Variables and imports were kept." + leftovers
-            else:
-                status = ExecutionStatus.TIMEOUT
-                detail = (
-                    f"Execution timed out after {timeout:g} seconds and was interrupted "
-                    f"(KeyboardInterrupt); variables and imports were kept.{leftovers}"
-                )
-        elif kernel_status == "error":
-            status = ExecutionStatus.ERROR
-            killed = int(reply.get("killed") or 0)
-            if killed:
-                detail = (
-                    f"The process limit was reached; {killed} leftover process(es) were killed. "
-                    "Variables and imports were kept."
-                )
-        else:
-            status = ExecutionStatus.OK
-        return ExecutionResult(
-            status=status,
-            stdout=stdout,
-            stderr=stderr,
-            stdout_cut=stdout_cut,
-            stderr_cut=stderr_cut,
-            value=value,
-            error=error,
-            detail=detail,
-            duration_s=outcome.duration_s,
-        )
-
-    def _quota_sentence(self) -> str:
-        return (
-            f"Stopped: /mnt/data grew past its quota of {self.config.limits.data_mb} MB; "
-            "delete files there to free space."
-        )
-
-    async def _lost(self, outcome: CellOutcome, timeout: float) -> ExecutionResult:
+    async def _lost(self, outcome: CellOutcome, deadline_s: float) -> ExecutionResult:
         """The kernel is gone or unresponsive: find out why, then remove the container."""
         cause = await self._post_mortem() if outcome.stopped is None else ""
-        stderr_tail = self._demux.stderr_tail.strip() if self._demux else ""
+        stderr_tail = self._demux.stderr_tail if self._demux else ""
         await self._discard()
-        if outcome.stopped == "quota":
-            status = ExecutionStatus.QUOTA
-            detail = (
-                f"{self._quota_sentence()} The code did not stop when interrupted, so the "
-                f"sandbox was restarted. {STATE_LOST}"
-            )
-        elif outcome.stopped:
-            status = ExecutionStatus.TIMEOUT
-            detail = (
-                f"Execution timed out after {timeout:g} seconds and did not stop when "
-                f"interrupted, so the sandbox was restarted. {STATE_LOST}"
-            )
-        else:
-            status = ExecutionStatus.CRASHED
-            detail = f"{cause} {STATE_LOST}"
-        return ExecutionResult(
-            status=status,
-            stderr=stderr_tail[-2000:] if status is ExecutionStatus.CRASHED else "",
-            state_reset=True,
-            detail=detail,
-            duration_s=outcome.duration_s,
-        )
+        return result_from_lost(outcome, deadline_s, self.config.limits, cause, stderr_tail)
 
     async def _post_mortem(self) -> str:
         if self._engine is None or self._container_id is None:
@@ -389,22 +284,4 @@ class DockerSandbox:
         state: Mapping[str, Any] = {}
         with contextlib.suppress(SandboxError):
             state = await asyncio.to_thread(engine.wait_stopped, container_id, 5.0)
-        if not state:
-            return "The sandbox container disappeared (removed from outside)."
-        if state.get("OOMKilled"):
-            return (
-                "The Python process was killed because it ran out of memory "
-                f"(limit {self.config.limits.memory_mb} MB)."
-            )
-        code = state.get("ExitCode")
-        if code == 137:
-            return "The sandbox was killed (SIGKILL) from outside."
-        if code in (None, 0, -1) and state.get("Running"):
-            return "The Python process stopped answering."
-        return f"The Python process exited (exit code {code})."
-
-
-def _replace(result: ExecutionResult, **changes: Any) -> ExecutionResult:
-    import dataclasses
-
-    return dataclasses.replace(result, **changes)
+        return exit_cause(state, self.config.limits.memory_mb)

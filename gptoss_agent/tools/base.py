@@ -110,16 +110,27 @@ class ToolResult:
         metadata: Extra facts for the run result and transcripts that the model
             does not see (files written, timings, truncation counts, ...).
             Values must be JSON-serialisable.
+        invalid_call: ``True`` when the model erred in writing the call itself
+            (arguments that are not JSON or break the schema): the loop counts it
+            toward ``max_consecutive_errors``, unlike a call that was well-formed but
+            failed.
     """
 
     text: str
     is_error: bool = False
     metadata: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+    invalid_call: bool = False
 
     @classmethod
     def error(cls, text: str, **metadata: Any) -> ToolResult:
         """A result that tells the model what went wrong."""
         return cls(text=text, is_error=True, metadata=MappingProxyType(dict(metadata)))
+
+    @classmethod
+    def invalid(cls, text: str, **metadata: Any) -> ToolResult:
+        """A result for a call the model wrote wrongly (bad JSON, schema violation)."""
+        return cls(text=text, is_error=True, metadata=MappingProxyType(dict(metadata)),
+                   invalid_call=True)
 
 
 @dataclass(frozen=True)
@@ -163,7 +174,11 @@ class Tool(Protocol):
 
 @runtime_checkable
 class StatefulTool(Tool, Protocol):
-    """A tool whose per-session state is saved with the session and restored on resume."""
+    """A tool whose per-session state is saved with the session and restored on resume.
+
+    After every run the session records :meth:`snapshot` in its transcript; restoring a
+    session from a transcript hands the last recorded state to :meth:`restore`.
+    """
 
     def snapshot(self, session_id: str) -> Mapping[str, Any]:
         """JSON-serialisable state of ``session_id`` (e.g. the browser's page stack)."""
@@ -178,10 +193,26 @@ class StatefulTool(Tool, Protocol):
 class SessionScopedTool(Tool, Protocol):
     """A tool that holds resources per session (a container, a browser context).
 
-    The loop calls :meth:`close_session` when an agent session ends, so those resources
-    are freed without closing the tool for other sessions.
+    :meth:`AgentSession.aclose <gptoss_agent.agent.agent.AgentSession.aclose>` calls
+    :meth:`close_session` when a session ends, so those resources are freed without
+    closing the tool for other sessions.
     """
 
     async def close_session(self, session_id: str) -> None:
         """Free what ``session_id`` holds. Idempotent."""
+        ...
+
+
+@runtime_checkable
+class FinalReviewer(Tool, Protocol):
+    """A tool with something to say about the final answer (the browser checks citations).
+
+    Attributes:
+        review_key: The key the review is stored under in ``RunResult.reviews``.
+    """
+
+    review_key: str
+
+    def review_final(self, session_id: str, text: str) -> Mapping[str, Any] | None:
+        """A JSON-serialisable review of ``text``, or ``None`` when there is nothing to say."""
         ...

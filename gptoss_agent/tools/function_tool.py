@@ -131,14 +131,14 @@ class FunctionTool:
         try:
             arguments = self.validate(arguments_text)
         except ArgumentsError as exc:
-            return ToolResult.error(f"Error: {exc}", kind="invalid_arguments")
+            return ToolResult.invalid(f"Error: {exc}", kind="invalid_arguments")
         try:
             kwargs = {
                 key: coerce(value, self.annotations.get(key, Any))
                 for key, value in arguments.items()
             }
         except (TypeError, ValueError) as exc:
-            return ToolResult.error(f"Error: bad arguments for {self.name}: {exc}",
+            return ToolResult.invalid(f"Error: bad arguments for {self.name}: {exc}",
                                     kind="invalid_arguments")
         if self.context_param is not None:
             if context is None:

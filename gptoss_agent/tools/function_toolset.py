@@ -37,6 +37,10 @@ class FunctionToolset:
     def __contains__(self, name: object) -> bool:
         return name in self._tools
 
+    def get(self, name: str) -> FunctionTool | None:
+        """The function tool called ``name``, if there is one."""
+        return self._tools.get(name)
+
     @property
     def names(self) -> tuple[str, ...]:
         """The registered function names, in registration order."""

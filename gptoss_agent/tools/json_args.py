@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from gptoss_agent.tools.errors import ToolError
 
-class ArgumentsError(ValueError):
+
+class ArgumentsError(ToolError, ValueError):
     """The arguments text is not one acceptable JSON object; the message is for the model."""
 
 

@@ -41,7 +41,7 @@ class Resolution:
 
 
 @dataclass(frozen=True)
-class ResolutionError:
+class Unresolved:
     """Why a recipient cannot be called.
 
     Attributes:
@@ -123,7 +123,7 @@ class ToolRegistry:
                 names.extend(f"{namespace}.{function.name}" for function in spec.functions)
         return tuple(names)
 
-    def resolve(self, recipient: str) -> Resolution | ResolutionError:
+    def resolve(self, recipient: str) -> Resolution | Unresolved:
         """Find the tool that answers ``recipient``."""
         namespace, _, name = recipient.partition(".")
         available = ", ".join(self.available()) or "no tools"
@@ -136,7 +136,7 @@ class ToolRegistry:
             spec = tool.spec
             if spec.is_freeform:
                 if name:
-                    return ResolutionError(
+                    return Unresolved(
                         "unknown_tool",
                         f"{namespace} takes the whole message as its input; address it as "
                         f"to={namespace}, not to={recipient}. Available tools: {available}",
@@ -146,13 +146,13 @@ class ToolRegistry:
                 return Resolution(tool, namespace, name)
             return self._unknown(recipient, available)
         if namespace in BUILTIN_NAMESPACES:
-            return ResolutionError(
+            return Unresolved(
                 "tool_not_enabled",
                 f"{BUILTIN_NAMESPACES[namespace]} is not enabled in this session, so "
                 f"{recipient} cannot be called. Available tools: {available}",
             )
         if not name and recipient in self.functions:
-            return ResolutionError(
+            return Unresolved(
                 "unknown_tool",
                 f"there is no tool named {recipient!r}; did you mean "
                 f"functions.{recipient}? Available tools: {available}",
@@ -160,8 +160,8 @@ class ToolRegistry:
         return self._unknown(recipient, available)
 
     @staticmethod
-    def _unknown(recipient: str, available: str) -> ResolutionError:
-        return ResolutionError(
+    def _unknown(recipient: str, available: str) -> Unresolved:
+        return Unresolved(
             "unknown_tool",
             f"there is no tool named {recipient!r}. Available tools: {available}",
         )

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from gptoss_agent.agent.agent import Agent
-from gptoss_agent.agent.backend import SamplingParams
-from gptoss_agent.agent.encoding import HarmonyCodec
-from gptoss_agent.agent.loop import LoopLimits
-from gptoss_agent.agent.scripted import ScriptedBackend, ScriptedCompletion
+from gptoss_agent.agent.backends.base import SamplingParams
+from gptoss_agent.agent.backends.scripted import ScriptedBackend, ScriptedCompletion
+from gptoss_agent.agent.harmony.codec import HarmonyCodec
+from gptoss_agent.agent.limits import LoopLimits
 from gptoss_agent.tools.base import NamespaceSpec, ToolCall, ToolContext, ToolResult
 from gptoss_agent.tools.function_tool import function_tool
 

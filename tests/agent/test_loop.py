@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from gptoss_agent.agent.backend import GenerationRequest, GenerationStats
-from gptoss_agent.agent.encoding import HarmonyCodec
+from gptoss_agent.agent.backends.base import GenerationRequest, GenerationStats
+from gptoss_agent.agent.backends.scripted import ScriptedCompletion, ScriptError
 from gptoss_agent.agent.events import (
     FinalAnswer,
     MessageRecorded,
@@ -20,9 +20,9 @@ from gptoss_agent.agent.events import (
     ToolCallStarted,
     UsageUpdated,
 )
-from gptoss_agent.agent.loop import LoopLimits
+from gptoss_agent.agent.harmony.codec import HarmonyCodec
+from gptoss_agent.agent.limits import LoopLimits
 from gptoss_agent.agent.result import StopReason
-from gptoss_agent.agent.scripted import ScriptedCompletion, ScriptError
 from gptoss_agent.tools.function_tool import function_tool
 from tests.agent.scripting import CALL_ADD, FINAL, NEXT, scripted_agent
 
@@ -81,13 +81,13 @@ async def test_max_generations_budget(codec: HarmonyCodec) -> None:
     agent, backend = scripted_agent(codec, [CALL_ADD, other], limits=LoopLimits(max_generations=2))
     result = await agent.run("loop")
     backend.assert_finished()
-    assert result.stop_reason is StopReason.MAX_TURNS and result.tool_calls == 2
+    assert result.stop_reason is StopReason.MAX_GENERATIONS and result.tool_calls == 2
 
 
 async def test_token_budget_stops_the_run(codec: HarmonyCodec) -> None:
-    agent, _ = scripted_agent(codec, [CALL_ADD, FINAL], limits=LoopLimits(max_tokens=25))
+    agent, _ = scripted_agent(codec, [CALL_ADD, FINAL], limits=LoopLimits(max_sampled_tokens=25))
     result = await agent.run("2+3")
-    assert result.stop_reason is StopReason.MAX_TOKENS
+    assert result.stop_reason is StopReason.MAX_SAMPLED_TOKENS
     assert result.usage.sampled_tokens <= 25
 
 
@@ -246,7 +246,7 @@ async def test_repeated_call_stop_leaves_a_well_formed_history(codec: HarmonyCod
 
 
 async def test_drop_all_keeps_calls_with_their_results(codec: HarmonyCodec) -> None:
-    from gptoss_agent.agent.conversation import AnalysisPolicy
+    from gptoss_agent.agent.harmony.conversation import AnalysisPolicy
     from tests.agent.scripting import EchoPython
 
     call = ("<|channel|>analysis<|message|>THINK<|end|><|start|>assistant<|channel|>analysis "

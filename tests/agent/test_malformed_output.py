@@ -3,9 +3,9 @@ what was wrong (or the parser repairs it), and every repair or error is counted.
 
 from __future__ import annotations
 
-from gptoss_agent.agent.backend import SamplingParams
-from gptoss_agent.agent.encoding import HarmonyCodec
-from gptoss_agent.agent.loop import LoopLimits
+from gptoss_agent.agent.backends.base import SamplingParams
+from gptoss_agent.agent.harmony.codec import HarmonyCodec
+from gptoss_agent.agent.limits import LoopLimits
 from gptoss_agent.agent.result import StopReason
 from tests.agent.scripting import CALL_ADD, FINAL, NEXT, EchoPython, add, scripted_agent
 
@@ -264,7 +264,7 @@ async def test_made_up_tool_result_is_kept_out_of_history(codec: HarmonyCodec) -
 
 
 async def test_cut_off_final_does_not_end_the_turn(codec: HarmonyCodec) -> None:
-    from gptoss_agent.agent.backend import SamplingParams
+    from gptoss_agent.agent.backends.base import SamplingParams
 
     long_final = "<|channel|>final<|message|>" + "The sum is five. " * 30 + "<|return|>"
     script = [f"<|channel|>analysis<|message|>KEEP-ME<|end|>{NEXT}{CALL_ADD}",

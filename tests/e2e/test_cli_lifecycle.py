@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+
 from gptoss_agent.agent.transcript import (
     TranscriptError,
     TranscriptWriter,
@@ -28,7 +29,7 @@ FINAL = "<|channel|>final<|message|>{text}<|return|>"
 
 
 def cli_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "gptoss_agent.agent.cli", *args]
+    return [sys.executable, "-m", "gptoss_agent.agent.cli.entry", *args]
 
 
 def cli(*args: str, stdin: str | None = None, env: dict[str, str] | None = None,
@@ -145,7 +146,7 @@ def test_show_renders_a_transcript_like_the_live_view(tmp_path: Path) -> None:
 
 
 def test_export_writes_token_exact_training_examples(tmp_path: Path) -> None:
-    from gptoss_agent.agent.encoding import load_codec
+    from gptoss_agent.agent.harmony.codec import load_codec
 
     task = write_task(tmp_path, "exported", lookup_script())
     assert cli("run", str(task), "--quiet").returncode == 0
@@ -193,7 +194,7 @@ def test_batch_runs_tasks_concurrently_with_a_summary(tmp_path: Path) -> None:
     good = write_task(tmp_path, "good", lookup_script("ok"))
     also_good = write_task(tmp_path, "also_good", [FINAL.format(text="fine")])
     exhausted = write_task(tmp_path, "exhausted", lookup_script(),
-                           extra={"budgets": {"max_turns": 1}})
+                           extra={"budgets": {"max_generations": 1}})
     summary = tmp_path / "summary.json"
     completed = cli("run", str(good), str(also_good), str(exhausted), "--concurrency", "2",
                     "--summary", str(summary))
@@ -203,7 +204,7 @@ def test_batch_runs_tasks_concurrently_with_a_summary(tmp_path: Path) -> None:
     rows = {row["task"]: row for row in data["tasks"]}
     assert rows["good"]["outcome"] == "final" and rows["good"]["tool_calls"] == 1
     assert rows["also_good"]["final_text"] == "fine"
-    assert rows["exhausted"]["outcome"] == "max_turns" and rows["exhausted"]["exit_code"] == 1
+    assert rows["exhausted"]["outcome"] == "max_generations" and rows["exhausted"]["exit_code"] == 1
     assert (data["succeeded"], data["failed"]) == (2, 1)
 
 
@@ -218,6 +219,32 @@ def test_chat_takes_follow_up_messages(tmp_path: Path) -> None:
     records = read_records(tmp_path / "chat.jsonl")
     prompts = [r["prompt"] for r in records if r["type"] == "run_started"]
     assert prompts == ["hi", "are you there?"]
+
+
+CHAT_CHECK = """
+def check(ctx):
+    placed = (ctx.data_dir / "notes.txt").read_text()
+    assert ctx.result.final_text == "Still here.", ctx.result.final_text
+    return f"inputs placed ({placed.strip()}), last answer checked"
+"""
+
+
+def test_chat_lives_the_task_lifecycle(tmp_path: Path, needs_docker: None) -> None:
+    """chat places the inputs, checks the last answer and writes the outputs."""
+    (tmp_path / "notes.txt").write_text("seven\n")
+    (tmp_path / "check.py").write_text(CHAT_CHECK)
+    script = [FINAL.format(text="Hello there."), FINAL.format(text="Still here.")]
+    task = tmp_path / "chat.yaml"
+    task.write_text(json.dumps({
+        "model": {"backend": "scripted", "completions": script},
+        "inputs": ["notes.txt"], "tools": {"python": True}, "check": "check.py:check",
+        "output": {"transcript": "chat.jsonl", "final": "answer.txt"}}))
+    completed = cli("chat", str(task), stdin="hi\nare you there?\n/exit\n")
+    assert completed.returncode == 0, completed.stderr
+    assert "check passed: inputs placed (seven), last answer checked" in completed.stderr
+    assert (tmp_path / "answer.txt").read_text() == "Still here.\n"
+    finished = [r for r in read_records(tmp_path / "chat.jsonl") if r["type"] == "task_finished"]
+    assert finished[0]["outcome"]["check"]["passed"] is True
 
 
 def test_doctor_reports_vocabulary_and_model(tmp_path: Path) -> None:

@@ -11,19 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import require_or_skip
+from tests.support import docker_ready, require_or_skip
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "coding"
-
-
-def docker_ready() -> bool:
-    try:
-        from gptoss_agent.sandbox.doctor import diagnose
-
-        return all(check.ok for check in diagnose(smoke_test=False))
-    except Exception:
-        return False
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -35,7 +26,7 @@ def run_example(name: str, tmp_path: Path) -> tuple[int, list[dict[str, object]]
     folder = tmp_path / name
     shutil.copytree(EXAMPLES / name, folder)
     completed = subprocess.run(
-        [sys.executable, "-m", "gptoss_agent.agent.cli", "run", str(folder / "task.yaml"),
+        [sys.executable, "-m", "gptoss_agent.agent.cli.entry", "run", str(folder / "task.yaml"),
          "--json", "--set", f"output.transcript={tmp_path / 'run.jsonl'}",
          "--set", f"output.data_dir={tmp_path / 'data'}"],
         capture_output=True, text=True, timeout=600, cwd=tmp_path,
@@ -49,7 +40,7 @@ def test_fix_failing_test(tmp_path: Path) -> None:
     assert code == 0, stderr
     finished = events[-1]
     assert finished["type"] == "task_finished"
-    assert finished["extras"]["check"] == {"passed": True, "detail": "all 4 tests pass"}
+    assert finished["outcome"]["check"] == {"passed": True, "detail": "all 4 tests pass"}
     results = [e for e in events if e["type"] == "tool_result"]
     # The first test run fails, the misplaced patch is refused with the hunk named,
     # the corrected patch applies, and the last run is green.
@@ -65,7 +56,7 @@ def test_fix_failing_test(tmp_path: Path) -> None:
 def test_implement_feature(tmp_path: Path) -> None:
     code, events, stderr = run_example("implement_feature", tmp_path)
     assert code == 0, stderr
-    assert events[-1]["extras"]["check"]["passed"], events[-1]
+    assert events[-1]["check"]["passed"], events[-1]
     results = [e for e in events if e["type"] == "tool_result"]
     assert "1 failed" in results[2]["text"], "the first implementation fails a test"
     assert "passed" in results[4]["text"] and "[exit code 0]" in results[4]["text"]
@@ -74,7 +65,7 @@ def test_implement_feature(tmp_path: Path) -> None:
 def test_data_analysis(tmp_path: Path) -> None:
     code, events, stderr = run_example("data_analysis", tmp_path)
     assert code == 0, stderr
-    check = events[-1]["extras"]["check"]
+    check = events[-1]["check"]
     assert check["passed"], check
     chart = next((tmp_path / "data").rglob("sales_by_region.png"))
     assert chart.read_bytes()[:4] == b"\x89PNG"
@@ -96,11 +87,11 @@ def test_a_failed_check_has_its_own_exit_code(tmp_path: Path) -> None:
         kept.append(line)
     (folder / "task.yaml").write_text("\n".join(kept) + "\n")
     completed = subprocess.run(
-        [sys.executable, "-m", "gptoss_agent.agent.cli", "run", str(folder / "task.yaml"),
+        [sys.executable, "-m", "gptoss_agent.agent.cli.entry", "run", str(folder / "task.yaml"),
          "--json", "--set", f"output.data_dir={tmp_path / 'data'}"],
         capture_output=True, text=True, timeout=600, cwd=tmp_path,
     )
     assert completed.returncode == 5, completed.stderr
     finished = json.loads(completed.stdout.splitlines()[-1])
-    assert finished["extras"]["check"]["passed"] is False
-    assert "the tests still fail" in finished["extras"]["check"]["detail"]
+    assert finished["outcome"]["check"]["passed"] is False
+    assert "the tests still fail" in finished["outcome"]["check"]["detail"]

@@ -155,7 +155,7 @@ async def test_cli_runs_the_tiny_model_task(tmp_path: Path) -> None:
     require_engine()
     completed = await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-m", "gptoss_agent.agent.cli", "run",
+        [sys.executable, "-m", "gptoss_agent.agent.cli.entry", "run",
          str(SHIPPED.parent / "task.yaml"), "--json",
          "--set", f"output.transcript={tmp_path / 'run.jsonl'}"],
         capture_output=True, text=True, timeout=600, cwd=tmp_path,
@@ -166,4 +166,4 @@ async def test_cli_runs_the_tiny_model_task(tmp_path: Path) -> None:
     assert [result["text"].strip() for result in results] == [str(4821 * 37)]
     finished = events[-1]
     assert finished["type"] == "task_finished"
-    assert finished["extras"]["check"]["passed"] is True
+    assert finished["outcome"]["check"]["passed"] is True

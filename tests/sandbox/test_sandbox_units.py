@@ -288,7 +288,7 @@ def test_cli_requires_a_command(capsys):
 def test_agent_cli_registers_build_and_doctor():
     import argparse
 
-    from gptoss_agent.agent.cli_sandbox import add_sandbox_commands
+    from gptoss_agent.agent.cli.sandbox import add_sandbox_commands
 
     parser = argparse.ArgumentParser()
     add_sandbox_commands(parser.add_subparsers(dest="command"))

@@ -2,7 +2,7 @@
 
 import csv
 
-from gptoss_agent.agent.checks import CheckContext
+from gptoss_agent.agent.task.checks import CheckContext
 
 
 async def check(ctx: CheckContext) -> str:

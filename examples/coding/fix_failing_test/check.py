@@ -1,6 +1,6 @@
 """Success check: the bundled test suite passes in the sandbox workspace."""
 
-from gptoss_agent.agent.checks import CheckContext
+from gptoss_agent.agent.task.checks import CheckContext
 
 
 async def check(ctx: CheckContext) -> str:

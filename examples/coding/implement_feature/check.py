@@ -1,6 +1,6 @@
 """Success check: the feature exists, has its own tests, and every test passes."""
 
-from gptoss_agent.agent.checks import CheckContext
+from gptoss_agent.agent.task.checks import CheckContext
 
 
 async def check(ctx: CheckContext) -> str:

@@ -30,8 +30,11 @@ class ServerRequestError(BackendError):
 
 
 class ServerUnavailableError(BackendError):
-    """The server could not be reached or kept failing (connection errors, 5xx, timeouts)
-    after every retry."""
+    """The server could not be reached, or kept failing after every retry.
+
+    Connection errors, timeouts, HTTP 5xx, 408 and 429 are retried; this is raised once
+    the last attempt failed too.
+    """
 
 
 class ServerProtocolError(BackendError):

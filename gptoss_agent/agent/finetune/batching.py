@@ -98,3 +98,8 @@ def collate(examples: Sequence[TrainingExample], pad_id: int,
         loss_mask[row, : len(tokens)] = torch.tensor(example.mask, dtype=torch.bool)
     loss_mask[:, 0] = False
     return {"input_ids": ids, "attention_mask": attention, "loss_mask": loss_mask}
+
+
+def to_device(batch: dict[str, Any], device: str) -> dict[str, Any]:
+    """``batch`` with every tensor moved to ``device``."""
+    return {key: value.to(device) for key, value in batch.items()}

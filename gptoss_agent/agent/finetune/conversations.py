@@ -23,8 +23,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from gptoss_agent.agent.encoding import HarmonyCodec
 from gptoss_agent.agent.finetune.errors import DataError
+from gptoss_agent.agent.harmony.codec import HarmonyCodec
 
 _ROLES = ("system", "developer", "user", "assistant", "tool")
 

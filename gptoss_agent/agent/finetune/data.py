@@ -19,9 +19,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from gptoss_agent.agent.encoding import HarmonyCodec, load_codec
 from gptoss_agent.agent.finetune.conversations import render_conversation
 from gptoss_agent.agent.finetune.errors import DataError
+from gptoss_agent.agent.harmony.codec import HarmonyCodec, load_codec
 
 
 @dataclass(frozen=True)

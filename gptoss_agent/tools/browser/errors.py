@@ -1,7 +1,10 @@
-"""The error hierarchy of the browser tool.
+"""The error hierarchy of the browser tool, under :class:`BrowserError` (a ``ToolError``).
 
-Every error here carries a message written for the model: the tool turns them into
-``ToolResult.error`` texts, so they say what happened and what the model can do next.
+Every error here carries a message written for the model: the tool catches them and
+returns their text, so they say what happened and what the model can do next.
+:class:`BadArgumentsError` means the model wrote the call itself wrongly and comes back
+as ``ToolResult.invalid``; every other one is a well-formed call that failed and comes
+back as ``ToolResult.error``.
 """
 
 from __future__ import annotations
@@ -14,7 +17,11 @@ class BrowserError(ToolError):
 
 
 class BadArgumentsError(BrowserError):
-    """The model's arguments could not be parsed or are out of range."""
+    """The call is malformed: arguments that are not JSON, of the wrong type, or missing."""
+
+
+class TargetNotFoundError(BrowserError):
+    """A well-formed call named a cursor, link id or line that the session does not have."""
 
 
 class BlockedURLError(BrowserError):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 from gptoss_agent.tools.browser.page import Link, Page
@@ -84,16 +85,34 @@ def html_to_page(html: str, url: str, options: HtmlOptions | None = None) -> Pag
     Returns:
         A ``web`` page whose lines carry ``【id†text】`` markers for ``links[id]``.
     """
-    import html2text
-    from bs4 import BeautifulSoup, Comment, NavigableString, Tag
+    from bs4 import BeautifulSoup
 
     options = options or HtmlOptions()
     soup = BeautifulSoup(html, "lxml")
     title = _title(soup)
-    base = url
+    base = _base_url(soup, url)
+    _drop_invisible(soup)
+    _sanitize_text(soup)
+    links, markers = _number_links(soup, url, base, options.max_links)
+    converted = _to_text(soup.body or soup)
+    converted = _PLACEHOLDER.sub(lambda m: markers.get(int(m.group(1)), ""), converted)
+    lines = text_to_lines(converted, options.line_width)
+    return Page(url=url, title=title, lines=lines, links=tuple(links), kind="web")
+
+
+def _base_url(soup: Any, url: str) -> str:
+    """Where relative links resolve from: the ``<base href>``, else the page's URL."""
+    from bs4 import Tag
+
     base_tag = soup.find("base", href=True)
     if isinstance(base_tag, Tag):
-        base = urljoin(url, str(base_tag.get("href")))
+        return urljoin(url, str(base_tag.get("href")))
+    return url
+
+
+def _drop_invisible(soup: Any) -> None:
+    """Remove what a reader never sees: scripts, styles, controls, comments, hidden parts."""
+    from bs4 import Comment, Tag
 
     for tag in soup.find_all(_DROP_TAGS):
         tag.decompose()
@@ -109,11 +128,31 @@ def html_to_page(html: str, url: str, options: HtmlOptions | None = None) -> Pag
             or _HIDDEN_STYLE.search(str(attrs.get("style", "")))
         ):
             tag.decompose()
+
+
+def _sanitize_text(soup: Any) -> None:
+    """Sanitise every text node, so page text cannot forge a citation marker."""
+    from bs4 import NavigableString
+
     for node in soup.find_all(string=True):
         if isinstance(node, NavigableString):
             clean = sanitize(str(node))
             if clean != node:
                 node.replace_with(clean)
+
+
+def _number_links(
+    soup: Any, url: str, base: str, max_links: int
+) -> tuple[list[Link], dict[int, str]]:
+    """Replace each followable ``<a href>`` by a placeholder for its link marker.
+
+    Links to the same URL share an id; anchors that cannot be followed (other schemes,
+    fragments of this page, no text, past ``max_links``) become plain text.
+
+    Returns:
+        The links by id, and the marker text of each placeholder.
+    """
+    from bs4 import NavigableString, Tag
 
     page_host = (urlsplit(url).hostname or "").lower()
     page_no_fragment = urldefrag(url)[0]
@@ -125,32 +164,44 @@ def html_to_page(html: str, url: str, options: HtmlOptions | None = None) -> Pag
             continue
         href = str(anchor.get("href") or "").strip()
         target = urljoin(base, href) if href else ""
-        text = sanitize_inline(anchor.get_text(" ", strip=True))
-        if not text:
-            text = sanitize_inline(str(anchor.get("aria-label") or anchor.get("title") or ""))
-        if not text:
-            image = anchor.find("img")
-            if isinstance(image, Tag):
-                text = sanitize_inline(str(image.get("alt") or ""))
-        scheme = urlsplit(target).scheme.lower() if target else ""
-        if (
-            scheme not in ("http", "https")
-            or href.startswith("#")
-            or not text
-            or urldefrag(target)[0] == page_no_fragment
-            or (len(links) >= options.max_links and target not in ids_by_url)
-        ):
+        text = _anchor_text(anchor)
+        followable = (
+            urlsplit(target).scheme.lower() in ("http", "https")
+            and not href.startswith("#")
+            and bool(text)
+            and urldefrag(target)[0] != page_no_fragment
+            and (len(links) < max_links or target in ids_by_url)
+        )
+        if not followable:
             anchor.replace_with(NavigableString(f" {text} " if text else " "))
             continue
-        link_id = ids_by_url.get(target)
-        if link_id is None:
-            link_id = len(links)
-            ids_by_url[target] = link_id
+        link_id = ids_by_url.setdefault(target, len(links))
+        if link_id == len(links):
             links.append(Link(url=target, text=text))
         host = (urlsplit(target).hostname or "").lower()
-        placeholder_id = len(markers)
-        markers[placeholder_id] = link_marker(link_id, text, host if host != page_host else None)
-        anchor.replace_with(NavigableString(f"\ue000{placeholder_id}\ue001"))
+        placeholder = len(markers)
+        markers[placeholder] = link_marker(link_id, text, host if host != page_host else None)
+        anchor.replace_with(NavigableString(f"\ue000{placeholder}\ue001"))
+    return links, markers
+
+
+def _anchor_text(anchor: Any) -> str:
+    """What a link says: its text, else its ``aria-label``/``title``, else an image's alt."""
+    from bs4 import Tag
+
+    text = sanitize_inline(anchor.get_text(" ", strip=True))
+    if not text:
+        text = sanitize_inline(str(anchor.get("aria-label") or anchor.get("title") or ""))
+    if not text:
+        image = anchor.find("img")
+        if isinstance(image, Tag):
+            text = sanitize_inline(str(image.get("alt") or ""))
+    return text
+
+
+def _to_text(body: Any) -> str:
+    """The cleaned tree as Markdown-like text (html2text), without escaped list markers."""
+    import html2text
 
     converter = html2text.HTML2Text()
     converter.body_width = 0
@@ -159,13 +210,9 @@ def html_to_page(html: str, url: str, options: HtmlOptions | None = None) -> Pag
     converter.ignore_emphasis = True
     converter.unicode_snob = True
     converter.single_line_break = False
-    body = soup.body or soup
     converted: str = converter.handle(str(body))
     converted = _ESCAPED_NUMBER.sub(r"\1.", converted)
-    converted = _ESCAPED_BULLET.sub(r"\1\2", converted)
-    converted = _PLACEHOLDER.sub(lambda m: markers.get(int(m.group(1)), ""), converted)
-    lines = text_to_lines(converted, options.line_width)
-    return Page(url=url, title=title, lines=lines, links=tuple(links), kind="web")
+    return _ESCAPED_BULLET.sub(r"\1\2", converted)
 
 
 def _title(soup: object) -> str:

@@ -3,34 +3,44 @@
 :class:`CodingToolkit` gives the model two function tools bound to the python tool's
 per-session sandbox:
 
-* ``functions.apply_patch(patch)``: a V4A patch, applied *inside the container* by
-  :mod:`gptoss_agent.tools.coding.v4a` (sent in as source; standard library only), so a
-  symlink the model planted cannot make a write land on the host;
+* ``functions.apply_patch(patch)``: a V4A patch (:mod:`gptoss_agent.tools.coding.v4a`),
+  checked on the host and applied *inside the container* (:mod:`.cells`), so a symlink
+  the model planted cannot make a write land on the host;
 * ``functions.shell(command, timeout_s)``: a bash command in the workspace, under the
   sandbox's limits, killed with its whole process group at the deadline.
 
+A call the model wrote wrongly (a malformed patch, an empty command, a deadline that is
+not positive) comes back as ``ToolResult.invalid``; a well-formed patch that does not
+apply comes back as ``ToolResult.error``; a command that fails is reported, not an error.
+
 The workspace is ``/mnt/data/workspace`` in the container. A host project folder is
 *copied* into it when a session starts (the original is untouched); afterwards the
-agent's changes can be exported as a unified diff or copied back on request. Mounting
-the project read-write instead (``mounted=True``) is an explicit opt-in.
+agent's changes can be exported as a unified diff or copied back on request
+(:mod:`.workspace`). Mounting the project read-write instead (``mounted=True``) is an
+explicit opt-in.
 """
 
 from __future__ import annotations
 
-import difflib
+import math
 import os
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
 from gptoss_agent.tools.base import ToolContext, ToolResult
-from gptoss_agent.tools.coding import v4a
+from gptoss_agent.tools.coding.cells import patch_cell, shell_cell
+from gptoss_agent.tools.coding.v4a import PatchError, parse_patch
+from gptoss_agent.tools.coding.workspace import (
+    copy_back,
+    give_to_drive_owner,
+    unified_diff,
+    walk_files,
+)
+from gptoss_agent.tools.errors import ToolConfigError
 from gptoss_agent.tools.function_tool import FunctionTool, function_tool
 
 WORKSPACE_IN_CONTAINER = "/mnt/data/workspace"
-_IGNORED_DIRS = {".git", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache",
-                 ".venv", "node_modules"}
+"""Where the workspace is inside the container (the shell's working directory)."""
 
 
 class SandboxProvider(Protocol):
@@ -49,70 +59,6 @@ class SandboxProvider(Protocol):
         ...
 
 
-def _v4a_source() -> str:
-    return Path(v4a.__file__).read_text(encoding="utf-8")
-
-
-def _apply_code(patch: str, root: str) -> str:
-    return (
-        "import sys as __gx_sys, types as __gx_types\n"
-        "__gx = __gx_types.ModuleType('gptoss_v4a')\n"
-        "__gx_sys.modules['gptoss_v4a'] = __gx\n"
-        f"exec(compile({_v4a_source()!r}, 'gptoss_v4a', 'exec'), __gx.__dict__)\n"
-        "try:\n"
-        f"    print(__gx.summarise(__gx.apply_patch({patch!r}, __gx.FileSystem({root!r}))))\n"
-        "finally:\n"
-        "    del __gx_sys.modules['gptoss_v4a']\n"
-        "    del __gx, __gx_sys, __gx_types\n"
-    )
-
-
-def _shell_code(command: str, root: str, timeout_s: float) -> str:
-    return (
-        "import os as __gx_os, signal as __gx_signal, subprocess as __gx_sp\n"
-        f"__gx_p = __gx_sp.Popen(['bash', '-c', {command!r}], cwd={root!r}, "
-        "stdin=__gx_sp.DEVNULL, start_new_session=True)\n"
-        "try:\n"
-        f"    __gx_code = __gx_p.wait(timeout={timeout_s!r})\n"
-        "    print(f'[exit code {__gx_code}]')\n"
-        "except __gx_sp.TimeoutExpired:\n"
-        "    __gx_os.killpg(__gx_p.pid, __gx_signal.SIGKILL)\n"
-        "    __gx_p.wait()\n"
-        f"    print('[killed after {timeout_s:g} seconds]')\n"
-        "finally:\n"
-        "    del __gx_os, __gx_signal, __gx_sp, __gx_p\n"
-    )
-
-
-def _walk_files(root: Path) -> Iterator[Path]:
-    """Regular files under ``root`` (relative paths); symlinks are never followed."""
-    for folder, dirs, files in os.walk(root, followlinks=False):
-        dirs[:] = sorted(d for d in dirs if d not in _IGNORED_DIRS)
-        for name in sorted(files):
-            path = Path(folder) / name
-            if path.is_file() and not path.is_symlink():
-                yield path.relative_to(root)
-
-
-def _give_to_drive_owner(folder: Path, drive: Path) -> None:
-    """Make copied files belong to the drive's owner (the sandbox user), so code in the
-    container can change them; links are never followed."""
-    if os.geteuid() != 0:
-        return
-    owner = os.stat(drive)
-    for parent, dirs, files in os.walk(folder, followlinks=False):
-        os.lchown(parent, owner.st_uid, owner.st_gid)
-        for name in dirs + files:
-            os.lchown(os.path.join(parent, name), owner.st_uid, owner.st_gid)
-
-
-def _read_text(path: Path) -> list[str] | None:
-    try:
-        return path.read_text(encoding="utf-8").splitlines(keepends=True)
-    except (UnicodeDecodeError, OSError):
-        return None
-
-
 def project_mount(project: str | os.PathLike[str]) -> tuple[str, str]:
     """The ``SandboxConfig.extra_mounts`` entry that mounts ``project`` as the workspace."""
     return (str(Path(project).resolve()), WORKSPACE_IN_CONTAINER)
@@ -129,6 +75,9 @@ class CodingToolkit:
         mounted: The project is bind-mounted read-write at the workspace path (the python
             tool was configured with it: :func:`project_mount`) instead of copied. The
             agent then edits the project in place; there is nothing to diff or apply back.
+
+    Raises:
+        ToolConfigError: The project folder does not exist, or ``mounted`` has none.
     """
 
     def __init__(self, python: SandboxProvider, project: str | os.PathLike[str] | None = None,
@@ -136,9 +85,9 @@ class CodingToolkit:
         self.python = python
         self.project = Path(project).resolve() if project is not None else None
         if self.project is not None and not self.project.is_dir():
-            raise ValueError(f"project folder {self.project} does not exist")
+            raise ToolConfigError(f"project folder {self.project} does not exist")
         if mounted and self.project is None:
-            raise ValueError("mounted=True needs a project folder")
+            raise ToolConfigError("mounted=True needs a project folder")
         self.shell_timeout_s = shell_timeout_s
         self.mounted = mounted
         self._prepared: set[str] = set()
@@ -155,78 +104,53 @@ class CodingToolkit:
         if session_id in self._prepared or self.mounted:
             return target
         if self.project is not None:
-            for relative in _walk_files(self.project):
+            for relative in walk_files(self.project):
                 self.python.put_file(session_id, f"workspace/{relative.as_posix()}",
                                      (self.project / relative).read_bytes())
         else:
             self.python.put_file(session_id, "workspace/.keep", b"")
-        _give_to_drive_owner(target, self.python.data_dir(session_id))
+        give_to_drive_owner(target, self.python.data_dir(session_id))
         self._prepared.add(session_id)
         return target
 
     def diff(self, session_id: str) -> str:
-        """The agent's changes as a unified diff against the original project
-        (empty when the project is mounted: the changes are already in it)."""
+        """The agent's changes as a unified diff against the original project.
+
+        Empty when the project is mounted: the changes are already in it.
+        """
         if self.mounted:
             return ""
-        workspace = self.workspace(session_id)
-        original = self.project
-        before = set(_walk_files(original)) if original is not None else set()
-        after = set(_walk_files(workspace)) if workspace.exists() else set()
-        chunks: list[str] = []
-        for relative in sorted(before | after):
-            old = _read_text(original / relative) if original and relative in before else []
-            new = _read_text(workspace / relative) if relative in after else []
-            if old is None or new is None:
-                if relative not in before:
-                    chunks.append(f"Binary file {relative} added\n")
-                elif relative not in after:
-                    chunks.append(f"Binary file {relative} deleted\n")
-                elif original is not None and (
-                    (original / relative).read_bytes() != (workspace / relative).read_bytes()
-                ):
-                    chunks.append(f"Binary file {relative} changed\n")
-                continue
-            if relative not in before and not new:
-                chunks.append(f"Empty file {relative} added\n")
-                continue
-            if old != new:
-                chunks.extend(difflib.unified_diff(
-                    old, new,
-                    fromfile=f"a/{relative}" if relative in before else "/dev/null",
-                    tofile=f"b/{relative}" if relative in after else "/dev/null",
-                ))
-        return "".join(chunks)
+        return unified_diff(self.project, self.workspace(session_id))
 
     def apply_back(self, session_id: str) -> list[str]:
-        """Copy the agent's changes onto the original project; returns changed paths."""
+        """Copy the agent's changes onto the original project; returns changed paths.
+
+        Raises:
+            ToolConfigError: The toolkit has no project folder.
+        """
         if self.project is None:
-            raise ValueError("there is no project folder to apply the changes to")
+            raise ToolConfigError("there is no project folder to apply the changes to")
         if self.mounted:
             return []
-        workspace = self.workspace(session_id)
-        before = set(_walk_files(self.project))
-        after = set(_walk_files(workspace))
-        changed: list[str] = []
-        for relative in sorted(after):
-            source, target = workspace / relative, self.project / relative
-            if relative not in before or source.read_bytes() != target.read_bytes():
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(source, target)
-                changed.append(str(relative))
-        for relative in sorted(before - after):
-            (self.project / relative).unlink()
-            changed.append(str(relative))
-        return changed
+        return copy_back(self.workspace(session_id), self.project)
 
     # ------------------------------------------------------------------ the tools
     async def apply_patch(self, patch: str, context: ToolContext) -> ToolResult:
-        """Apply a V4A patch inside the sandbox workspace."""
+        """Apply a V4A patch inside the sandbox workspace.
+
+        The patch is parsed on the host first: a malformed one is an invalid call and
+        never reaches the sandbox.
+        """
+        try:
+            parse_patch(patch)
+        except PatchError as exc:
+            return ToolResult.invalid(f"Error: the patch is malformed: {exc}",
+                                      kind="invalid_arguments")
         self.prepare(context.session_id)
         sandbox = self.python.sandbox(context.session_id)
-        result = await sandbox.execute(_apply_code(patch, WORKSPACE_IN_CONTAINER))
+        result = await sandbox.execute(patch_cell(patch, WORKSPACE_IN_CONTAINER))
         if result.error is not None:
-            if result.error.name == "PatchError":
+            if result.error.name == PatchError.__name__:
                 return ToolResult.error(f"Error: the patch was not applied: "
                                         f"{result.error.message}", kind="patch_failed")
             return ToolResult.error(f"Error: {result.error.name}: {result.error.message}",
@@ -238,11 +162,20 @@ class CodingToolkit:
                           metadata={"files": list(result.files_created + result.files_modified)})
 
     async def shell(self, command: str, timeout_s: float, context: ToolContext) -> ToolResult:
-        """Run a bash command in the sandbox workspace."""
+        """Run a bash command in the sandbox workspace.
+
+        A failing command is reported to the model (``metadata["failed"]``), not an
+        error; an empty command or a deadline that is not positive is an invalid call.
+        """
+        if not command.strip():
+            return ToolResult.invalid("Error: the command is empty.", kind="invalid_arguments")
+        if not math.isfinite(timeout_s) or timeout_s <= 0:
+            return ToolResult.invalid(f"Error: timeout_s must be a positive number of seconds, "
+                                      f"not {timeout_s!r}.", kind="invalid_arguments")
         self.prepare(context.session_id)
         sandbox = self.python.sandbox(context.session_id)
         deadline = min(timeout_s, self.shell_timeout_s)
-        result = await sandbox.execute(_shell_code(command, WORKSPACE_IN_CONTAINER, deadline),
+        result = await sandbox.execute(shell_cell(command, WORKSPACE_IN_CONTAINER, deadline),
                                        timeout_s=deadline + 10)
         text = result.stdout
         if result.stderr:
@@ -267,6 +200,7 @@ class CodingToolkit:
 
             Args:
                 patch: The whole patch text.
+                context: The session the call belongs to (filled in by the loop).
             """
             return await toolkit.apply_patch(patch, context)
 
@@ -276,6 +210,7 @@ class CodingToolkit:
 
             Args:
                 command: The command line, e.g. "python -m pytest -q".
+                context: The session the call belongs to (filled in by the loop).
                 timeout_s: Seconds before the command is killed.
             """
             return await toolkit.shell(command, timeout_s, context)

@@ -28,6 +28,6 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import torch
 
     torch.set_num_threads(1)
-    from gptoss_agent.agent.backends.tiny import build_tiny_model
+    from gptoss_agent.agent.backends.transformers.tiny import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny-gptoss"), seed=1234)

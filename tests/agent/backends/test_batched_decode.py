@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from gptoss_agent.agent.backend import SamplingParams
+from gptoss_agent.agent.backends.base import SamplingParams
 from tests.agent.backends.conftest import need_torch
 from tests.agent.backends.test_transformers_backend import generate, load, words
 
@@ -33,8 +33,8 @@ def test_ragged_attention_equals_each_row_alone(lengths: tuple[int, ...],
     need_torch()
     import torch
 
-    from gptoss_agent.agent.backends.ragged_batch import RaggedRows
-    from gptoss_agent.agent.backends.sink_attention import QUERIES_LAST, sink_attention
+    from gptoss_agent.agent.backends.transformers.ragged_batch import RaggedRows
+    from gptoss_agent.agent.backends.transformers.sink_attention import QUERIES_LAST, sink_attention
 
     generator = torch.Generator().manual_seed(11)
     query = torch.randn(len(lengths), 8, 1, 32, generator=generator)
@@ -59,9 +59,9 @@ def test_ragged_batches_are_refused_outside_a_decode_step() -> None:
     need_torch()
     import torch
 
-    from gptoss_agent.agent.backends.growable_cache import growable_cache
-    from gptoss_agent.agent.backends.ragged_batch import RaggedBatchCache, RaggedRows
-    from gptoss_agent.agent.backends.sink_attention import QUERIES_LAST, sink_attention
+    from gptoss_agent.agent.backends.transformers.growable_cache import growable_cache
+    from gptoss_agent.agent.backends.transformers.ragged_batch import RaggedBatchCache, RaggedRows
+    from gptoss_agent.agent.backends.transformers.sink_attention import QUERIES_LAST, sink_attention
 
     module = _Module(torch.zeros(4))
     rows = RaggedRows((torch.zeros(1, 2, 5, 8), torch.zeros(1, 2, 9, 8)))
@@ -254,7 +254,7 @@ async def test_a_failed_draw_fails_its_session_only(batching: Any, lone: Any,
 
 
 def _request(prompt: tuple[int, ...], session: str, sampling: SamplingParams) -> Any:
-    from gptoss_agent.agent.backend import GenerationRequest
+    from gptoss_agent.agent.backends.base import GenerationRequest
 
     return GenerationRequest(prompt=prompt, stop_tokens=frozenset(), sampling=sampling,
                              session_id=session)
@@ -262,7 +262,7 @@ def _request(prompt: tuple[int, ...], session: str, sampling: SamplingParams) ->
 
 def test_decode_batch_must_be_positive() -> None:
     need_torch()
-    from gptoss_agent.agent.backends.transformers_backend import TransformersBackendConfig
+    from gptoss_agent.agent.backends.transformers.backend import TransformersBackendConfig
 
     with pytest.raises(ValueError, match="decode_batch must be >= 1"):
         TransformersBackendConfig(model="m", decode_batch=0)

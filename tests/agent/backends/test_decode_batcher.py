@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from gptoss_agent.agent.backends.decode_batcher import DecodeBatcher
+from gptoss_agent.agent.backends.transformers.decode_batcher import DecodeBatcher
 
 
 class Recorder:

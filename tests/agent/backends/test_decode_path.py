@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from gptoss_agent.agent.backend import GenerationRequest, SamplingParams
+from gptoss_agent.agent.backends.base import GenerationRequest, SamplingParams
 from tests.agent.backends.conftest import need_torch
 
 
@@ -53,7 +53,7 @@ def test_sink_attention_equals_the_eager_attention(heads: int, kv_heads: int, q_
     import torch
     from transformers.models.gpt_oss.modeling_gpt_oss import eager_attention_forward
 
-    from gptoss_agent.agent.backends.sink_attention import QUERIES_LAST, sink_attention
+    from gptoss_agent.agent.backends.transformers.sink_attention import QUERIES_LAST, sink_attention
 
     generator = torch.Generator().manual_seed(heads * 1000 + q_len)
     query = torch.randn(1, heads, q_len, 32, generator=generator)
@@ -76,7 +76,7 @@ def test_sink_attention_skips_the_window_only_when_queries_are_last() -> None:
     import torch
     from transformers.models.gpt_oss.modeling_gpt_oss import eager_attention_forward
 
-    from gptoss_agent.agent.backends.sink_attention import QUERIES_LAST, sink_attention
+    from gptoss_agent.agent.backends.transformers.sink_attention import QUERIES_LAST, sink_attention
 
     generator = torch.Generator().manual_seed(3)
     query = torch.randn(1, 4, 2, 16, generator=generator)
@@ -96,7 +96,7 @@ def test_sink_attention_is_for_inference_only() -> None:
     need_torch()
     import torch
 
-    from gptoss_agent.agent.backends.sink_attention import sink_attention
+    from gptoss_agent.agent.backends.transformers.sink_attention import sink_attention
 
     tensor = torch.zeros(1, 2, 1, 4)
     with pytest.raises(ValueError, match="inference"):
@@ -108,7 +108,7 @@ def test_sink_attention_is_for_inference_only() -> None:
 
 
 def test_backend_switches_gpt_oss_to_the_sink_attention(tiny_model_dir: Path) -> None:
-    from gptoss_agent.agent.backends.transformers_backend import (
+    from gptoss_agent.agent.backends.transformers.backend import (
         TransformersBackend,
         TransformersBackendConfig,
     )
@@ -134,7 +134,7 @@ def test_growable_cache_equals_dynamic_cache_through_growth_and_crops(
     import torch
     from transformers import AutoModelForCausalLM, DynamicCache
 
-    from gptoss_agent.agent.backends.growable_cache import growable_cache
+    from gptoss_agent.agent.backends.transformers.growable_cache import growable_cache
 
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, local_files_only=True).eval()
     reference, growable = DynamicCache(), growable_cache()
@@ -222,7 +222,7 @@ def test_compact_head_is_only_built_for_plain_output_layers(tiny_model_dir: Path
     need_torch()
     from transformers import AutoModelForCausalLM
 
-    from gptoss_agent.agent.backends.compact_head import CompactHead
+    from gptoss_agent.agent.backends.transformers.compact_head import CompactHead
 
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, local_files_only=True)
     head = CompactHead.build(model, [5, 3, 5, 200002])

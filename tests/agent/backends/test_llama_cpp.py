@@ -23,14 +23,14 @@ from pathlib import Path
 
 import pytest
 
-from gptoss_agent.agent.backend import GenerationRequest, SamplingParams
+from gptoss_agent.agent.backends.base import GenerationRequest, SamplingParams
 from gptoss_agent.agent.backends.errors import ServerUnavailableError
-from gptoss_agent.agent.backends.server_backend import (
+from gptoss_agent.agent.backends.server.backend import (
     RetryPolicy,
     ServerBackend,
     ServerBackendConfig,
 )
-from gptoss_agent.agent.encoding import HarmonyCodec, load_codec
+from gptoss_agent.agent.harmony.codec import HarmonyCodec, load_codec
 from tests.agent.backends.conftest import HAS_TORCH
 from tests.support import require_or_skip
 
@@ -74,7 +74,10 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     require_or_skip(HAS_TORCH and server_ok, "llama-cpp-python[server] or torch is not installed")
     require_or_skip(script is not None and script.is_file(), f"no llama.cpp converter at {script}")
     assert script is not None
-    from gptoss_agent.agent.backends.tiny import build_harmony_tokenizer, build_tiny_model
+    from gptoss_agent.agent.backends.transformers.tiny import (
+        build_harmony_tokenizer,
+        build_tiny_model,
+    )
 
     folder = tmp_path_factory.mktemp("llama")
     model_dir = build_tiny_model(folder / "hf", seed=3, transitions=transitions(load_codec()))

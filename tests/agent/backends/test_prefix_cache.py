@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gptoss_agent.agent.backends.prefix_cache import (
+from gptoss_agent.agent.backends.transformers.prefix_cache import (
     SessionCacheStore,
     common_prefix_length,
     plan_reuse,

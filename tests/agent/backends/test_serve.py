@@ -14,10 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gptoss_agent.agent.backend import GenerationRequest, SamplingParams
+from gptoss_agent.agent.backends.base import GenerationRequest, SamplingParams
 from gptoss_agent.agent.backends.errors import ServerRequestError
-from gptoss_agent.agent.backends.server_backend import ServerBackend, ServerBackendConfig
-from gptoss_agent.agent.encoding import HarmonyCodec
+from gptoss_agent.agent.backends.server.backend import ServerBackend, ServerBackendConfig
+from gptoss_agent.agent.harmony.codec import HarmonyCodec
 from tests.agent.backends.conftest import need_torch
 
 REPO = Path(__file__).resolve().parents[3]
@@ -36,7 +36,7 @@ def served(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     command = [
         sys.executable,
         "-m",
-        "gptoss_agent.agent.backends.serve",
+        "gptoss_agent.agent.backends.http.completions",
         str(tiny_model_dir),
         "--port",
         "0",
@@ -92,7 +92,7 @@ async def collect(
 async def test_served_tokens_equal_in_process_tokens_and_cache_is_reused(
     served: Served, codec: HarmonyCodec
 ) -> None:
-    from gptoss_agent.agent.backends.transformers_backend import (
+    from gptoss_agent.agent.backends.transformers.backend import (
         TransformersBackend,
         TransformersBackendConfig,
     )
@@ -196,7 +196,7 @@ def test_bad_settings_and_missing_models_exit_cleanly(tmp_path: Path, arguments:
                                                       code: int, message: str) -> None:
     need_torch()
     completed = subprocess.run(
-        [sys.executable, "-m", "gptoss_agent.agent.backends.serve", str(tmp_path / "none"),
+        [sys.executable, "-m", "gptoss_agent.agent.backends.http.completions", str(tmp_path / "none"),
          "--device", "cpu", *arguments],
         capture_output=True, text=True, timeout=120,
     )
@@ -206,7 +206,7 @@ def test_bad_settings_and_missing_models_exit_cleanly(tmp_path: Path, arguments:
 
 def test_a_device_that_is_not_there_is_a_load_error(tiny_model_dir: Path) -> None:
     completed = subprocess.run(  # no machine has a hundredth GPU, or torch without CUDA
-        [sys.executable, "-m", "gptoss_agent.agent.backends.serve", str(tiny_model_dir),
+        [sys.executable, "-m", "gptoss_agent.agent.backends.http.completions", str(tiny_model_dir),
          "--device", "cuda:99"],
         capture_output=True, text=True, timeout=120,
     )

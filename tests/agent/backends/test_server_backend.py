@@ -7,19 +7,19 @@ from typing import Any
 
 import pytest
 
-from gptoss_agent.agent.backend import GenerationRequest, ModelBackend, SamplingParams
-from gptoss_agent.agent.backends import server_backend
+from gptoss_agent.agent.backends.base import GenerationRequest, ModelBackend, SamplingParams
 from gptoss_agent.agent.backends.errors import (
     BackendUnavailableError,
     ServerRequestError,
     ServerUnavailableError,
 )
-from gptoss_agent.agent.backends.server_backend import (
+from gptoss_agent.agent.backends.server import backend as server_backend
+from gptoss_agent.agent.backends.server.backend import (
     RetryPolicy,
     ServerBackend,
     ServerBackendConfig,
 )
-from gptoss_agent.agent.encoding import HarmonyCodec
+from gptoss_agent.agent.harmony.codec import HarmonyCodec
 from tests.agent.backends.fake_server import FakeServer, Gate, Stall, Status, Stream, text_chunks
 
 FAST = RetryPolicy(max_attempts=4, initial_delay=0.001, max_delay=0.01)

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from gptoss_agent.agent.shared_backends import sharing_key
-from gptoss_agent.agent.taskfile import load_task
+from gptoss_agent.agent.task.load import load_task
+from gptoss_agent.agent.task.shared import sharing_key
 from tests.agent.backends.conftest import need_torch
 
 
@@ -34,7 +34,7 @@ def transformers_task(folder: Path, name: str, model_path: str, dtype: str = "fl
         "    max_tokens: 16\n"
         f"prompt: Say something for task {name}.\n"
         "budgets:\n"
-        "  max_turns: 1\n"
+        "  max_generations: 1\n"
     )
     return path
 
@@ -56,8 +56,8 @@ def test_a_batch_loads_each_model_once_and_batches_its_sessions(
     tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     need_torch()
-    from gptoss_agent.agent import factory
-    from gptoss_agent.agent.cli_run import run_batch
+    from gptoss_agent.agent.cli.run import run_batch
+    from gptoss_agent.agent.task import build as factory
 
     built: list[Any] = []
     original = factory.build_backend
@@ -80,7 +80,7 @@ def test_a_batch_loads_each_model_once_and_batches_its_sessions(
 
     rows = json.loads(summary.read_text())["tasks"]
     assert [row["task"] for row in rows] == ["a", "b", "c", "d"]
-    assert all(row["outcome"] == "max_turns" for row in rows), rows  # no backend errors
+    assert all(row["outcome"] == "max_generations" for row in rows), rows  # no backend errors
     assert len(built) == 2  # float32 once for a, b and c; bfloat16 once for d
     shared, alone = sorted(built, key=lambda backend: backend.counters.decoded_tokens,
                            reverse=True)
@@ -104,7 +104,7 @@ class FakeBackend:
 
 
 async def test_shared_backends_build_once_keep_enough_sessions_and_close(tmp_path: Path) -> None:
-    from gptoss_agent.agent.shared_backends import SharedBackends
+    from gptoss_agent.agent.task.shared import SharedBackends
 
     made: list[FakeBackend] = []
 
@@ -130,7 +130,7 @@ async def test_shared_backends_build_once_keep_enough_sessions_and_close(tmp_pat
 
 async def test_a_backend_closes_when_its_last_task_is_done(tmp_path: Path) -> None:
     """A batch over several checkpoints holds each only while its tasks run."""
-    from gptoss_agent.agent.shared_backends import SharedBackends
+    from gptoss_agent.agent.task.shared import SharedBackends
 
     made: dict[str, FakeBackend] = {}
 
@@ -170,7 +170,7 @@ def test_defaults_do_not_split_a_model(tmp_path: Path) -> None:
 
 
 async def test_keep_sessions_raises_the_bound_only(tiny_model_dir: Path) -> None:
-    from gptoss_agent.agent.backend import SamplingParams
+    from gptoss_agent.agent.backends.base import SamplingParams
     from tests.agent.backends.test_transformers_backend import generate, load
 
     backend = load(tiny_model_dir, max_sessions=1)

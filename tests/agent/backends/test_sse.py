@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from gptoss_agent.agent.backends.errors import ServerProtocolError
-from gptoss_agent.agent.backends.sse import iter_json_chunks, iter_sse_data
+from gptoss_agent.agent.backends.server.sse import iter_json_chunks, iter_sse_data
 
 
 async def _lines(*lines: str) -> AsyncIterator[str]:

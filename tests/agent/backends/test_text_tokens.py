@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from gptoss_agent.agent.backends.text_tokens import IncrementalEncoder, infer_stop_token
-from gptoss_agent.agent.encoding import HarmonyCodec
+from gptoss_agent.agent.backends.server.text_tokens import IncrementalEncoder, infer_stop_token
+from gptoss_agent.agent.harmony.codec import HarmonyCodec
 
 TEXTS = [
     "<|channel|>analysis<|message|>We need to compute 12345 * 678. Let's do it.<|end|>"

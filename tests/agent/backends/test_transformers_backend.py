@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from gptoss_agent.agent.backend import GenerationRequest, ModelBackend, SamplingParams
+from gptoss_agent.agent.backends.base import GenerationRequest, ModelBackend, SamplingParams
 from gptoss_agent.agent.backends.errors import BackendUnavailableError
 from tests.agent.backends.conftest import need_torch
 
@@ -24,7 +24,7 @@ GREEDY = SamplingParams(temperature=0.0, max_tokens=6)
 
 def load(model_dir: Path, **settings: Any) -> Any:
     need_torch()
-    from gptoss_agent.agent.backends.transformers_backend import (
+    from gptoss_agent.agent.backends.transformers.backend import (
         TransformersBackend,
         TransformersBackendConfig,
     )
@@ -244,7 +244,7 @@ async def test_empty_prompt_is_rejected(backends: tuple[Any, Any]) -> None:
 
 def test_from_task_settings_loads_by_path(tiny_model_dir: Path) -> None:
     need_torch()
-    from gptoss_agent.agent.backends import transformers_backend
+    from gptoss_agent.agent.backends.transformers import backend as transformers_backend
 
     backend = transformers_backend.from_task_settings(
         tiny_model_dir, {"backend": "transformers", "device": "cpu", "dtype": "float32"}

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from gptoss_agent.agent.cli_finetune import add_finetune_command, config_from_args
-from gptoss_agent.agent.exit_codes import EXIT_CONFIG, EXIT_OK
+from gptoss_agent.agent.cli.exit_codes import EXIT_CONFIG, EXIT_OK
+from gptoss_agent.agent.cli.finetune import add_finetune_command, config_from_args
 from tests.agent.finetune.conftest import need_torch
 
 

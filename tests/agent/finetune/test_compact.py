@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from gptoss_agent.agent.backend import GenerationRequest, SamplingParams
+from gptoss_agent.agent.backends.base import GenerationRequest, SamplingParams
 from tests.agent.backends.conftest import need_torch
 
 
 @pytest.fixture
 def restricted_checkpoint(tmp_path: Path) -> tuple[Path, tuple[int, ...]]:
     need_torch()
-    from gptoss_agent.agent.backends.tiny import build_tiny_model
+    from gptoss_agent.agent.backends.transformers.tiny import build_tiny_model
     from gptoss_agent.agent.finetune.vocab import RestrictedVocab
 
     folder = build_tiny_model(tmp_path / "trained", seed=8)
@@ -26,7 +26,7 @@ def restricted_checkpoint(tmp_path: Path) -> tuple[Path, tuple[int, ...]]:
 
 
 async def _greedy(model: str, prompt: tuple[int, ...]) -> list[int]:
-    from gptoss_agent.agent.backends.transformers_backend import (
+    from gptoss_agent.agent.backends.transformers.backend import (
         TransformersBackend,
         TransformersBackendConfig,
     )
@@ -43,7 +43,7 @@ async def _greedy(model: str, prompt: tuple[int, ...]) -> list[int]:
 def test_pack_then_load_the_compact_folder_by_path(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         restricted_checkpoint: tuple[Path, tuple[int, ...]]) -> None:
-    from gptoss_agent.agent.finetune.compact import is_compact, materialize, pack
+    from gptoss_agent.agent.backends.transformers.compact import is_compact, materialize, pack
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     trained, ids = restricted_checkpoint
@@ -68,8 +68,8 @@ def test_pack_then_load_the_compact_folder_by_path(
 
 def test_pack_refuses_a_checkpoint_without_a_restricted_vocabulary(tmp_path: Path) -> None:
     need_torch()
-    from gptoss_agent.agent.backends.tiny import build_tiny_model
-    from gptoss_agent.agent.finetune.compact import pack
+    from gptoss_agent.agent.backends.transformers.compact import pack
+    from gptoss_agent.agent.backends.transformers.tiny import build_tiny_model
 
     folder = build_tiny_model(tmp_path / "plain", seed=2)
     with pytest.raises(ValueError, match="no restricted vocabulary"):

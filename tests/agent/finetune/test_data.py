@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from gptoss_agent.agent.encoding import HarmonyCodec
 from gptoss_agent.agent.finetune.data import load_examples, split_heldout
 from gptoss_agent.agent.finetune.errors import DataError
+from gptoss_agent.agent.harmony.codec import HarmonyCodec
 from tests.agent.finetune.conftest import SYSTEM, conversation, write_jsonl
 
 
@@ -85,8 +85,8 @@ def test_heldout_split_is_seeded_and_disjoint(conversations_file: Path) -> None:
 def test_conversation_module_rejects_non_string_content() -> None:
     record = conversation(1)
     record["messages"][1]["content"] = 5
-    from gptoss_agent.agent.encoding import load_codec
     from gptoss_agent.agent.finetune.conversations import render_conversation
+    from gptoss_agent.agent.harmony.codec import load_codec
 
     with pytest.raises(DataError, match="content must be a string"):
         render_conversation(record["messages"], load_codec())

@@ -7,11 +7,11 @@ import asyncio
 from pathlib import Path
 
 from gptoss_agent.agent.agent import Agent
-from gptoss_agent.agent.encoding import HarmonyCodec
+from gptoss_agent.agent.backends.scripted import ScriptedBackend
 from gptoss_agent.agent.finetune.batching import DataOrder, context_key
 from gptoss_agent.agent.finetune.conversations import render_conversation
 from gptoss_agent.agent.finetune.data import TrainingExample, load_examples
-from gptoss_agent.agent.scripted import ScriptedBackend
+from gptoss_agent.agent.harmony.codec import HarmonyCodec
 from gptoss_agent.agent.transcript import TranscriptWriter, iter_training_examples, read_records
 from gptoss_agent.tools.function_tool import function_tool
 from tests.agent.finetune.conftest import conversation

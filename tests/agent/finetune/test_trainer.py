@@ -54,7 +54,7 @@ def test_lora_loss_decreases_and_the_adapter_loads(
     assert (config.output / "adapter_config.json").exists()
     assert json.loads((config.output / "finetune_report.json").read_text())["steps"] == 16
 
-    from gptoss_agent.agent.backends.transformers_backend import (
+    from gptoss_agent.agent.backends.transformers.backend import (
         TransformersBackend,
         TransformersBackendConfig,
     )
@@ -176,7 +176,7 @@ def test_compact_then_expand_keeps_the_trained_rows(tmp_path: Path, tied: bool) 
     need_torch()
     import torch
 
-    from gptoss_agent.agent.backends.tiny import TinyModelSpec, build_tiny_model
+    from gptoss_agent.agent.backends.transformers.tiny import TinyModelSpec, build_tiny_model
     from gptoss_agent.agent.finetune.trainer import load_model
     from gptoss_agent.agent.finetune.vocab import RestrictedVocab, compact_model, expand_model
 

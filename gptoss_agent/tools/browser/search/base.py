@@ -27,9 +27,11 @@ class SearchHit:
 
 @runtime_checkable
 class SearchBackend(Protocol):
-    """Something ``browser.search`` can ask. Implementations raise
-    :class:`~gptoss_agent.tools.browser.errors.SearchBackendError` with a model-readable
-    message when they fail."""
+    """Something ``browser.search`` can ask.
+
+    Implementations raise :class:`~gptoss_agent.tools.browser.errors.SearchBackendError`
+    with a model-readable message when they fail.
+    """
 
     @property
     def name(self) -> str:

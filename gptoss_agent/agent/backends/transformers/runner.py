@@ -1,0 +1,257 @@
+"""The model side of the in-process backend: forward passes and sampling, on one thread.
+
+:class:`ModelRunner` owns a loaded model and everything that touches its tensors: the
+output layer (full, masked to a restricted vocabulary, or a
+:class:`~gptoss_agent.agent.backends.transformers.compact_head.CompactHead`), bringing a
+session's KV cache up to a prompt (:meth:`ModelRunner.prepare`), prefilling a chunk,
+and one decode step of several sessions at once (each row on its own cache through a
+:class:`~gptoss_agent.agent.backends.transformers.ragged_batch.RaggedBatchCache`), then
+sampling. The backend calls these methods on its single worker thread, one at a time;
+nothing here knows about sessions' locks, the event loop or streaming.
+
+A failed forward pass leaves a cache whose state is unknown: the affected sessions'
+caches are dropped (their next turn prefills from scratch).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from gptoss_agent.agent.backends.base import SamplingParams
+from gptoss_agent.agent.backends.transformers.compact_head import CompactHead
+from gptoss_agent.agent.backends.transformers.config import TransformersBackendConfig
+from gptoss_agent.agent.backends.transformers.growable_cache import growable_cache
+from gptoss_agent.agent.backends.transformers.loading import import_torch
+from gptoss_agent.agent.backends.transformers.prefix_cache import (
+    ReusePlan,
+    SessionCache,
+    plan_reuse,
+)
+from gptoss_agent.agent.backends.transformers.ragged_batch import RaggedBatchCache
+from gptoss_agent.agent.backends.transformers.sampling import sample_token
+from gptoss_agent.agent.backends.transformers.sink_attention import QUERIES_LAST
+from gptoss_agent.agent.backends.transformers.sink_attention import (
+    install as install_sink_attention,
+)
+
+_NO_MASKS = {"full_attention": None, "sliding_attention": None}
+"""Per-layer-type masks of a single decode step under the sink attention: none needed."""
+
+
+@dataclass(frozen=True)
+class BackendCounters:
+    """Totals over the backend's lifetime (benchmarks and tests read them).
+
+    Attributes:
+        prefilled_tokens: Prompt tokens run through the model.
+        reused_tokens: Prompt tokens whose keys and values came from a cache.
+        decoded_tokens: Tokens fed back one at a time while sampling.
+        forward_passes: Forward calls of the model.
+        batched_decode_steps: Decode forward passes that served more than one session.
+    """
+
+    prefilled_tokens: int = 0
+    reused_tokens: int = 0
+    decoded_tokens: int = 0
+    forward_passes: int = 0
+    batched_decode_steps: int = 0
+
+    def plus(self, **increments: int) -> BackendCounters:
+        """These counters with ``increments`` added (by field name)."""
+        return replace(
+            self, **{name: getattr(self, name) + step for name, step in increments.items()}
+        )
+
+
+@dataclass(frozen=True)
+class DecodeRequest:
+    """One session's wish for its next token: the token just sampled, fed back.
+
+    Attributes:
+        entry: The session's cache.
+        token: The token to feed.
+        sampling: The session's sampling settings.
+        generator: The session's random source (a ``torch.Generator``).
+    """
+
+    entry: SessionCache[Any]
+    token: int
+    sampling: SamplingParams
+    generator: Any
+
+
+class ModelRunner:
+    """Forward passes and sampling of one loaded model (call from one thread at a time).
+
+    Args:
+        model: A loaded transformers causal LM, in eval mode; a gpt-oss model on eager
+            attention is switched to the sink attention unless
+            ``config.attn_implementation`` names one.
+        config: The backend settings (``attn_implementation``, ``compact_head`` and
+            ``reuse_cache`` are read).
+        allowed_ids: The only ids ever sampled (a restricted vocabulary), or ``None``.
+    """
+
+    def __init__(self, model: Any, config: TransformersBackendConfig,
+                 allowed_ids: Sequence[int] | None = None) -> None:
+        self._torch = import_torch()
+        self.model = model
+        self.device = next(model.parameters()).device
+        self.reuse_cache = config.reuse_cache
+        self.sink_attention = config.attn_implementation is None and \
+            install_sink_attention(model)
+        # A checkpoint trained on part of the vocabulary: the other ids were never
+        # trained, so they are never sampled.
+        self.head: CompactHead | None = None
+        self._blocked: Any = None
+        if allowed_ids is not None:
+            self.head = CompactHead.build(model, allowed_ids) if config.compact_head else None
+            if self.head is None:
+                self._blocked = self._block_all_but(allowed_ids)
+        called = self.head.decoder if self.head is not None else model
+        parameters = inspect.signature(called.forward).parameters
+        self._cache_kwarg = "cache" if "cache" in parameters else "past_key_values"
+        self._keeps_logits = "logits_to_keep" in inspect.signature(model.forward).parameters
+        self.counters = BackendCounters()
+
+    def _block_all_but(self, allowed_ids: Sequence[int]) -> Any:
+        """A boolean row over the output layer, true for every id not in ``allowed_ids``."""
+        torch = self._torch
+        size = int(self.model.get_output_embeddings().weight.shape[0])
+        blocked = torch.ones(size, dtype=torch.bool, device=self.device)
+        blocked[torch.tensor(list(allowed_ids), device=self.device)] = False
+        return blocked
+
+    def _last_logits(self, ids: Any, kwargs: dict[str, Any]) -> Any:
+        """Each row's last-position logits of the model on ``ids`` (batch, positions).
+
+        Over the compact head's ids when there is one.
+        """
+        if self.head is not None:
+            hidden = self.head.decoder(input_ids=ids, **kwargs).last_hidden_state[:, -1]
+            return self.head.logits(hidden)
+        if self._keeps_logits:
+            kwargs["logits_to_keep"] = 1
+        logits = self.model(input_ids=ids, **kwargs).logits[:, -1]
+        if self._blocked is not None:
+            logits = logits.masked_fill(self._blocked, float("-inf"))
+        return logits
+
+    def _forward(self, entry: SessionCache[Any], tokens: list[int]) -> Any:
+        """Run ``tokens`` on ``entry``'s cache; return the last position's logits."""
+        torch = self._torch
+        ids = torch.tensor([tokens], dtype=torch.long, device=self.device)
+        kwargs: dict[str, Any] = {self._cache_kwarg: entry.state, "use_cache": True}
+        if self.sink_attention:
+            kwargs[QUERIES_LAST] = True
+            if len(tokens) == 1:
+                # One query after everything cached: full attention masks nothing, and a
+                # sliding layer skips exactly what its window would mask. No mask to build.
+                kwargs["attention_mask"] = _NO_MASKS
+        logits = self._last_logits(ids, kwargs)[0]
+        entry.tokens.extend(tokens)
+        self.counters = self.counters.plus(forward_passes=1)
+        return logits
+
+    def _forward_ragged(self, entries: Sequence[SessionCache[Any]], tokens: list[int]) -> Any:
+        """One decode step of several sessions (one token each, each on its own cache).
+
+        Returns:
+            Their next-token logits, one row per session.
+        """
+        torch = self._torch
+        ids = torch.tensor([[token] for token in tokens], dtype=torch.long, device=self.device)
+        positions = torch.tensor([[len(entry.tokens)] for entry in entries],
+                                 dtype=torch.long, device=self.device)
+        kwargs: dict[str, Any] = {
+            self._cache_kwarg: RaggedBatchCache([entry.state for entry in entries]),
+            "use_cache": True,
+            "position_ids": positions,
+            "attention_mask": _NO_MASKS,
+            QUERIES_LAST: True,
+        }
+        logits = self._last_logits(ids, kwargs)
+        for entry, token in zip(entries, tokens, strict=True):
+            entry.tokens.append(token)
+        self.counters = self.counters.plus(forward_passes=1, batched_decode_steps=1)
+        return logits
+
+    def sample(self, logits: Any, sampling: SamplingParams, generator: Any) -> int:
+        """The real id of the token drawn from ``logits`` (one row)."""
+        index = sample_token(logits, sampling, generator)
+        return self.head.token_ids[index] if self.head is not None else index
+
+    def prepare(self, entry: SessionCache[Any], prompt: Sequence[int]) -> ReusePlan:
+        """Plan the reuse of ``entry``'s cache for ``prompt`` and cut the cache back.
+
+        The cache keeps the reused prefix only (a fresh cache if nothing is reused).
+        """
+        if not self.reuse_cache:
+            entry.state, entry.tokens[:] = None, []
+        plan = plan_reuse(entry.tokens, prompt)
+        try:
+            with self._torch.inference_mode():
+                if entry.state is None or plan.reused == 0:
+                    entry.state, entry.tokens[:] = growable_cache(), []
+                elif plan.dropped:
+                    entry.state.crop(-plan.dropped)
+                    del entry.tokens[plan.reused :]
+                    if entry.state.get_seq_length() != plan.reused:
+                        raise RuntimeError("KV cache length disagrees with its token record")
+        except BaseException:
+            entry.state, entry.tokens[:] = None, []
+            raise
+        self.counters = self.counters.plus(reused_tokens=plan.reused)
+        return plan
+
+    def prefill_piece(self, entry: SessionCache[Any], piece: list[int],
+                      sampling: SamplingParams | None, generator: Any) -> int | None:
+        """Run one chunk of a prompt; after the last one (``sampling`` given), sample.
+
+        Returns:
+            The first sampled token after the last chunk, else ``None``.
+        """
+        try:
+            with self._torch.inference_mode():
+                logits = self._forward(entry, piece)
+                token = None if sampling is None else self.sample(logits, sampling, generator)
+        except BaseException:
+            entry.state, entry.tokens[:] = None, []
+            raise
+        self.counters = self.counters.plus(prefilled_tokens=len(piece))
+        return token
+
+    def decode_and_sample(self, requests: list[DecodeRequest]) -> list[int | Exception]:
+        """One decode step of every session in ``requests`` (one forward pass), then sample.
+
+        Returns:
+            A token for each request, or the error that sampling raised for that
+            session alone.
+
+        Raises:
+            Exception: The forward pass failed; every session's cache is dropped.
+        """
+        try:
+            with self._torch.inference_mode():
+                if len(requests) == 1:
+                    only = requests[0]
+                    rows = self._forward(only.entry, [only.token])[None]
+                else:
+                    rows = self._forward_ragged([request.entry for request in requests],
+                                                [request.token for request in requests])
+        except BaseException:
+            for request in requests:
+                request.entry.state, request.entry.tokens[:] = None, []
+            raise
+        self.counters = self.counters.plus(decoded_tokens=len(requests))
+        following: list[int | Exception] = []
+        with self._torch.inference_mode():
+            for row, request in zip(rows, requests, strict=True):
+                try:  # the caches are consistent: a failed draw fails its session only
+                    following.append(self.sample(row, request.sampling, request.generator))
+                except Exception as error:
+                    following.append(error)
+        return following

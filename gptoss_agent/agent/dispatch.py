@@ -1,0 +1,124 @@
+"""Dispatching one tool call: resolve the recipient, ask for approval, run it under its
+deadline, and append its result to the history.
+
+Every call ends with exactly one tool message after it, whatever happened (an unknown
+recipient, a refusal, a timeout, a crash, a cancellation), so the history stays
+well-formed for the next generation or a later resume.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+
+from gptoss_agent.agent.events import ToolCallFinished, ToolCallStarted
+from gptoss_agent.agent.harmony.parser import ParsedMessage
+from gptoss_agent.agent.state import (
+    RunState,
+    SessionState,
+    answer_channel,
+    append_tool_message,
+    incident,
+)
+from gptoss_agent.tools.base import ToolCall, ToolContext, ToolResult
+from gptoss_agent.tools.errors import ToolUnavailableError
+from gptoss_agent.tools.registry import Resolution
+
+
+@contextlib.asynccontextmanager
+async def deadline(seconds: float | None) -> AsyncIterator[None]:
+    """``asyncio.timeout`` that accepts ``None`` for no deadline."""
+    if seconds is None:
+        yield
+        return
+    async with asyncio.timeout(seconds):
+        yield
+
+
+async def dispatch(state: SessionState, run: RunState, message: ParsedMessage) -> bool:
+    """Run one call and append its result.
+
+    Returns:
+        ``False`` when the model erred in making the call (an unknown recipient, or
+        arguments the tool rejected as malformed), ``True`` otherwise.
+
+    Raises:
+        ToolUnavailableError: The tool's machinery is gone (Docker, Chromium); the
+            call has been answered with the error first.
+        asyncio.CancelledError: The run was cancelled; the call has been answered.
+    """
+    recipient = message.recipient or ""
+    channel = answer_channel(message)
+    resolution = state.registry.resolve(recipient)
+    if not isinstance(resolution, Resolution):
+        incident(run, resolution.kind, resolution.message, repaired=False)
+        append_tool_message(state, run, recipient, channel, f"Error: {resolution.message}",
+                            True)
+        return False
+    if not resolution.tool.spec.builtin and message.channel != "commentary":
+        incident(run, "function_call_off_commentary",
+                 f"{recipient} was called on the {message.channel} channel", repaired=True)
+    state.calls_made += 1
+    run.tool_calls += 1
+    call = ToolCall(call_id=f"call_{state.calls_made}", namespace=resolution.namespace,
+                    name=resolution.name, arguments=message.text, channel=channel,
+                    content_type=message.content_type)
+    run.emit(ToolCallStarted(call))
+    if state.approval.needs_approval(call) and not await state.approval.decide(call):
+        declined = ToolResult.error(
+            f"The user declined this call to {recipient}. Do not retry it; continue "
+            "without it or ask the user.", kind="declined")
+        _answer(state, run, call, declined, 0.0)
+        return True
+    result, seconds = await _call(state, run, resolution, call)
+    if result.is_error:
+        run.tool_errors += 1
+    _answer(state, run, call, result, seconds)
+    return not result.invalid_call
+
+
+def _timeout(state: SessionState, run: RunState) -> float | None:
+    """The call's deadline: the tool timeout, shortened to what is left of the run."""
+    remaining = run.remaining_time(state.limits)
+    timeout = state.limits.tool_timeout_s
+    if remaining is not None:
+        timeout = max(0.001, min(timeout, remaining) if timeout is not None else remaining)
+    return timeout
+
+
+async def _call(state: SessionState, run: RunState, resolution: Resolution,
+                call: ToolCall) -> tuple[ToolResult, float]:
+    """Run the tool; its failures become error results the model reads."""
+    timeout = _timeout(state, run)
+    context = ToolContext(session_id=state.session_id, run_id=str(state.runs),
+                          timeout_s=timeout)
+    started = time.monotonic()
+    try:
+        async with deadline(timeout):
+            result = await resolution.tool.call(call, context)
+    except TimeoutError:
+        result = ToolResult.error(
+            f"Error: {call.recipient} did not answer within {timeout:g} seconds",
+            kind="timeout")
+    except ToolUnavailableError as exc:
+        _answer(state, run, call, ToolResult.error(f"Error: {exc}", kind="unavailable"),
+                time.monotonic() - started)
+        raise  # Docker or Chromium is gone: nothing the model can fix
+    except asyncio.CancelledError:
+        _answer(state, run, call, ToolResult.error(
+            f"Error: the call to {call.recipient} was cancelled before it finished.",
+            kind="cancelled"), time.monotonic() - started)
+        raise
+    except Exception as exc:  # a tool bug must not end the run
+        result = ToolResult.error(
+            f"Error: {call.recipient} failed: {type(exc).__name__}: {exc}", kind="tool_crash")
+    return result, time.monotonic() - started
+
+
+def _answer(state: SessionState, run: RunState, call: ToolCall, result: ToolResult,
+            seconds: float) -> None:
+    append_tool_message(state, run, call.recipient, call.channel, result.text,
+                        result.is_error)
+    run.emit(ToolCallFinished(call, result, seconds))

@@ -1,0 +1,43 @@
+"""The budgets of one run (:class:`LoopLimits`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class LoopLimits:
+    """Budgets of one run: one user message and everything it leads to.
+
+    A *generation* is one call to the model (one prompt in, one sampled completion out);
+    a run makes as many as its tool calls need.
+
+    Attributes:
+        max_generations: Most model generations per run.
+        max_sampled_tokens: Most sampled tokens per run, all generations together (the
+            per-generation cap is ``SamplingParams.max_tokens``).
+        wall_time_s: Most seconds per run, or ``None``.
+        max_repeated_calls: Stop when the same call (recipient and arguments) is made
+            this many times in a row (at least 2).
+        max_consecutive_errors: Stop after this many generations in a row that the model
+            had to be corrected for.
+        tool_timeout_s: Deadline of one tool call, or ``None``.
+    """
+
+    max_generations: int = 32
+    max_sampled_tokens: int = 32_768
+    wall_time_s: float | None = None
+    max_repeated_calls: int = 3
+    max_consecutive_errors: int = 3
+    tool_timeout_s: float | None = 300.0
+
+    def __post_init__(self) -> None:
+        for name in ("max_generations", "max_sampled_tokens", "max_consecutive_errors"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        if self.max_repeated_calls < 2:
+            raise ValueError("max_repeated_calls must be at least 2 (1 would stop every call)")
+        for name in ("wall_time_s", "tool_timeout_s"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ValueError(f"{name} must be positive")

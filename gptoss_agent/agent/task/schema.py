@@ -1,0 +1,203 @@
+"""The JSON Schema of task files (``task.yaml``), published with ``gptoss-agent schema``.
+
+Unknown keys are errors everywhere (``additionalProperties: false``), so a typo never
+silently does nothing. Keys are named as the config fields they set; :data:`RENAMED`
+lists earlier names, which get an error saying the new one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _strict(properties: dict[str, Any], required: list[str] | None = None,
+            description: str | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": properties,
+        "additionalProperties": False,
+    }
+    if required:
+        schema["required"] = required
+    if description:
+        schema["description"] = description
+    return schema
+
+
+RENAMED: dict[str, str] = {
+    "budgets.max_turns": "budgets.max_generations",
+    "budgets.max_tokens": "budgets.max_sampled_tokens",
+    "tools.python.output_limit_bytes": "tools.python.output_bytes",
+    "tools.browser.allow": "tools.browser.allowlist",
+    "tools.browser.chromium": "tools.browser.executable_path",
+    "tools.browser.page_timeout_s": "tools.browser.load_timeout_s",
+    "output.data_dir": "tools.python.data_dir",
+}
+"""Keys that were renamed: old dotted path -> new dotted path."""
+
+_POSITIVE_NUMBER = {"type": "number", "exclusiveMinimum": 0}
+_POSITIVE_INT = {"type": "integer", "minimum": 1}
+
+SAMPLING = _strict(
+    {
+        "temperature": {"type": "number", "minimum": 0},
+        "top_p": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+        "max_tokens": _POSITIVE_INT,
+        "seed": {"type": "integer"},
+    },
+    description="Sampling settings of each generation (max_tokens caps one generation); "
+    "gpt-oss recommends temperature 1.0 and top_p 1.0.",
+)
+
+MODEL = _strict(
+    {
+        "backend": {"enum": ["scripted", "transformers", "server"]},
+        "path": {"type": "string", "description": "Local checkpoint folder (transformers)."},
+        "device": {"type": "string", "description": "auto, cpu, cuda, cuda:0, ..."},
+        "dtype": {"enum": ["auto", "float32", "bfloat16", "float16"],
+                  "description": "auto keeps the checkpoint's own dtype."},
+        "url": {"type": "string", "description": "Base URL of an inference server."},
+        "server": {"enum": ["vllm", "sglang", "llama.cpp", "gptoss-agent"]},
+        "model_name": {"type": "string", "description": "Model name sent to the server."},
+        "api_key_env": {"type": "string", "description": "Environment variable with a key."},
+        "completions": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "Scripted Harmony completions (scripted backend).",
+        },
+        "script": {"type": "string", "description": "YAML file with a list of completions."},
+        "sampling": SAMPLING,
+        "reasoning_effort": {"enum": ["low", "medium", "high"]},
+    },
+    required=["backend"],
+)
+
+FUNCTION = _strict(
+    {
+        "import": {
+            "type": "string",
+            "pattern": r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$",
+            "description": "module.path:function",
+        },
+        "file": {"type": "string", "description": "A Python file, relative to the task file."},
+        "function": {"type": "string", "description": "Function name inside `file`."},
+        "name": {"type": "string", "description": "Name shown to the model."},
+        "description": {"type": "string"},
+        "schema": {"type": "object", "description": "Explicit JSON schema of the arguments."},
+        "timeout_s": _POSITIVE_NUMBER,
+    },
+)
+
+PYTHON_TOOL = _strict(
+    {
+        "image": {"type": "string"},
+        "timeout_s": _POSITIVE_NUMBER,
+        "memory_mb": _POSITIVE_INT,
+        "cpus": _POSITIVE_NUMBER,
+        "pids": _POSITIVE_INT,
+        "network": {"type": "boolean"},
+        "data_dir": {"type": "string", "description": "Host folder for /mnt/data."},
+        "output_bytes": _POSITIVE_INT,
+    },
+)
+
+BROWSER_TOOL = _strict(
+    {
+        "search": _strict(
+            {
+                "backend": {"enum": ["local", "searxng", "brave"]},
+                "corpus": {"type": "string", "description": "Folder indexed by `local`."},
+                "url": {"type": "string"},
+                "api_key_env": {"type": "string"},
+            },
+        ),
+        "allowlist": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "Hosts or CIDRs admitted despite being private or loopback.",
+        },
+        "executable_path": {"type": "string", "description": "Path to the Chromium binary."},
+        "load_timeout_s": _POSITIVE_NUMBER,
+    },
+)
+
+CODING_TOOLS = _strict(
+    {
+        "project": {"type": "string", "description": "Host folder copied into the workspace."},
+        "shell_timeout_s": _POSITIVE_NUMBER,
+        "apply_back": {
+            "type": "boolean",
+            "description": "Copy the agent's changes back onto the project when it succeeds.",
+        },
+        "diff": {"type": "string", "description": "Write the agent's changes here as a diff."},
+        "mount_project": {
+            "type": "boolean",
+            "description": "Mount the project read-write instead of copying it (opt-in: "
+            "the agent then edits your files in place).",
+        },
+    },
+    description="apply_patch and shell tools in the python sandbox's workspace.",
+)
+
+TOOLS = _strict(
+    {
+        "python": {"oneOf": [PYTHON_TOOL, {"type": "boolean"}]},
+        "browser": {"oneOf": [BROWSER_TOOL, {"type": "boolean"}]},
+        "coding": CODING_TOOLS,
+        "functions": {"type": "array", "items": FUNCTION},
+    },
+)
+
+BUDGETS = _strict(
+    {
+        "max_generations": _POSITIVE_INT,
+        "max_sampled_tokens": _POSITIVE_INT,
+        "wall_time_s": _POSITIVE_NUMBER,
+        "max_repeated_calls": {"type": "integer", "minimum": 2},
+        "max_consecutive_errors": _POSITIVE_INT,
+        "tool_timeout_s": _POSITIVE_NUMBER,
+    },
+    description="Budgets of the run; a generation is one call to the model. Defaults are "
+    "LoopLimits' own.",
+)
+
+OUTPUT = _strict(
+    {
+        "transcript": {"type": "string", "description": "JSONL transcript path."},
+        "final": {"type": "string", "description": "Write the final answer here."},
+    },
+)
+
+TASK_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "https://gptoss-agent.dev/schemas/task.json",
+    "title": "gptoss-agent task file",
+    **_strict(
+        {
+            "name": {"type": "string"},
+            "model": MODEL,
+            "instructions": {"type": "string"},
+            "prompt": {"type": "string", "minLength": 1},
+            "inputs": {"type": "array", "items": {"type": "string"}},
+            "tools": TOOLS,
+            "budgets": BUDGETS,
+            "approval": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "Recipients (functions.x, python, browser) that need a yes.",
+            },
+            "analysis_policy": {"enum": ["per_turn", "keep_all", "drop_all"]},
+            "conversation_start_date": {
+                "anyOf": [{"type": "string", "format": "date"}, {"const": "none"}],
+                "description": "YYYY-MM-DD for the system message (default: today); "
+                               "none leaves the date line out.",
+            },
+            "output": OUTPUT,
+            "check": {
+                "type": "string",
+                "description": "module:function or file.py:function run on the result.",
+            },
+        },
+        required=["model", "prompt"],
+    ),
+}

@@ -1,0 +1,249 @@
+"""Loading one URL in a session's tab: navigate, check the response, collect the document.
+
+:func:`navigate` goes to the URL with a load-time cap, refuses what the egress proxy
+blocked (a redirect hop included), oversized and binary responses, fetches the PDF file
+itself when Chromium shows its viewer, waits for JavaScript-driven requests to settle,
+and hands back a :class:`~.documents.LoadedDocument`. Playwright's errors become the
+browser's own, model-readable errors (:func:`translate_error`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from gptoss_agent.tools.browser.config import BrowserConfig
+from gptoss_agent.tools.browser.documents import LoadedDocument
+from gptoss_agent.tools.browser.driver import playwright_api
+from gptoss_agent.tools.browser.egress import BLOCK_HEADER
+from gptoss_agent.tools.browser.errors import BlockedURLError, BrowserCrashedError, PageLoadError
+from gptoss_agent.tools.browser.pdf_text import is_pdf
+from gptoss_agent.tools.browser.tab import Inflight, SessionTab
+
+BINARY_PREFIXES = (
+    "image/",
+    "audio/",
+    "video/",
+    "font/",
+    "application/octet-stream",
+    "application/zip",
+    "application/x-",
+    "application/vnd.",
+)
+"""Content types that cannot be shown as text (downloads are blocked)."""
+
+_CRASH_MARKERS = ("crash", "Target closed", "has been closed", "Target page, context or browser")
+
+
+@dataclass(frozen=True)
+class _Arrival:
+    """The final response of a navigation, before its body is read."""
+
+    url: str
+    status: int | None
+    headers: Mapping[str, str]
+    redirected: bool
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "")
+
+
+async def navigate(
+    tab: SessionTab,
+    url: str,
+    config: BrowserConfig,
+    *,
+    view_source: bool = False,
+    notice: str | None = None,
+) -> LoadedDocument:
+    """Navigate the session's tab to ``url`` and collect the document.
+
+    Args:
+        tab: The session's context, proxy and (open) tab.
+        url: Where to go.
+        config: Caps and timeouts.
+        view_source: Collect the body as served instead of the rendered DOM.
+        notice: A note for the model carried into the document (a restarted browser).
+
+    Raises:
+        BlockedURLError: The URL, or a redirect hop of it, was refused.
+        PageLoadError: Timeout, network error, download, unsupported content, too big.
+        BrowserCrashedError: The tab or browser died during the load.
+    """
+    started = time.monotonic()
+    first_block = len(tab.proxy.blocked)
+    tab.inflight.reset()
+    response = await _goto(tab, url, config, first_block)
+    arrival = await _arrival(tab.page, response)
+    _refuse_blocked(tab, url, arrival, first_block)
+    _refuse_oversized(arrival, config)
+    try:
+        body = await _read_body(
+            tab, response, arrival, config, view_source, started + config.load_timeout_s
+        )
+    except playwright_api().Error as exc:
+        raise translate_error(tab, url, exc, first_block) from exc
+    return LoadedDocument(
+        requested_url=url,
+        url=arrival.url,
+        status=arrival.status,
+        content_type=arrival.content_type,
+        redirected=arrival.redirected,
+        notice=notice,
+        blocked=tuple(tab.proxy.blocked[first_block:]),
+        elapsed_ms=(time.monotonic() - started) * 1000,
+        **body,
+    )
+
+
+async def _goto(tab: SessionTab, url: str, config: BrowserConfig, first_block: int) -> Any:
+    """``page.goto`` up to the document's arrival; its errors translated."""
+    api = playwright_api()
+    try:
+        return await tab.page.goto(
+            url, wait_until="domcontentloaded", timeout=config.load_timeout_s * 1000
+        )
+    except api.TimeoutError as exc:
+        await stop_loading(tab.page)
+        raise PageLoadError(
+            f"Timed out after {config.load_timeout_s:g}s waiting for {url} to load."
+        ) from exc
+    except api.Error as exc:
+        raise translate_error(tab, url, exc, first_block) from exc
+
+
+async def _arrival(page: Any, response: Any) -> _Arrival:
+    if response is None:  # same-document navigation (only the fragment changed)
+        return _Arrival(page.url, None, {}, False)
+    headers = await response.all_headers()
+    redirected = response.request.redirected_from is not None
+    return _Arrival(response.url, response.status, headers, redirected)
+
+
+def _refuse_blocked(tab: SessionTab, url: str, arrival: _Arrival, first_block: int) -> None:
+    """Raise when the proxy answered the final response itself (it refused the address)."""
+    block_kind = arrival.headers.get(BLOCK_HEADER.lower())
+    if not block_kind:
+        return
+    final = arrival.url.rstrip("/")
+    blocked = tab.proxy.blocked[first_block:]
+    reason = next(
+        (b.reason for b in reversed(blocked) if b.url.rstrip("/") == final),
+        "the address is not allowed",
+    )
+    if block_kind == "unresolved":
+        raise PageLoadError(f"Could not open {url}: {reason}.")
+    hop = f"{url} redirected to {arrival.url}, which " if arrival.redirected else f"{arrival.url} "
+    raise BlockedURLError(f"Refused: {hop}is blocked ({reason}).")
+
+
+def _refuse_oversized(arrival: _Arrival, config: BrowserConfig) -> None:
+    length = arrival.headers.get("content-length", "")
+    if length.isdigit() and int(length) > config.max_response_bytes:
+        raise PageLoadError(
+            f"{arrival.url} is {int(length)} bytes, over the {config.max_response_bytes}"
+            "-byte limit."
+        )
+
+
+async def _read_body(
+    tab: SessionTab,
+    response: Any,
+    arrival: _Arrival,
+    config: BrowserConfig,
+    view_source: bool,
+    deadline: float,
+) -> dict[str, Any]:
+    """The document's content fields: ``pdf``; or ``source``; or ``html`` and ``title``."""
+    content_type = arrival.content_type
+    if response is not None and is_pdf(content_type):
+        body = await _pdf_bytes(tab.page, response, arrival.url, config)
+        await stop_loading(tab.page)
+        return {"pdf": body}
+    if content_type.lower().startswith(BINARY_PREFIXES):
+        raise PageLoadError(
+            f"{arrival.url} has content type {content_type.split(';')[0]}, which cannot "
+            "be shown as text (downloads are blocked)."
+        )
+    cap = config.max_html_chars
+    if view_source and response is not None:
+        source = await response.text()
+        return {"source": source[:cap], "truncated": len(source) > cap}
+    await _settle(tab.page, tab.inflight, deadline, config)
+    html = await tab.page.content()
+    title = await tab.page.title()
+    return {"title": title, "html": html[:cap], "truncated": len(html) > cap}
+
+
+async def _pdf_bytes(page: Any, response: Any, url: str, config: BrowserConfig) -> bytes:
+    """The PDF file itself.
+
+    Chromium shows PDFs in its viewer, wrapping them in a generated HTML document;
+    depending on timing ``response.body()`` holds that wrapper. Then the file is
+    fetched again through the context's request client, which uses the same egress
+    proxy (so the same policy and size cap apply).
+    """
+    body: bytes = b""
+    with contextlib.suppress(Exception):
+        body = await response.body()
+    if body.lstrip()[:5] == b"%PDF-":
+        return body
+    fetched = await page.context.request.get(
+        url, timeout=config.load_timeout_s * 1000, max_redirects=0
+    )
+    try:
+        if fetched.headers.get(BLOCK_HEADER.lower()) or fetched.status >= 400:
+            raise PageLoadError(f"Could not fetch the PDF at {url} (HTTP {fetched.status}).")
+        data: bytes = await fetched.body()
+        return data
+    finally:
+        await fetched.dispose()
+
+
+async def _settle(page: Any, inflight: Inflight, deadline: float, config: BrowserConfig) -> None:
+    """Give scripts time to render: wait for ``load``, then for a quiet network."""
+    settle_deadline = min(deadline, time.monotonic() + config.settle_timeout_s)
+    remaining_ms = max(0.0, settle_deadline - time.monotonic()) * 1000
+    with contextlib.suppress(playwright_api().TimeoutError):
+        await page.wait_for_load_state("load", timeout=max(1.0, remaining_ms))
+    await inflight.wait_quiet(config.quiet_ms / 1000, settle_deadline)
+
+
+async def stop_loading(page: Any) -> None:
+    """Leave a page that is still loading (or a heavy viewer) for an empty one."""
+    with contextlib.suppress(Exception):
+        await page.goto("about:blank", timeout=5000)
+
+
+def translate_error(tab: SessionTab, url: str, exc: Exception, first_block: int) -> Exception:
+    """Turn a Playwright error into a model-readable browser error.
+
+    A crash marks the tab as crashed, so the session replaces it before the next load.
+    """
+    message = str(exc).split("\n", 1)[0]
+    blocked = tab.proxy.blocked[first_block:]
+    if "ERR_TUNNEL_CONNECTION_FAILED" in message and blocked:
+        record = blocked[-1]
+        if record.kind == "unresolved":
+            return PageLoadError(f"Could not open {url}: {record.reason}.")
+        return BlockedURLError(f"Refused: {record.url} is blocked ({record.reason}).")
+    if "Download is starting" in message:
+        return PageLoadError(f"{url} starts a file download; downloads are blocked.")
+    if tab.gone or any(marker in message for marker in _CRASH_MARKERS):
+        tab.crashed = True
+        return BrowserCrashedError(
+            f"The browser tab crashed while loading {url}. It has been restarted; you may "
+            "retry or open another page."
+        )
+    policy_blocks = [b for b in blocked if b.kind == "policy"]
+    if policy_blocks and "ERR_" in message:
+        record = policy_blocks[-1]
+        return BlockedURLError(f"Refused: {record.url} is blocked ({record.reason}).")
+    if "net::" in message:
+        code = message.split("net::", 1)[1].split(" ", 1)[0]
+        return PageLoadError(f"Could not open {url}: network error {code}.")
+    return PageLoadError(f"Could not open {url}: {message}")

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# What the test suite needs on top of scripts/setup.sh (run that first), as root: the dev
+# tools (pytest, ruff, mypy) and llama.cpp's server for the server-backend tests, built from
+# source once and cached as a wheel. One line per step, details in the log file.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib/steps.sh
+need_root setup-tests.sh
+started=$SECONDS
+
+dev_tools() {
+  local extra
+  mapfile -t extra < <(python scripts/lib/extra.py dev)
+  pip_quiet "${extra[@]}"
+}
+
+step "dev tools (pytest, ruff, mypy)" dev_tools
+step "llama.cpp server (cached wheel)" bash scripts/setup-tests.d/llama-cpp.sh
+
+echo "test setup ready in $(( SECONDS - started )) s (log: $SETUP_LOG)"

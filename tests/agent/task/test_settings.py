@@ -1,0 +1,73 @@
+"""Task files become typed settings: defaults come from the components, renamed keys say
+their new name, and a decorated function keeps its own options."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gptoss_agent.agent.limits import LoopLimits
+from gptoss_agent.agent.task.build import build_agent
+from gptoss_agent.agent.task.load import TaskFileError, load_task
+from gptoss_agent.agent.task.settings import ScriptedModel, task_settings
+
+MODEL = 'model:\n  backend: scripted\n  completions: ["<|channel|>final<|message|>ok<|return|>"]\n'
+
+
+def write(folder: Path, text: str) -> Path:
+    path = folder / "task.yaml"
+    path.write_text(MODEL + "prompt: hi\n" + text)
+    return path
+
+
+def test_budgets_default_to_the_loop_limits_own(tmp_path: Path) -> None:
+    settings = task_settings(load_task(write(tmp_path, "")))
+    assert settings.limits == LoopLimits()
+    partial = task_settings(load_task(write(tmp_path, "budgets:\n  max_generations: 3\n")))
+    assert partial.limits == LoopLimits(max_generations=3)
+    assert isinstance(settings.model, ScriptedModel)
+
+
+@pytest.mark.parametrize(("key", "new"), [
+    ("budgets:\n  max_turns: 3\n", "budgets.max_generations"),
+    ("budgets:\n  max_tokens: 3\n", "budgets.max_sampled_tokens"),
+    ("tools:\n  python:\n    output_limit_bytes: 10\n", "tools.python.output_bytes"),
+    ("tools:\n  browser:\n    allow: [localhost]\n", "tools.browser.allowlist"),
+])
+def test_renamed_keys_name_their_new_name(tmp_path: Path, key: str, new: str) -> None:
+    with pytest.raises(TaskFileError, match=f"this key is now {new}"):
+        load_task(write(tmp_path, key))
+
+
+def test_task_keys_set_the_config_fields_of_the_same_name(tmp_path: Path) -> None:
+    text = ("tools:\n  python:\n    output_bytes: 2048\n    memory_mb: 512\n"
+            "  browser:\n    allowlist: [localhost]\n    load_timeout_s: 4\n")
+    settings = task_settings(load_task(write(tmp_path, text)))
+    assert settings.python is not None and settings.browser is not None
+    assert settings.python.sandbox.limits.output_bytes == 2048
+    assert settings.python.sandbox.limits.memory_mb == 512
+    assert settings.browser.config.allowlist == ("localhost",)
+    assert settings.browser.config.load_timeout_s == 4
+
+
+DECORATED = '''
+from gptoss_agent import function_tool
+
+@function_tool(name="lookup_sku", timeout_s=7)
+def lookup(sku: str) -> str:
+    """Find a product by its SKU."""
+    return sku
+'''
+
+
+def test_a_decorated_function_keeps_its_name_and_timeout(tmp_path: Path) -> None:
+    (tmp_path / "tools.py").write_text(DECORATED)
+    entry = "tools:\n  functions:\n    - file: tools.py\n      function: lookup\n"
+    built = build_agent(task_settings(load_task(write(tmp_path, entry))))
+    tool = built.agent.registry.functions.get("lookup_sku")
+    assert tool is not None and (tool.name, tool.timeout_s) == ("lookup_sku", 7)
+    overridden = entry + "      timeout_s: 3\n"
+    built = build_agent(task_settings(load_task(write(tmp_path, overridden))))
+    tool = built.agent.registry.functions.get("lookup_sku")
+    assert tool is not None and (tool.name, tool.timeout_s) == ("lookup_sku", 3)

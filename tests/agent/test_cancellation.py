@@ -1,0 +1,80 @@
+"""A cancelled run ends with ``StopReason.CANCELLED``, every call answered and a complete
+transcript, lets the cancellation propagate, and the session goes on afterwards."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from gptoss_agent.agent.agent import Agent
+from gptoss_agent.agent.backends.scripted import ScriptedBackend
+from gptoss_agent.agent.events import Event, RunFinished
+from gptoss_agent.agent.harmony.codec import HarmonyCodec
+from gptoss_agent.agent.result import StopReason
+from gptoss_agent.agent.transcript import TranscriptWriter, read_records
+from gptoss_agent.tools.function_tool import function_tool
+
+CALL_SLOW = ("<|channel|>commentary to=functions.slow <|constrain|>json"
+             "<|message|>{}<|call|>")
+FINAL = "<|channel|>final<|message|>Done.<|return|>"
+
+
+def slow_tool(entered: asyncio.Event) -> object:
+    @function_tool(timeout_s=None)
+    async def slow() -> str:
+        """Waits until cancelled."""
+        entered.set()
+        await asyncio.Event().wait()
+        return "never"
+
+    return slow
+
+
+async def test_cancelling_a_run_mid_call_records_it_and_the_session_goes_on(
+        codec: HarmonyCodec, tmp_path: Path) -> None:
+    entered = asyncio.Event()
+    agent = Agent(ScriptedBackend([CALL_SLOW, FINAL], codec=codec), [slow_tool(entered)],
+                  codec=codec, conversation_start_date="")
+    events: list[Event] = []
+    path = tmp_path / "run.jsonl"
+    async with agent.session("s", transcript=TranscriptWriter(path)) as session:
+        task = asyncio.create_task(session.send("go", on_event=events.append))
+        await entered.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        finished = [e for e in events if isinstance(e, RunFinished)]
+        assert [f.result.stop_reason for f in finished] == [StopReason.CANCELLED]
+        tool_messages = [m for m in finished[0].result.new_messages if m.role == "tool"]
+        assert tool_messages and "cancelled" in tool_messages[-1].text
+        follow_up = await session.send("again")
+        assert follow_up.stop_reason is StopReason.FINAL and follow_up.final_text == "Done."
+    records = read_records(path)
+    reasons = [r["result"]["stop_reason"] for r in records if r["type"] == "run_finished"]
+    assert reasons == ["cancelled", "final"]
+
+
+async def test_cancelling_mid_generation_keeps_what_was_sampled(codec: HarmonyCodec) -> None:
+    sampled = asyncio.Event()
+
+    class Stalling(ScriptedBackend):
+        async def generate(self, request):  # type: ignore[no-untyped-def]
+            for token in codec.encode_with_special("<|channel|>analysis<|message|>thinking"):
+                yield token
+            sampled.set()
+            await asyncio.Event().wait()
+
+    agent = Agent(Stalling([], codec=codec), [], codec=codec, conversation_start_date="")
+    events: list[Event] = []
+    async with agent.session("s") as session:
+        task = asyncio.create_task(session.send("go", on_event=events.append))
+        await sampled.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    result = next(e.result for e in events if isinstance(e, RunFinished))
+    assert result.stop_reason is StopReason.CANCELLED
+    assert result.usage.sampled_tokens > 0
+    assert [m.text for m in result.new_messages if m.role == "assistant"] == ["thinking"]
