@@ -78,7 +78,13 @@ _LAZY: dict[str, str] = {
     **{name: "gptoss_agent.agent.events" for name in _EVENTS},
 }
 
-__all__ = sorted(_LAZY)
+__all__ = ["Agent", "AgentError", "AgentSession", "AnalysisPolicy", "ApprovalPolicy",
+    "BackendError", "BrowserTool", "ChatMessage", "Event", "FinalAnswer", "FunctionTool",
+    "Incident", "IncidentRaised", "LoopLimits", "MessageRecorded", "ModelBackend", "Preamble",
+    "PreambleDelta", "PythonTool", "ReasoningDelta", "RunFinished", "RunResult",
+    "SamplingParams", "SandboxError", "ScriptedBackend", "ServerBackend", "StopReason",
+    "TextDelta", "ToolCallFinished", "ToolCallStarted", "ToolError", "TransformersBackend",
+    "Usage", "UsageUpdated", "function_tool"]
 
 
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -1,5 +1,8 @@
-"""Lazy package exports: a package names what it exports and where it lives, and each
-name is imported on first use, so importing the package stays cheap."""
+"""Lazy package exports, so that importing a package stays cheap.
+
+A package names what it exports and the module each name lives in; each name is imported
+on first use.
+"""
 
 from __future__ import annotations
 

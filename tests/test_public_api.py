@@ -53,3 +53,7 @@ def test_every_package_declares_its_exports(name: str) -> None:
     assert exported is not None, f"{name} has no __all__"
     missing = [item for item in exported if not hasattr(package, item)]
     assert missing == []
+
+
+def test_the_face_exports_exactly_its_lazy_names() -> None:
+    assert sorted(gptoss_agent.__all__) == sorted(gptoss_agent._LAZY)

@@ -67,6 +67,11 @@ def examples_from_transcript(path: Path) -> Iterator[tuple[list[int], list[int]]
                                       codec.special.end)
 
 
+def _scratch_folder() -> str | None:
+    """Where transcripts are recorded on the way: RAM where there is some (fsync is free)."""
+    return "/dev/shm" if Path("/dev/shm").is_dir() else None
+
+
 async def generate(cases: Iterable[Case], output: Path, *, with_text: bool = False) -> int:
     """Record every case and write its examples to ``output`` (JSONL); return the count.
 
@@ -77,7 +82,7 @@ async def generate(cases: Iterable[Case], output: Path, *, with_text: bool = Fal
     codec = load_codec()
     count = 0
     output.parent.mkdir(parents=True, exist_ok=True)
-    scratch = "/dev/shm" if Path("/dev/shm").is_dir() else None  # fsync is free in RAM
+    scratch = _scratch_folder()
     with tempfile.TemporaryDirectory(prefix="tiny-model-transcripts-", dir=scratch) as folder, \
             output.open("w", encoding="utf-8") as out:
         for index, case in enumerate(cases):

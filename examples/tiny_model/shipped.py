@@ -1,8 +1,9 @@
 """The shipped tiny model: a compact checkpoint in the repository, expanded on first use.
 
 The repository holds ``examples/tiny_model/model/``, the *compact* form of the model
-(:mod:`gptoss_agent.agent.backends.transformers.compact`: only the few thousand ids the corpus uses, a
-few MB of safetensors, with ``restricted_vocab.json`` and ``provenance.json``).
+(:mod:`gptoss_agent.agent.backends.transformers.compact`: only the few thousand ids the
+corpus uses, a few MB of safetensors, with ``restricted_vocab.json`` and
+``provenance.json``).
 :func:`tiny_model_path` expands it once into a standard checkpoint with the real
 201088-token vocabulary under the per-user cache and returns that folder. The
 transformers backend and task files also accept the compact folder itself.

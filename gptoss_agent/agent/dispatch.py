@@ -1,5 +1,4 @@
-"""Dispatching one tool call: resolve the recipient, ask for approval, run it under its
-deadline, and append its result to the history.
+"""Dispatching one tool call: resolve, approve, run under a deadline, append the result.
 
 Every call ends with exactly one tool message after it, whatever happened (an unknown
 recipient, a refusal, a timeout, a crash, a cancellation), so the history stays

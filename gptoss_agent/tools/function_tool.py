@@ -278,16 +278,16 @@ def function_tool(
 ) -> FunctionTool | Callable[[Callable[..., Any]], FunctionTool]:
     """Turn a typed Python function into a tool; use bare or with options.
 
-    Example::
+    The schema comes from the type hints, the descriptions from the Google-style
+    docstring: ``@function_tool`` on ``def get_weather(city: str, unit: Literal["c",
+    "f"] = "c") -> str`` whose docstring documents ``city`` and ``unit`` under
+    ``Args:`` gives ``functions.get_weather`` with both parameters described.
 
-        @function_tool
-        def get_weather(city: str, unit: Literal["c", "f"] = "c") -> str:
-            '''Current weather for a city.
-
-            Args:
-                city: City name, e.g. "Paris".
-                unit: Temperature unit.
-            '''
+    Args:
+        func: The function, when used bare (``@function_tool``).
+        name: The name the model calls (default: the function's name).
+        description: What the tool does (default: the docstring's summary).
+        timeout_s: Deadline of one call in seconds, or ``None`` for none.
 
     Raises:
         ToolRegistrationError: A parameter has no annotation or no JSON equivalent.

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-
 from gptoss_agent.agent.transcript import (
     TranscriptError,
     TranscriptWriter,

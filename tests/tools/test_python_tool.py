@@ -10,7 +10,7 @@ import pytest
 
 from gptoss_agent.sandbox import (
     EngineUnavailableError,
-    ExecutionError,
+    ExceptionInfo,
     ExecutionResult,
     ExecutionStatus,
     SandboxConfig,
@@ -100,7 +100,7 @@ async def test_result_reads_like_a_notebook(tmp_path):
         ExecutionStatus.ERROR,
         stdout="hello\n",
         stderr="warn",
-        error=ExecutionError(
+        error=ExceptionInfo(
             "ZeroDivisionError",
             "division by zero",
             "Traceback...\nZeroDivisionError: division by zero\n",

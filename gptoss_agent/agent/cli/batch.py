@@ -1,5 +1,6 @@
-"""Batch runs: several task files at once, with a progress bar, a summary table and a
-summary JSON. Tasks that name the same model share its backend
+"""Batch runs: several task files at once, with a progress bar and a summary.
+
+The summary is a table and a JSON file. Tasks that name the same model share its backend
 (:mod:`~gptoss_agent.agent.task.shared`); one task's failure is its row, not the batch's.
 """
 

@@ -1,5 +1,7 @@
-"""What the task commands share: error lines, event sinks, the terminal approver, and
-loading and building a task with the exit code for what went wrong."""
+"""What the task commands share: error lines, event sinks and the terminal approver.
+
+Also loading and building a task, failing with the exit code for what went wrong.
+"""
 
 from __future__ import annotations
 

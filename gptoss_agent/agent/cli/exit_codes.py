@@ -57,8 +57,7 @@ def exit_code_for_error(error: BaseException) -> int | None:
 
 
 def task_exit_code(result: RunResult, check_passed: bool | None) -> int:
-    """A task's exit code: the run's, or ``EXIT_CHECK`` when it answered but its check
-    failed."""
+    """A task's exit code: the run's, or ``EXIT_CHECK`` when it answered but failed its check."""
     code = exit_code_for(result)
     if code == EXIT_OK and check_passed is False:
         return EXIT_CHECK

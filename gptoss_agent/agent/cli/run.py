@@ -83,8 +83,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def report(outcome: TaskOutcome, args: argparse.Namespace, err: Console) -> int:
-    """Print how a task ended (the answer with ``--quiet``, a JSON line with ``--json``,
-    the stop reason, transcript and check otherwise) and return its exit code."""
+    """Print how a task ended and return its exit code.
+
+    The answer with ``--quiet``, a JSON line with ``--json``; the stop reason, the
+    transcript and the check otherwise.
+    """
     result = outcome.result
     code = task_exit_code(result, outcome.check.passed if outcome.check else None)
     if args.quiet and result.final_text is not None:

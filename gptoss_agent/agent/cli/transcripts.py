@@ -1,5 +1,8 @@
-"""``gptoss-agent show`` (draw a transcript as the live view did) and ``export`` (Harmony
-training data from one or many transcripts)."""
+"""``gptoss-agent show`` and ``export``: transcripts drawn again, or as training data.
+
+``show`` draws a transcript as the live view did; ``export`` writes token-exact Harmony
+training data from one or many transcripts.
+"""
 
 from __future__ import annotations
 

@@ -70,8 +70,10 @@ class HarmonyCodec:
         return self.encoding.encode(text, disallowed_special=())
 
     def encode_header(self, text: str) -> tuple[int, ...]:
-        """:meth:`encode_text` for the short strings that recur in message headers
-        (roles, channels, ``author to=assistant``), memoised."""
+        """:meth:`encode_text`, memoised, for the short strings of message headers.
+
+        Roles, channels, ``author to=assistant``: they recur in every message.
+        """
         cached = self._header_cache.get(text)
         if cached is None:
             cached = tuple(self.encode_text(text))

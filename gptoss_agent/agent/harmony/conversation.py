@@ -233,8 +233,11 @@ class Conversation:
         policy: AnalysisPolicy = AnalysisPolicy.PER_TURN,
         observer: ConversationObserver | None = None,
     ) -> Conversation:
-        """Rebuild a conversation saved with :meth:`to_records` (the observer is attached
-        after the rebuild, so restored segments are not reported again)."""
+        """Rebuild a conversation saved with :meth:`to_records`.
+
+        The observer is attached after the rebuild, so restored segments are not
+        reported again.
+        """
         conversation = cls(codec, (), policy)
         for record in records:
             tokens = record["tokens"]

@@ -6,5 +6,7 @@ from gptoss_agent.agent.errors import AgentError
 
 
 class HarmonyError(AgentError):
-    """The Harmony format could not be loaded or rendered (never the model's mistakes:
-    those are parse issues reported back to the model)."""
+    """The Harmony format could not be loaded or rendered.
+
+    Never the model's mistakes: those are parse issues reported back to the model.
+    """

@@ -1,5 +1,8 @@
-"""The text of the system and developer messages: model identity, reasoning effort, dates,
-the built-in tool namespaces that are enabled, instructions and function tools.
+"""The text of the system and developer messages.
+
+The system message holds the model identity, reasoning effort, dates and the built-in
+tool namespaces that are enabled; the developer message the instructions and function
+tools.
 
 The layout follows what openai-harmony renders (and what gpt-oss was trained on) exactly;
 the one deliberate difference is that tool parameter schemas go through

@@ -1,5 +1,7 @@
-"""Task files: the schema, loading with line-precise errors, typed settings, building an
-agent, success checks, shared backends, and the one task lifecycle every command uses.
+"""Task files, from YAML to a finished task.
+
+The schema, loading with line-precise errors, typed settings, building an agent, success
+checks, shared backends, and the one task lifecycle every command uses.
 
 The only package that reads a task file's raw data; below it, every component takes its
 own typed settings.

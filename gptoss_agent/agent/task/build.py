@@ -6,6 +6,7 @@ imported only when a task asks for them.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 
@@ -116,10 +117,11 @@ def _browser_tool(settings: BrowserSettings) -> Tool:
             raise TaskFileError("tools.browser.search: the searxng backend needs `url`")
         search = SearxngBackend(spec.url)
     elif spec is not None:
-        options = {"endpoint": spec.url} if spec.url else {}
+        search = BraveSearchBackend()
+        if spec.url:
+            search = dataclasses.replace(search, endpoint=spec.url)
         if spec.api_key_env:
-            options["api_key_env"] = spec.api_key_env
-        search = BraveSearchBackend(**options)
+            search = dataclasses.replace(search, api_key_env=spec.api_key_env)
     return BrowserTool(search, settings.config)
 
 

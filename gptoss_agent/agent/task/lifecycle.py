@@ -144,16 +144,21 @@ class TaskRun:
 
     async def resume(self, records: list[dict[str, Any]],
                      on_event: EventSink | None = None) -> RunResult:
-        """Continue the interrupted run ``records`` describe (sending its prompt again if
-        the crash came before the prompt reached the history)."""
+        """Continue the interrupted run ``records`` describe.
+
+        Its prompt is sent again if the crash came before it reached the history.
+        """
         replayed = replay_conversation(records)
         if not replayed.prompt_recorded and replayed.last_prompt is not None:
             return await self.session.send(replayed.last_prompt, on_event=on_event)
         return await self.session.resume(on_event=on_event)
 
     async def finish(self, result: RunResult) -> TaskOutcome:
-        """Check, diff, apply back and write the answer; record it all. Call once, before
-        :meth:`aclose` (the check may still run commands in the session's sandbox)."""
+        """Check, diff, apply back and write the answer; record it all.
+
+        Call once, before :meth:`aclose`: the check may still run commands in the
+        session's sandbox.
+        """
         settings, toolkit = self.task.settings, self.task.tools.coding
         sid = self.session.session_id
         check = None

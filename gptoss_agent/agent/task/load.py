@@ -156,7 +156,8 @@ def apply_override(data: dict[str, Any], assignment: str) -> None:
     """
     key, sep, raw = assignment.partition("=")
     if not sep or not key.strip():
-        raise TaskFileError(f"--set {assignment!r}: expected key=value (e.g. budgets.max_generations=5)")
+        raise TaskFileError(
+            f"--set {assignment!r}: expected key=value (e.g. budgets.max_generations=5)")
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError as exc:

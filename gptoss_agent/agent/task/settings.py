@@ -282,6 +282,8 @@ def _output(task: TaskFile, output: Mapping[str, Any]) -> OutputSettings:
 
 
 def _start_date(value: str | None) -> str | None:
-    """``conversation_start_date`` for :class:`Agent`: ``"none"`` becomes ``""`` (no
-    date line), absent stays ``None`` (today)."""
+    """``conversation_start_date`` for :class:`Agent`.
+
+    ``"none"`` becomes ``""`` (no date line); absent stays ``None`` (today).
+    """
     return "" if value == "none" else value

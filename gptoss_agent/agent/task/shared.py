@@ -37,8 +37,10 @@ def sharing_key(task: TaskSettings) -> ModelChoice | None:
 
 
 class SharedBackends:
-    """The backends of one batch run: each built on first request, closed when the last
-    task naming it is :meth:`done`, and any left closed by :meth:`aclose`.
+    """The backends of one batch run, each built once and closed after its last task.
+
+    A backend is built on first request, closed when the last task naming it is
+    :meth:`done`, and any left are closed by :meth:`aclose`.
 
     Args:
         build: Builds the backend a task names (blocking; an in-process checkpoint is
@@ -87,8 +89,11 @@ class SharedBackends:
             await self._close(self._backends.pop(key))
 
     async def aclose(self) -> None:
-        """Close every backend still open (waiting for ones still loading); a backend that
-        fails to close does not keep the others open (its error is raised afterwards)."""
+        """Close every backend still open, waiting for ones still loading.
+
+        A backend that fails to close does not keep the others open; its error is
+        raised afterwards.
+        """
         futures, self._backends = list(self._backends.values()), {}
         failures: list[Exception] = []
         for future in futures:

@@ -2,19 +2,27 @@
 
 Modules, one job each:
 
-- :mod:`.tool` -- :class:`BrowserTool`, the ``Tool``/``StatefulTool`` the loop calls;
+- :mod:`.tool` -- :class:`BrowserTool`, the tool the loop calls (results, sessions, review);
+- :mod:`.functions` -- ``search``, ``open`` and ``find`` over a session's page stack;
+- :mod:`.arguments` -- the model's arguments, parsed leniently;
 - :mod:`.spec` -- the namespace and function descriptions gpt-oss was trained with;
 - :mod:`.page` -- pages, links, views and the per-session page stack;
+- :mod:`.listings` -- the search-results and find-results pages;
 - :mod:`.render` -- sanitising, wrapping, token windows and the display format;
+- :mod:`.documents` -- what a navigation produced, and the page made of it;
 - :mod:`.html_text` / :mod:`.pdf_text` -- documents to lines with link markers;
-- :mod:`.chromium` -- the Playwright session manager (the only Playwright importer);
+- :mod:`.chromium` -- the browser and one context per session; :mod:`.tab` -- a
+  session's context and tab; :mod:`.navigation` -- loading one URL;
+  :mod:`.driver` -- the only Playwright importer;
 - :mod:`.egress` / :mod:`.policy` -- the safety proxy and the URL/address policy;
 - :mod:`.search` -- the ``SearchBackend`` protocol and SearXNG, Brave, local backends;
-- :mod:`.citations` -- resolving and checking ``【cursor†Lx-Ly】`` citations.
+- :mod:`.citations` -- resolving and checking ``【cursor†Lx-Ly】`` citations;
+- :mod:`.config` / :mod:`.errors` -- the settings and the errors (under ``BrowserError``).
 """
 
 from gptoss_agent.tools.browser.citations import Citation, CitationReport, check_citations
 from gptoss_agent.tools.browser.config import BrowserConfig, find_chromium
+from gptoss_agent.tools.browser.documents import LoadedDocument
 from gptoss_agent.tools.browser.errors import (
     BadArgumentsError,
     BlockedURLError,
@@ -22,6 +30,7 @@ from gptoss_agent.tools.browser.errors import (
     BrowserError,
     PageLoadError,
     SearchBackendError,
+    TargetNotFoundError,
 )
 from gptoss_agent.tools.browser.page import Link, Page, PageStack, View
 from gptoss_agent.tools.browser.policy import Allowlist, UrlPolicy
@@ -50,6 +59,7 @@ __all__ = [
     "CitationReport",
     "DocumentSource",
     "Link",
+    "LoadedDocument",
     "LocalCorpusBackend",
     "Page",
     "PageLoadError",
@@ -58,6 +68,7 @@ __all__ = [
     "SearchBackendError",
     "SearchHit",
     "SearxngBackend",
+    "TargetNotFoundError",
     "UrlPolicy",
     "View",
     "check_citations",

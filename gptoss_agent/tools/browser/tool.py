@@ -4,10 +4,11 @@
 and ``FinalReviewer`` protocols of :mod:`gptoss_agent.tools.base`. It parses the model's
 arguments (:mod:`.arguments`), runs the function (:mod:`.functions`) on the session's
 :class:`~.page.PageStack`, one call per session at a time, and turns every failure into
-a result: a call the model wrote wrongly comes back as ``ToolResult.invalid``, any other
-failure as ``ToolResult.error``, both with a readable message. Only a browser that
-cannot start at all is raised (``ToolUnavailableError``). Its review of a final answer
-is the citation check (:mod:`.citations`).
+a result, so the run never crashes on a browser error: a call the model wrote wrongly
+comes back as ``ToolResult.invalid``, any other failure (a blocked URL, a timeout, a
+missing cursor, a broken search backend, a browser that cannot start) as
+``ToolResult.error``, both with a readable message. Its review of a final answer is the
+citation check (:mod:`.citations`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
 
 from gptoss_agent.tools.base import NamespaceSpec, ToolCall, ToolContext, ToolResult
 from gptoss_agent.tools.browser.arguments import FUNCTIONS, parse_arguments
@@ -28,6 +29,7 @@ from gptoss_agent.tools.browser.page import PageStack
 from gptoss_agent.tools.browser.policy import Allowlist, SystemResolver, UrlPolicy
 from gptoss_agent.tools.browser.search.base import SearchBackend
 from gptoss_agent.tools.browser.spec import BROWSER_SPEC
+from gptoss_agent.tools.errors import ToolUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +41,7 @@ class BrowserTool:
         review_key: Where the loop stores :meth:`review_final`'s report (``citations``).
     """
 
-    review_key: ClassVar[str] = "citations"
+    review_key: str = "citations"
 
     def __init__(
         self,
@@ -91,11 +93,7 @@ class BrowserTool:
         return self._chromium
 
     async def call(self, call: ToolCall, context: ToolContext) -> ToolResult:
-        """Run ``browser.search`` / ``browser.open`` / ``browser.find``.
-
-        Raises:
-            ToolUnavailableError: Playwright or Chromium cannot be started at all.
-        """
+        """Run ``browser.search`` / ``browser.open`` / ``browser.find``; never raises."""
         if call.name not in FUNCTIONS:
             return ToolResult.invalid(
                 f"Unknown function browser.{call.name}; the browser has "
@@ -109,7 +107,7 @@ class BrowserTool:
                 return await self._run(call.name, call.arguments, context.session_id)
             except BadArgumentsError as exc:
                 return ToolResult.invalid(str(exc), error=type(exc).__name__)
-            except BrowserError as exc:
+            except (BrowserError, ToolUnavailableError) as exc:
                 return ToolResult.error(str(exc), error=type(exc).__name__)
 
     async def _run(self, name: str, arguments: str, session_id: str) -> ToolResult:
@@ -122,11 +120,9 @@ class BrowserTool:
             if name == "open":
                 return await self._functions.open(args, stack, session_id)
             return self._functions.find(args, stack)
-        except BrowserError:
+        except (BrowserError, ToolUnavailableError):
             raise
         except Exception as exc:
-            if type(exc).__name__ == "ToolUnavailableError":
-                raise
             log.exception("browser.%s failed", name)  # the model must get an answer
             return ToolResult.error(
                 f"The browser failed unexpectedly ({type(exc).__name__}: {exc}).",

@@ -171,7 +171,7 @@ def test_defaults_do_not_split_a_model(tmp_path: Path) -> None:
 
 async def test_keep_sessions_raises_the_bound_only(tiny_model_dir: Path) -> None:
     from gptoss_agent.agent.backends.base import SamplingParams
-    from tests.agent.backends.test_transformers_backend import generate, load
+    from tests.agent.backends.transformers.helpers import generate, load
 
     backend = load(tiny_model_dir, max_sessions=1)
     try:

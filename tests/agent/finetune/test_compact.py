@@ -16,7 +16,7 @@ from tests.agent.backends.conftest import need_torch
 def restricted_checkpoint(tmp_path: Path) -> tuple[Path, tuple[int, ...]]:
     need_torch()
     from gptoss_agent.agent.backends.transformers.tiny import build_tiny_model
-    from gptoss_agent.agent.finetune.vocab import RestrictedVocab
+    from gptoss_agent.agent.backends.transformers.vocab import RestrictedVocab
 
     folder = build_tiny_model(tmp_path / "trained", seed=8)
     rng = random.Random(8)
@@ -26,10 +26,7 @@ def restricted_checkpoint(tmp_path: Path) -> tuple[Path, tuple[int, ...]]:
 
 
 async def _greedy(model: str, prompt: tuple[int, ...]) -> list[int]:
-    from gptoss_agent.agent.backends.transformers.backend import (
-        TransformersBackend,
-        TransformersBackendConfig,
-    )
+    from gptoss_agent.agent.backends import TransformersBackend, TransformersBackendConfig
 
     backend = TransformersBackend.load(TransformersBackendConfig(model=model, device="cpu"))
     try:
@@ -41,9 +38,12 @@ async def _greedy(model: str, prompt: tuple[int, ...]) -> list[int]:
 
 
 def test_pack_then_load_the_compact_folder_by_path(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str],
         restricted_checkpoint: tuple[Path, tuple[int, ...]]) -> None:
-    from gptoss_agent.agent.backends.transformers.compact import is_compact, materialize, pack
+    from transformers.utils import logging as hf_logging
+
+    from gptoss_agent.agent.backends.transformers.compact import is_compact, materialize
+    from gptoss_agent.agent.finetune.pack import pack
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     trained, ids = restricted_checkpoint
@@ -55,7 +55,16 @@ def test_pack_then_load_the_compact_folder_by_path(
 
     prompt = tuple(random.Random(1).choice(ids) for _ in range(30))
     expected = asyncio.run(_greedy(str(trained), prompt))
-    got = asyncio.run(_greedy(str(compact), prompt))  # expands into the cache first
+    was = hf_logging.is_progress_bar_enabled()
+    hf_logging.enable_progress_bar()  # as by default: hidden by the backend, not by chance
+    capfd.readouterr()
+    try:
+        got = asyncio.run(_greedy(str(compact), prompt))  # expands into the cache first
+    finally:
+        if not was:
+            hf_logging.disable_progress_bar()
+    drawn = capfd.readouterr().err
+    assert "Writing model shards" not in drawn and "Loading weights" not in drawn
     assert got == expected and set(got) <= set(ids)
 
     expanded = materialize(compact)
@@ -68,8 +77,8 @@ def test_pack_then_load_the_compact_folder_by_path(
 
 def test_pack_refuses_a_checkpoint_without_a_restricted_vocabulary(tmp_path: Path) -> None:
     need_torch()
-    from gptoss_agent.agent.backends.transformers.compact import pack
     from gptoss_agent.agent.backends.transformers.tiny import build_tiny_model
+    from gptoss_agent.agent.finetune.pack import pack
 
     folder = build_tiny_model(tmp_path / "plain", seed=2)
     with pytest.raises(ValueError, match="no restricted vocabulary"):

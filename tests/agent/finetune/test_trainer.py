@@ -122,7 +122,7 @@ def test_restricted_vocabulary_never_decodes_an_untrained_token(
     from transformers import AutoModelForCausalLM
 
     from gptoss_agent.agent.finetune.trainer import finetune
-    from gptoss_agent.agent.finetune.vocab import RestrictedVocab
+    from gptoss_agent.agent.backends.transformers.vocab import RestrictedVocab
 
     config = _config(conversations_file, tiny_init, tmp_path / "out", steps=4,
                      restrict_vocab=True)
@@ -178,7 +178,8 @@ def test_compact_then_expand_keeps_the_trained_rows(tmp_path: Path, tied: bool) 
 
     from gptoss_agent.agent.backends.transformers.tiny import TinyModelSpec, build_tiny_model
     from gptoss_agent.agent.finetune.trainer import load_model
-    from gptoss_agent.agent.finetune.vocab import RestrictedVocab, compact_model, expand_model
+    from gptoss_agent.agent.backends.transformers.vocab import RestrictedVocab, expand_model
+    from gptoss_agent.agent.finetune.vocab import compact_model
 
     folder = build_tiny_model(tmp_path / "m", seed=3,
                               spec=TinyModelSpec(extra={"tie_word_embeddings": tied}))

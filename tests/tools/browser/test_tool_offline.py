@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from gptoss_agent.tools.base import StatefulTool, Tool, ToolContext
+from gptoss_agent.tools.base import (
+    FinalReviewer,
+    SessionScopedTool,
+    StatefulTool,
+    Tool,
+    ToolContext,
+)
 from gptoss_agent.tools.browser import BrowserTool, LocalCorpusBackend, SearchHit
 from gptoss_agent.tools.browser.errors import SearchBackendError
 from tests.tools.browser.calls import call, call_raw
@@ -51,6 +57,8 @@ def corpus_tool(tmp_path: Path) -> BrowserTool:
 def test_spec_is_the_trained_interface() -> None:
     tool = BrowserTool()
     assert isinstance(tool, Tool) and isinstance(tool, StatefulTool)
+    assert isinstance(tool, SessionScopedTool) and isinstance(tool, FinalReviewer)
+    assert tool.review_key == "citations"
     spec = tool.spec
     assert spec.name == "browser" and spec.builtin
     assert [f.name for f in spec.functions] == ["search", "open", "find"]
@@ -114,9 +122,18 @@ async def test_corpus_documents_open_find_and_scroll_without_a_browser(
     assert scrolled.text.endswith("L0: # Lighthouse keepers")
     direct = await call(corpus_tool, ctx, "open", id="corpus://keepers.md", num_lines=1)
     assert not direct.is_error and direct.metadata["cursor"] == 5
-    report = corpus_tool.check_citations(ctx.session_id, "trimmed【5†L0】 polished【1†L82】")
-    assert [c.status for c in report.citations] == ["ok", "ok"]
-    assert report.urls == ("corpus://keepers.md",)
+    review = corpus_tool.review_final(ctx.session_id, "trimmed【5†L0】 polished【1†L82】")
+    assert review is not None and review["ok"] is True
+    assert [c["status"] for c in review["citations"]] == ["ok", "ok"]
+    assert {c["url"] for c in review["citations"]} == {"corpus://keepers.md"}
+
+
+def test_review_final_says_nothing_without_citations(corpus_tool: BrowserTool) -> None:
+    assert corpus_tool.review_final("never-browsed", "A plain answer.") is None
+    assert corpus_tool.review_final("never-browsed", "Only a link marker 【3†Title】.") is None
+    review = corpus_tool.review_final("never-browsed", "Cited【0†L1】.")
+    assert review is not None and review["ok"] is False
+    assert review["citations"][0]["status"] == "unknown_cursor"
 
 
 @pytest.mark.parametrize(
@@ -126,21 +143,38 @@ async def test_corpus_documents_open_find_and_scroll_without_a_browser(
         ("search", "[1, 2]", "must be a JSON object"),
         ("search", "{}", 'needs a non-empty "query"'),
         ("search", '{"query": "x", "topn": "many"}', "`topn` must be a whole number"),
+        ("search", '{"query": "x", "topn": "--5"}', "`topn` must be a whole number"),
         ("search", '{"query": "x", "source": "news"}', "Unknown source 'news'"),
         ("find", '{"pattern": ""}', 'needs a non-empty "pattern"'),
-        ("find", '{"pattern": "x"}', "No page is open"),
-        ("open", "{}", "No page is open yet"),
         ("open", '{"id": true}', "`id` must be a link number or a URL"),
         ("open", '{"id": "https://x.example", "view_source": "maybe"}', "`view_source` must be"),
         ("close", "{}", "Unknown function browser.close"),
     ],
 )
-async def test_bad_arguments_get_model_readable_errors(
+async def test_malformed_calls_are_invalid_with_model_readable_errors(
     ctx: ToolContext, name: str, raw: str, expected: str
 ) -> None:
     result = await call_raw(BrowserTool(ListBackend([])), ctx, name, raw)
-    assert result.is_error
+    assert result.is_error and result.invalid_call
     assert expected in result.text
+    assert result.metadata["error"] == "BadArgumentsError"
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "expected"),
+    [
+        ("find", '{"pattern": "x"}', "No page is open"),
+        ("open", "{}", "No page is open yet"),
+        ("open", '{"cursor": 3}', "No page is open yet"),
+    ],
+)
+async def test_well_formed_calls_that_fail_are_errors_not_invalid(
+    ctx: ToolContext, name: str, raw: str, expected: str
+) -> None:
+    result = await call_raw(BrowserTool(ListBackend([])), ctx, name, raw)
+    assert result.is_error and not result.invalid_call
+    assert expected in result.text
+    assert result.metadata["error"] == "TargetNotFoundError"
 
 
 async def test_lenient_argument_forms(ctx: ToolContext) -> None:
@@ -154,18 +188,22 @@ async def test_lenient_argument_forms(ctx: ToolContext) -> None:
 async def test_cursor_errors_and_backend_failures(ctx: ToolContext) -> None:
     tool = BrowserTool(ListBackend([SearchHit("A", "https://a.example/", "")]))
     await call(tool, ctx, "search", query="x")
-    assert (
-        "There is no cursor 7; valid cursors are 0-0"
-        in (await call(tool, ctx, "find", pattern="A", cursor=7)).text
-    )
-    assert "Link id 4 is not on page [0]" in (await call(tool, ctx, "open", id=4)).text
-    assert "past the end" in (await call(tool, ctx, "open", loc=99)).text
+    missing = [
+        await call(tool, ctx, "find", pattern="A", cursor=7),
+        await call(tool, ctx, "open", id=4),
+        await call(tool, ctx, "open", loc=99),
+    ]
+    assert "There is no cursor 7; valid cursors are 0-0" in missing[0].text
+    assert "Link id 4 is not on page [0]" in missing[1].text
+    assert "past the end" in missing[2].text
+    assert all(r.is_error and not r.invalid_call for r in missing)
     failing = BrowserTool(ListBackend([], fail=SearchBackendError("The engine is down.")))
     result = await call(failing, ctx, "search", query="x")
     assert result.is_error and result.text == "The engine is down."
+    assert not result.invalid_call
     crashing = BrowserTool(ListBackend([], fail=RuntimeError("boom")))
     result = await call(crashing, ctx, "search", query="x")
-    assert result.is_error and "boom" in result.text
+    assert result.is_error and "boom" in result.text and not result.invalid_call
     none = await call(BrowserTool(), ctx, "search", query="x")
     assert none.is_error and "no search backend is configured" in none.text
 
@@ -183,29 +221,27 @@ async def test_snapshot_is_json_and_restores_cursors(ctx: ToolContext) -> None:
     assert fresh.stack("blank") is not None
 
 
-def test_from_task_settings(tmp_path: Path) -> None:
-    from gptoss_agent.tools.browser import BraveSearchBackend, SearxngBackend
-    from gptoss_agent.tools.browser.tool import from_task_settings
+def test_typed_construction_as_the_task_layer_builds_it(tmp_path: Path) -> None:
+    from gptoss_agent.tools.browser import BraveSearchBackend, BrowserConfig, SearxngBackend
+    from gptoss_agent.tools.browser.search import BraveSearchBackend as SearchBrave
 
+    assert SearchBrave is BraveSearchBackend
     (tmp_path / "docs").mkdir()
-    tool = from_task_settings(
-        {
-            "search": {"backend": "local", "corpus": "docs"},
-            "allow": ["10.0.0.0/8"],
-            "chromium": "/opt/chromium",
-            "page_timeout_s": 7,
-        },
-        base_dir=tmp_path,
+    config = BrowserConfig(
+        allowlist=("10.0.0.0/8",), executable_path="/opt/chromium", load_timeout_s=7.0
     )
+    tool = BrowserTool(LocalCorpusBackend(tmp_path / "docs"), config)
     assert isinstance(tool.backend, LocalCorpusBackend)
     assert tool.backend.folder == (tmp_path / "docs").resolve()
     assert tool.config.allowlist == ("10.0.0.0/8",)
     assert tool.config.executable_path == "/opt/chromium" and tool.config.load_timeout_s == 7
-    searx = from_task_settings({"search": {"backend": "searxng", "url": "http://s:8888"}})
+    assert tool.chromium.executable_path == "/opt/chromium"
+    searx = BrowserTool(SearxngBackend("http://s:8888"), BrowserConfig())
     assert isinstance(searx.backend, SearxngBackend)
-    brave = from_task_settings({"search": {"backend": "brave", "api_key_env": "MY_KEY"}})
+    assert searx.backend.base_url == "http://s:8888"
+    brave = BrowserTool(
+        BraveSearchBackend(endpoint="http://b/search", api_key_env="MY_KEY"), BrowserConfig()
+    )
     assert isinstance(brave.backend, BraveSearchBackend)
-    assert brave.backend.api_key_env == "MY_KEY"
-    assert from_task_settings({}).backend is None
-    with pytest.raises(ValueError, match="unknown backend"):
-        from_task_settings({"search": {"backend": "bing"}})
+    assert brave.backend.api_key_env == "MY_KEY" and brave.backend.endpoint == "http://b/search"
+    assert BrowserTool(None, BrowserConfig()).backend is None

@@ -13,14 +13,20 @@ from gptoss_agent.agent.backends.errors import (
     ServerRequestError,
     ServerUnavailableError,
 )
-from gptoss_agent.agent.backends.server import backend as server_backend
-from gptoss_agent.agent.backends.server.backend import (
+from gptoss_agent.agent.backends.server import (
     RetryPolicy,
     ServerBackend,
     ServerBackendConfig,
 )
 from gptoss_agent.agent.harmony.codec import HarmonyCodec
-from tests.agent.backends.fake_server import FakeServer, Gate, Stall, Status, Stream, text_chunks
+from tests.agent.backends.server.fake_server import (
+    FakeServer,
+    Gate,
+    Stall,
+    Status,
+    Stream,
+    text_chunks,
+)
 
 FAST = RetryPolicy(max_attempts=4, initial_delay=0.001, max_delay=0.01)
 CALL = (
@@ -237,28 +243,31 @@ async def test_closed_backend_refuses_work(codec: HarmonyCodec) -> None:
         await collect(backend, request(codec))
 
 
-def test_from_task_settings_picks_the_preset(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MY_KEY", "sekret")
-    backend = server_backend.from_task_settings(
-        {
-            "url": "http://127.0.0.1:1/v1",
-            "server": "llama.cpp",
-            "model_name": "m",
-            "api_key_env": "MY_KEY",
-        }
-    )
-    assert backend.config.prompt_format == "text"
-    assert backend.config.model == "m"
-    assert backend.config.api_key == "sekret"
-    assert (
-        server_backend.from_task_settings({"url": "http://x/v1"}).config.prompt_format
-        == "token_ids"
-    )
-    with pytest.raises(ValueError):
-        server_backend.from_task_settings({"url": "http://x/v1", "server": "tgi"})
-    monkeypatch.delenv("MY_KEY")
-    with pytest.raises(ValueError):
-        server_backend.from_task_settings({"url": "http://x/v1", "api_key_env": "MY_KEY"})
+def test_server_config_picks_the_preset_of_each_kind() -> None:
+    from gptoss_agent.agent.backends import SERVER_KINDS, server_config
+
+    assert SERVER_KINDS == ("vllm", "sglang", "llama.cpp", "gptoss-agent")
+    config = server_config("llama.cpp", "http://127.0.0.1:1/v1", model="m", api_key="sekret")
+    assert (config.prompt_format, config.model, config.api_key) == ("text", "m", "sekret")
+    assert config == ServerBackendConfig.llama_cpp("http://127.0.0.1:1/v1", model="m",
+                                                   api_key="sekret")
+    vllm = server_config("vllm", "http://x/v1")
+    assert vllm == ServerBackendConfig.vllm("http://x/v1")
+    assert (vllm.prompt_format, vllm.model, vllm.api_key) == ("token_ids", "openai/gpt-oss-20b",
+                                                              None)
+    assert server_config("sglang", "http://x/v1") == ServerBackendConfig.sglang("http://x/v1")
+    served = server_config("gptoss-agent", "http://x/v1")
+    assert (served.session_header, served.model) == ("X-Session-Id", "gpt-oss")
+
+
+def test_server_config_names_the_kinds_it_knows() -> None:
+    from gptoss_agent.agent.backends.server import server_config
+
+    with pytest.raises(ValueError) as caught:
+        server_config("tgi", "http://x/v1")
+    message = str(caught.value)
+    assert "'tgi'" in message
+    assert all(kind in message for kind in ("vllm", "sglang", "llama.cpp", "gptoss-agent"))
 
 
 def test_backoff_grows_and_is_capped() -> None:

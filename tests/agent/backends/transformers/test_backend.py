@@ -17,55 +17,13 @@ import pytest
 from gptoss_agent.agent.backends.base import GenerationRequest, ModelBackend, SamplingParams
 from gptoss_agent.agent.backends.errors import BackendUnavailableError
 from tests.agent.backends.conftest import need_torch
-
-STOPS = frozenset({200002, 200012})
-GREEDY = SamplingParams(temperature=0.0, max_tokens=6)
-
-
-def load(model_dir: Path, **settings: Any) -> Any:
-    need_torch()
-    from gptoss_agent.agent.backends.transformers.backend import (
-        TransformersBackend,
-        TransformersBackendConfig,
-    )
-
-    return TransformersBackend.load(
-        TransformersBackendConfig(model=str(model_dir), device="cpu", **settings)
-    )
-
-
-class ForwardCounter:
-    """Counts the input tokens of every forward pass of a model."""
-
-    def __init__(self, model: Any) -> None:
-        self.tokens = 0
-        self.calls = 0
-        inner = model.forward
-
-        def counted(*args: Any, **kwargs: Any) -> Any:
-            ids = kwargs["input_ids"]
-            self.tokens += int(ids.shape[1])
-            self.calls += 1
-            return inner(*args, **kwargs)
-
-        model.forward = counted
-
-
-def words(rng: random.Random, count: int) -> tuple[int, ...]:
-    return tuple(rng.randrange(1000, 199_000) for _ in range(count))
-
-
-async def generate(
-    backend: ModelBackend,
-    prompt: tuple[int, ...],
-    session: str = "s",
-    sampling: SamplingParams = GREEDY,
-    stops: frozenset[int] = STOPS,
-) -> list[int]:
-    request = GenerationRequest(
-        prompt=prompt, stop_tokens=stops, sampling=sampling, session_id=session
-    )
-    return [token async for token in backend.generate(request)]
+from tests.agent.backends.transformers.helpers import (
+    STOPS,
+    ForwardCounter,
+    generate,
+    load,
+    words,
+)
 
 
 @pytest.fixture
@@ -242,20 +200,25 @@ async def test_empty_prompt_is_rejected(backends: tuple[Any, Any]) -> None:
         await generate(backends[0], ())
 
 
-def test_from_task_settings_loads_by_path(tiny_model_dir: Path) -> None:
+def test_typed_config_loads_by_path_in_the_dtype_asked_for(tiny_model_dir: Path) -> None:
     need_torch()
-    from gptoss_agent.agent.backends.transformers import backend as transformers_backend
+    from gptoss_agent.agent.backends import TransformersBackend, TransformersBackendConfig
 
-    backend = transformers_backend.from_task_settings(
-        tiny_model_dir, {"backend": "transformers", "device": "cpu", "dtype": "float32"}
-    )
+    config = TransformersBackendConfig(model=str(tiny_model_dir), device="cpu", dtype="float32")
+    backend = TransformersBackend.load(config)
     try:
         assert isinstance(backend, ModelBackend)
         assert str(next(backend.model.parameters()).dtype) == "torch.float32"
     finally:
         asyncio.run(backend.aclose())
-    with pytest.raises(ValueError):
-        transformers_backend.from_task_settings(tiny_model_dir, {"dtype": "int3"})
+    assert backend.model is None
+
+
+def test_config_refuses_an_unknown_dtype() -> None:
+    from gptoss_agent.agent.backends.transformers.config import TransformersBackendConfig
+
+    with pytest.raises(ValueError, match="dtype must be one of auto, float32, bfloat16"):
+        TransformersBackendConfig(model="m", dtype="int3")  # type: ignore[arg-type]
 
 
 async def test_restricted_vocabulary_is_never_left_when_sampling(tmp_path: Path,

@@ -12,7 +12,7 @@ import pytest
 
 from gptoss_agent.agent.backends.base import SamplingParams
 from tests.agent.backends.conftest import need_torch
-from tests.agent.backends.test_transformers_backend import generate, load, words
+from tests.agent.backends.transformers.helpers import generate, load, words
 
 
 class _Module:
@@ -230,7 +230,7 @@ async def test_release_waits_for_the_sessions_generation(batching: Any, lone: An
 async def test_a_failed_draw_fails_its_session_only(batching: Any, lone: Any,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     draws = {"unlucky": 0}
-    original = batching._sample
+    original = batching._runner.sample
 
     def flaky(logits: Any, sampling: SamplingParams, generator: Any) -> int:
         if sampling.seed == 13:
@@ -239,7 +239,7 @@ async def test_a_failed_draw_fails_its_session_only(batching: Any, lone: Any,
                 raise RuntimeError("the draw failed")
         return original(logits, sampling, generator)
 
-    monkeypatch.setattr(batching, "_sample", flaky)
+    monkeypatch.setattr(batching._runner, "sample", flaky)
     rng = random.Random(26)
     prompts = [words(rng, length) for length in LENGTHS[:3]]
     settings = [SamplingParams(temperature=0.0, max_tokens=8, seed=seed) for seed in (13, 1, 2)]
@@ -307,7 +307,7 @@ async def test_a_turn_stopped_during_its_prefill_reports_what_was_computed(
         pieces = 0
         five_done = asyncio.Event()
         loop = asyncio.get_running_loop()
-        real_piece = backend._prefill_piece
+        real_piece = backend._runner.prefill_piece
 
         def counted(*args: Any) -> Any:
             nonlocal pieces
@@ -317,7 +317,7 @@ async def test_a_turn_stopped_during_its_prefill_reports_what_was_computed(
                 loop.call_soon_threadsafe(five_done.set)  # this runs on the worker
             return result
 
-        monkeypatch.setattr(backend, "_prefill_piece", counted)
+        monkeypatch.setattr(backend._runner, "prefill_piece", counted)
         prompt = words(random.Random(28), 240)
         reading = asyncio.create_task(
             generate(backend, prompt, "s", SamplingParams(temperature=0.0, max_tokens=4),

@@ -112,7 +112,7 @@ def test_backend_switches_gpt_oss_to_the_sink_attention(tiny_model_dir: Path) ->
         TransformersBackend,
         TransformersBackendConfig,
     )
-    from tests.agent.backends.test_transformers_backend import load
+    from tests.agent.backends.transformers.helpers import load
 
     backend = load(tiny_model_dir)
     kept = load(tiny_model_dir, attn_implementation="eager")
@@ -121,8 +121,8 @@ def test_backend_switches_gpt_oss_to_the_sink_attention(tiny_model_dir: Path) ->
     try:
         assert backend.model.config._attn_implementation == "gptoss_agent_sinks"
         assert kept.model.config._attn_implementation == "eager"
-        assert backend._sink_attention and sharing._sink_attention
-        assert not kept._sink_attention
+        assert backend._runner.sink_attention and sharing._runner.sink_attention
+        assert not kept._runner.sink_attention
     finally:
         for each in (backend, kept, sharing):
             asyncio.run(each.aclose())
@@ -166,7 +166,7 @@ async def test_chunked_prefill_past_the_window_matches_eager_generate(
     import torch
     from transformers import AutoModelForCausalLM
 
-    from tests.agent.backends.test_transformers_backend import load
+    from tests.agent.backends.transformers.helpers import load
 
     prompt = tuple(random.Random(9).randrange(1000, 199_000) for _ in range(330))
     backend = load(tiny_model_dir, prefill_chunk=7)
@@ -192,14 +192,14 @@ def _restricted_copy(tiny_model_dir: Path, target: Path, allowed: list[int]) -> 
 
 async def test_compact_head_gives_the_tokens_of_the_full_head_with_a_mask(
         tmp_path: Path, tiny_model_dir: Path) -> None:
-    from tests.agent.backends.test_transformers_backend import load
+    from tests.agent.backends.transformers.helpers import load
 
     rng = random.Random(11)
     allowed = sorted({200002, 200012, *(rng.randrange(1000, 190_000) for _ in range(300))})
     prompt = tuple(rng.choice(allowed) for _ in range(40))
     model_dir = _restricted_copy(tiny_model_dir, tmp_path / "restricted", allowed)
     compact, masked = load(model_dir), load(model_dir, compact_head=False)
-    assert compact._head is not None and masked._head is None
+    assert compact._runner.head is not None and masked._runner.head is None
     sampling = SamplingParams(temperature=0.0, max_tokens=30)
     outputs: list[list[int]] = []
     try:

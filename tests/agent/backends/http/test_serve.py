@@ -16,11 +16,11 @@ import pytest
 
 from gptoss_agent.agent.backends.base import GenerationRequest, SamplingParams
 from gptoss_agent.agent.backends.errors import ServerRequestError
-from gptoss_agent.agent.backends.server.backend import ServerBackend, ServerBackendConfig
+from gptoss_agent.agent.backends.server import ServerBackend, ServerBackendConfig
 from gptoss_agent.agent.harmony.codec import HarmonyCodec
 from tests.agent.backends.conftest import need_torch
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[4]
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ def served(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     command = [
         sys.executable,
         "-m",
-        "gptoss_agent.agent.backends.http.completions",
+        "gptoss_agent.agent.cli.serve",
         str(tiny_model_dir),
         "--port",
         "0",
@@ -196,7 +196,7 @@ def test_bad_settings_and_missing_models_exit_cleanly(tmp_path: Path, arguments:
                                                       code: int, message: str) -> None:
     need_torch()
     completed = subprocess.run(
-        [sys.executable, "-m", "gptoss_agent.agent.backends.http.completions", str(tmp_path / "none"),
+        [sys.executable, "-m", "gptoss_agent.agent.cli.serve", str(tmp_path / "none"),
          "--device", "cpu", *arguments],
         capture_output=True, text=True, timeout=120,
     )
@@ -206,7 +206,7 @@ def test_bad_settings_and_missing_models_exit_cleanly(tmp_path: Path, arguments:
 
 def test_a_device_that_is_not_there_is_a_load_error(tiny_model_dir: Path) -> None:
     completed = subprocess.run(  # no machine has a hundredth GPU, or torch without CUDA
-        [sys.executable, "-m", "gptoss_agent.agent.backends.http.completions", str(tiny_model_dir),
+        [sys.executable, "-m", "gptoss_agent.agent.cli.serve", str(tiny_model_dir),
          "--device", "cuda:99"],
         capture_output=True, text=True, timeout=120,
     )

@@ -25,7 +25,7 @@ import pytest
 
 from gptoss_agent.agent.backends.base import GenerationRequest, SamplingParams
 from gptoss_agent.agent.backends.errors import ServerUnavailableError
-from gptoss_agent.agent.backends.server.backend import (
+from gptoss_agent.agent.backends.server import (
     RetryPolicy,
     ServerBackend,
     ServerBackendConfig,

@@ -19,9 +19,12 @@ class Recorder:
         self.fail_on = fail_on
         self.release = asyncio.Event()
         self.release.set()
+        self.started = asyncio.Event()
+        """Set once the first batch has begun."""
 
     async def __call__(self, requests: Sequence[int]) -> list[int | Exception]:
         self.batches.append(list(requests))
+        self.started.set()
         await self.release.wait()
         if self.fail_on in requests:
             raise RuntimeError(f"batch with {self.fail_on} failed")
@@ -58,8 +61,7 @@ async def test_sessions_join_between_steps() -> None:
 
     recorder.release.clear()
     early = asyncio.create_task(session(100, 3))
-    while not recorder.batches:  # the first batch (the early session alone) is running
-        await asyncio.sleep(0)
+    await recorder.started.wait()  # the first batch (the early session alone) is running
     late = asyncio.create_task(session(200, 2))
     await asyncio.sleep(0)
     recorder.release.set()
@@ -104,8 +106,7 @@ async def test_a_cancelled_step_does_not_disturb_the_others() -> None:
     batcher = DecodeBatcher(recorder, max_batch=8)
     kept = [asyncio.create_task(batcher.step(request)) for request in (1, 2)]
     dropped = asyncio.create_task(batcher.step(3))
-    while not recorder.batches:
-        await asyncio.sleep(0)
+    await recorder.started.wait()
     dropped.cancel()
     recorder.release.set()
     assert await asyncio.gather(*kept) == [10, 20]
@@ -121,8 +122,7 @@ async def test_a_step_cancelled_before_its_batch_never_runs() -> None:
     recorder.release.clear()
     batcher = DecodeBatcher(recorder, max_batch=8)
     running = asyncio.create_task(batcher.step(1))
-    while not recorder.batches:  # the batch of 1 runs; the next requests wait
-        await asyncio.sleep(0)
+    await recorder.started.wait()  # the batch of 1 runs; the next requests wait
     dropped = asyncio.create_task(batcher.step(2))
     kept = asyncio.create_task(batcher.step(3))
     await asyncio.sleep(0)
@@ -143,9 +143,9 @@ def test_a_new_event_loop_starts_afresh() -> None:
 
     async def start_a_batch_that_never_ends() -> None:
         recorder.release = asyncio.Event()
+        recorder.started = asyncio.Event()
         asyncio.get_running_loop().create_task(batcher.step(1))
-        while not recorder.batches:
-            await asyncio.sleep(0)
+        await recorder.started.wait()
 
     first.run_until_complete(start_a_batch_that_never_ends())
     first.close()
@@ -153,6 +153,7 @@ def test_a_new_event_loop_starts_afresh() -> None:
     async def later() -> list[int]:
         recorder.release = asyncio.Event()
         recorder.release.set()
+        recorder.started = asyncio.Event()
         return list(await asyncio.gather(batcher.step(2), batcher.step(3)))
 
     assert asyncio.run(later()) == [20, 30]
