@@ -85,8 +85,8 @@ def sample_python(rng: random.Random) -> Case:
 
 
 def _python_policy(case: Case) -> Policy:
-    def policy(prompt: str, turn: int) -> str:
-        if turn == 0:
+    def policy(prompt: str, generation: int) -> str:
+        if generation == 0:
             return (
                 "<|channel|>analysis<|message|>Use python.<|end|>"
                 "<|start|>assistant<|channel|>analysis to=python code<|message|>"
@@ -131,8 +131,8 @@ def sample_function(rng: random.Random) -> Case:
 
 
 def _function_policy(case: Case) -> Policy:
-    def policy(prompt: str, turn: int) -> str:
-        if turn == 0:
+    def policy(prompt: str, generation: int) -> str:
+        if generation == 0:
             arguments = json.dumps({"sku": case.data["sku"]})
             return (
                 "<|channel|>analysis<|message|>Look up the stock.<|end|>"
@@ -189,8 +189,8 @@ def sample_browser(rng: random.Random, base_url: str | None = None) -> Case:
 
 
 def _browser_policy(case: Case) -> Policy:
-    def policy(prompt: str, turn: int) -> str:
-        if turn == 0:
+    def policy(prompt: str, generation: int) -> str:
+        if generation == 0:
             arguments = json.dumps({"id": case.data["url"]})
             return (
                 "<|channel|>analysis<|message|>Open the page.<|end|>"

@@ -16,7 +16,7 @@ from gptoss_agent.agent.backends.scripted import ScriptedBackend
 from gptoss_agent.agent.harmony.codec import HarmonyCodec, load_codec
 
 Policy = Callable[[str, int], str]
-"""``(decoded prompt, turn index) -> completion text`` with special tokens spelled out."""
+"""``(decoded prompt, generation index) -> completion text`` with special tokens spelled out."""
 
 
 def last_tool_output(prompt: str) -> str:
@@ -34,23 +34,23 @@ def last_tool_output(prompt: str) -> str:
 
 
 class TeacherBackend:
-    """Writes completions with a :data:`Policy`; one call per model turn.
+    """Writes completions with a :data:`Policy`; one call per generation.
 
     Args:
-        policy: Makes the completion of turn ``i`` from the decoded prompt.
+        policy: Makes the completion of generation ``i`` from the decoded prompt.
         codec: The Harmony codec.
     """
 
     def __init__(self, policy: Policy, codec: HarmonyCodec | None = None) -> None:
         self._policy = policy
         self._codec = codec or load_codec()
-        self._turn = 0
+        self._generation = 0
         self._last: ScriptedBackend | None = None
 
     async def generate(self, request: GenerationRequest) -> AsyncIterator[int]:
         """Write the next completion and replay it."""
-        text = self._policy(self._codec.decode(request.prompt), self._turn)
-        self._turn += 1
+        text = self._policy(self._codec.decode(request.prompt), self._generation)
+        self._generation += 1
         self._last = ScriptedBackend([text], codec=self._codec)
         async for token in self._last.generate(request):
             yield token

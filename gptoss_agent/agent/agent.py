@@ -52,7 +52,7 @@ class Agent:
         tools: Tool namespaces (python, browser), function tools or typed callables.
         instructions: The developer instructions.
         reasoning_effort: ``low``, ``medium`` or ``high``.
-        sampling: Sampling parameters (temperature, top_p, max tokens per turn, seed).
+        sampling: Sampling parameters (temperature, top_p, max tokens per generation, seed).
         limits: Budgets of each run.
         analysis_policy: When past reasoning leaves the prompt.
         approval: Which calls need a yes and who answers (default: none need one).

@@ -144,7 +144,7 @@ async def local_kernel(tmp_path: Path) -> AsyncIterator[LocalKernel]:
 async def wait_for_file(path: Path, timeout_s: float = 10.0) -> None:
     """Poll until ``path`` exists (a cell's "I am running" signal), or fail."""
     deadline = time.monotonic() + timeout_s
-    while not path.exists():
+    while not await asyncio.to_thread(path.exists):
         if time.monotonic() > deadline:
             pytest.fail(f"{path} did not appear within {timeout_s}s")
         await asyncio.sleep(0.02)

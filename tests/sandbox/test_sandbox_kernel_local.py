@@ -13,6 +13,9 @@ from gptoss_agent.sandbox.channel import ByteSink, KernelChannel
 from gptoss_agent.sandbox.kernel import BOOTSTRAP
 from gptoss_agent.sandbox.session import kernel_source
 
+SYSTEM_PYTHON = "python3" if os.path.exists("/usr/bin/python3") else "python"
+"""The interpreter a kernel runs under when started by hand (as an image's python3)."""
+
 
 def _alive(pid: int) -> bool:
     try:
@@ -154,7 +157,7 @@ async def test_input_reads_end_of_file(local_kernel):
 
 async def test_kernel_exits_when_its_stdin_closes(tmp_path):
     process = await asyncio.create_subprocess_exec(
-        "python3" if os.path.exists("/usr/bin/python3") else "python",
+        SYSTEM_PYTHON,
         "-c",
         BOOTSTRAP,
         stdin=asyncio.subprocess.PIPE,

@@ -28,7 +28,6 @@ from gptoss_agent.sandbox.cli import main as sandbox_main
 from gptoss_agent.sandbox.container import build_spec, container_name
 from gptoss_agent.sandbox.datadir import ENTRY_OVERHEAD, DataDir
 from gptoss_agent.sandbox.framing import AttachDemuxer, decode_payload, encode_frame, read_frame
-from gptoss_agent.sandbox.recipe import DEFAULT_RECIPE, ImageRecipe, split_image_name
 from gptoss_agent.sandbox.kernel import Capture, clip
 from gptoss_agent.sandbox.labels import (
     OWNER_HOST,
@@ -37,6 +36,7 @@ from gptoss_agent.sandbox.labels import (
     owner_alive,
     owner_labels,
 )
+from gptoss_agent.sandbox.recipe import DEFAULT_RECIPE, ImageRecipe, split_image_name
 from gptoss_agent.sandbox.replies import join_clip
 
 SANDBOX_DIR = Path(__file__).resolve().parents[2] / "gptoss_agent" / "sandbox"

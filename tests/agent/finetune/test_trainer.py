@@ -121,8 +121,8 @@ def test_restricted_vocabulary_never_decodes_an_untrained_token(
     import torch
     from transformers import AutoModelForCausalLM
 
-    from gptoss_agent.agent.finetune.trainer import finetune
     from gptoss_agent.agent.backends.transformers.vocab import RestrictedVocab
+    from gptoss_agent.agent.finetune.trainer import finetune
 
     config = _config(conversations_file, tiny_init, tmp_path / "out", steps=4,
                      restrict_vocab=True)
@@ -177,8 +177,8 @@ def test_compact_then_expand_keeps_the_trained_rows(tmp_path: Path, tied: bool) 
     import torch
 
     from gptoss_agent.agent.backends.transformers.tiny import TinyModelSpec, build_tiny_model
-    from gptoss_agent.agent.finetune.trainer import load_model
     from gptoss_agent.agent.backends.transformers.vocab import RestrictedVocab, expand_model
+    from gptoss_agent.agent.finetune.trainer import load_model
     from gptoss_agent.agent.finetune.vocab import compact_model
 
     folder = build_tiny_model(tmp_path / "m", seed=3,
