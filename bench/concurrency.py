@@ -34,8 +34,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from gptoss_agent.agent.backends.base import GenerationRequest, SamplingParams  # noqa: E402
-from gptoss_agent.agent.backends.server import backend as server_backend  # noqa: E402
-from gptoss_agent.agent.backends.server.backend import ServerBackend  # noqa: E402
+from gptoss_agent.agent.backends.server import ServerBackend, server_config  # noqa: E402
 from gptoss_agent.agent.harmony.codec import HarmonyCodec, load_codec  # noqa: E402
 
 
@@ -85,7 +84,7 @@ def start_serve(model_dir: Path) -> tuple[subprocess.Popen[str], str]:
     command = [
         sys.executable,
         "-m",
-        "gptoss_agent.agent.backends.http.completions",
+        "gptoss_agent.agent.cli.serve",
         str(model_dir),
         "--port",
         "0",
@@ -106,7 +105,7 @@ def start_serve(model_dir: Path) -> tuple[subprocess.Popen[str], str]:
 async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
     codec = load_codec()
     kind = args.server or "gptoss-agent"
-    backend = server_backend.from_task_settings({"url": url, "server": kind})
+    backend = ServerBackend(server_config(kind, url))
     await measure(backend, codec, 2, 1, 4, "warmup")
     rounds = 16
     one_tokens, one_s = 0, 0.0

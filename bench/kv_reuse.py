@@ -84,10 +84,7 @@ async def timed_turn(
 
 def load_model(name: str, scratch: Path) -> Any:
     """The backend (cache reuse on) of model ``name``: ``tiny``, ``random`` or a folder."""
-    from gptoss_agent.agent.backends.transformers.backend import (
-        TransformersBackend,
-        TransformersBackendConfig,
-    )
+    from gptoss_agent.agent.backends import TransformersBackend, TransformersBackendConfig
     from gptoss_agent.agent.backends.transformers.tiny import TinyModelSpec, build_tiny_model
 
     if name == "tiny":
@@ -102,10 +99,7 @@ def load_model(name: str, scratch: Path) -> Any:
 
 
 async def run(args: argparse.Namespace, name: str) -> dict[str, Any]:
-    from gptoss_agent.agent.backends.transformers.backend import (
-        TransformersBackend,
-        TransformersBackendConfig,
-    )
+    from gptoss_agent.agent.backends import TransformersBackend, TransformersBackendConfig
 
     codec = load_codec()
     with tempfile.TemporaryDirectory() as scratch:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from examples.tiny_model.families import get_stock
-from gptoss_agent.sandbox.results import ExecutionError, ExecutionResult, ExecutionStatus
+from gptoss_agent.sandbox.results import ExceptionInfo, ExecutionResult, ExecutionStatus
 from gptoss_agent.tools.browser.errors import PageLoadError
 from gptoss_agent.tools.browser.html_text import html_to_page
 from gptoss_agent.tools.browser.page import Page
@@ -74,7 +74,7 @@ class ArithmeticSandbox:
         except (SyntaxError, ValueError) as exc:
             name = type(exc).__name__
             return ExecutionResult(
-                ExecutionStatus.ERROR, error=ExecutionError(name, str(exc), f"{name}: {exc}")
+                ExecutionStatus.ERROR, error=ExceptionInfo(name, str(exc), f"{name}: {exc}")
             )
         return ExecutionResult(ExecutionStatus.OK, value=repr(value))
 

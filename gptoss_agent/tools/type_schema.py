@@ -66,6 +66,15 @@ class SchemaBuilder:
             return dict(_PRIMITIVES[annotation])
         origin = get_origin(annotation)
         args = get_args(annotation)
+        built = self._special_form_schema(origin, args)
+        if built is None:
+            built = self._container_schema(annotation, origin, args)
+        if built is None:
+            built = self._named_class_schema(annotation)
+        return built
+
+    def _special_form_schema(self, origin: Any, args: tuple[Any, ...]) -> dict[str, Any] | None:
+        """Wrappers, ``Annotated``, unions and ``Literal``; ``None`` for anything else."""
         if origin in _WRAPPERS:  # NotRequired[T] and friends inside a TypedDict
             return self.schema(args[0])
         if origin is typing.Annotated:
@@ -78,26 +87,44 @@ class SchemaBuilder:
             return {"anyOf": [self.schema(arg) for arg in args]}
         if origin is Literal:
             return {"enum": list(args)}
+        return None
+
+    def _container_schema(
+        self, annotation: Any, origin: Any, args: tuple[Any, ...]
+    ) -> dict[str, Any] | None:
+        """Sequences, sets, tuples and mappings; ``None`` for anything else."""
         if origin in _SEQUENCES or annotation in (list, Sequence):
             return {"type": "array", "items": self.schema(args[0]) if args else {}}
         if origin in _SETS or annotation in (set, frozenset):
             items = self.schema(args[0]) if args else {}
             return {"type": "array", "items": items, "uniqueItems": True}
         if origin is tuple:
-            if len(args) == 2 and args[1] is Ellipsis:
-                return {"type": "array", "items": self.schema(args[0])}
-            prefix = [self.schema(arg) for arg in args]
-            return {
-                "type": "array",
-                "prefixItems": prefix,
-                "minItems": len(prefix),
-                "maxItems": len(prefix),
-            }
+            return self._tuple_schema(args)
         if origin in _MAPPINGS or annotation in (dict, Mapping):
             if args and args[0] is not str:
                 raise ToolRegistrationError(f"mapping keys must be str, got {args[0]!r}")
             values = self.schema(args[1]) if args else {}
             return {"type": "object", "additionalProperties": values or True}
+        return None
+
+    def _tuple_schema(self, args: tuple[Any, ...]) -> dict[str, Any]:
+        """``tuple[T, ...]`` as an array of ``T``, ``tuple[A, B]`` as fixed ``prefixItems``."""
+        if len(args) == 2 and args[1] is Ellipsis:
+            return {"type": "array", "items": self.schema(args[0])}
+        prefix = [self.schema(arg) for arg in args]
+        return {
+            "type": "array",
+            "prefixItems": prefix,
+            "minItems": len(prefix),
+            "maxItems": len(prefix),
+        }
+
+    def _named_class_schema(self, annotation: Any) -> dict[str, Any]:
+        """Enums, dataclasses and ``TypedDict`` classes, as ``$ref`` into ``$defs``.
+
+        Raises:
+            ToolRegistrationError: ``annotation`` is none of them.
+        """
         if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
             return self._named(annotation, self._enum_schema)
         if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
@@ -207,14 +234,38 @@ def coerce(value: Any, annotation: Any) -> Any:
     if origin is typing.Annotated:
         return coerce(value, args[0])
     if _is_union(origin):
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return coerce(value, arg)
-            except (TypeError, ValueError):
-                continue
-        return value
+        return _coerce_union(value, args)
+    converted = _coerce_to_class(value, annotation)
+    if converted is not _UNCONVERTED:
+        return converted
+    if isinstance(value, list):
+        return _coerce_list(value, origin, args)
+    if isinstance(value, dict) and origin in _MAPPINGS and len(args) == 2:
+        return {key: coerce(item, args[1]) for key, item in value.items()}
+    return value
+
+
+_UNCONVERTED: Any = object()  # _coerce_to_class's "not a class it converts to"
+
+
+def _coerce_union(value: Any, args: tuple[Any, ...]) -> Any:
+    """The value as the first union member it converts to, else unchanged."""
+    for arg in args:
+        if arg is type(None):
+            continue
+        try:
+            return coerce(value, arg)
+        except (TypeError, ValueError):
+            continue
+    return value
+
+
+def _coerce_to_class(value: Any, annotation: Any) -> Any:
+    """``float``, enum, dataclass and ``TypedDict`` conversions; ``_UNCONVERTED`` otherwise.
+
+    Raises:
+        TypeError: ``annotation`` is a dataclass and ``value`` is not an object.
+    """
     if annotation is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
@@ -227,16 +278,17 @@ def coerce(value: Any, annotation: Any) -> Any:
     if _is_typeddict(annotation) and isinstance(value, dict):
         hints = typing.get_type_hints(annotation, include_extras=True)
         return {key: coerce(item, hints.get(key, Any)) for key, item in value.items()}
-    if isinstance(value, list):
-        if origin is tuple:
-            if len(args) == 2 and args[1] is Ellipsis:
-                return tuple(coerce(item, args[0]) for item in value)
-            return tuple(coerce(item, arg) for item, arg in zip(value, args, strict=False))
-        item_type = args[0] if args else Any
-        items = [coerce(item, item_type) for item in value]
-        if origin in _SETS:
-            return frozenset(items) if origin is frozenset else set(items)
-        return items
-    if isinstance(value, dict) and origin in _MAPPINGS and len(args) == 2:
-        return {key: coerce(item, args[1]) for key, item in value.items()}
-    return value
+    return _UNCONVERTED
+
+
+def _coerce_list(value: list[Any], origin: Any, args: tuple[Any, ...]) -> Any:
+    """A JSON array as a tuple, a set or a list of the annotated item types."""
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(coerce(item, args[0]) for item in value)
+        return tuple(coerce(item, arg) for item, arg in zip(value, args, strict=False))
+    item_type = args[0] if args else Any
+    items = [coerce(item, item_type) for item in value]
+    if origin in _SETS:
+        return frozenset(items) if origin is frozenset else set(items)
+    return items

@@ -28,7 +28,7 @@ def run_example(name: str, tmp_path: Path) -> tuple[int, list[dict[str, object]]
     completed = subprocess.run(
         [sys.executable, "-m", "gptoss_agent.agent.cli.entry", "run", str(folder / "task.yaml"),
          "--json", "--set", f"output.transcript={tmp_path / 'run.jsonl'}",
-         "--set", f"output.data_dir={tmp_path / 'data'}"],
+         "--set", f"tools.python.data_dir={tmp_path / 'data'}"],
         capture_output=True, text=True, timeout=600, cwd=tmp_path,
     )
     events = [json.loads(line) for line in completed.stdout.splitlines() if line.strip()]
@@ -88,7 +88,7 @@ def test_a_failed_check_has_its_own_exit_code(tmp_path: Path) -> None:
     (folder / "task.yaml").write_text("\n".join(kept) + "\n")
     completed = subprocess.run(
         [sys.executable, "-m", "gptoss_agent.agent.cli.entry", "run", str(folder / "task.yaml"),
-         "--json", "--set", f"output.data_dir={tmp_path / 'data'}"],
+         "--json", "--set", f"tools.python.data_dir={tmp_path / 'data'}"],
         capture_output=True, text=True, timeout=600, cwd=tmp_path,
     )
     assert completed.returncode == 5, completed.stderr

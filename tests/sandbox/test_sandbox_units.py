@@ -432,3 +432,38 @@ def test_image_and_offline_build_import_without_a_cycle():
     assert "gptoss_agent.sandbox.build_offline" in imports("image")
     assert "gptoss_agent.sandbox.image" not in imports("build_offline")
     assert "gptoss_agent.sandbox.image" not in imports("recipe")
+
+
+def test_replies_explain_the_process_limit_even_when_no_clone_was_left():
+    from gptoss_agent.sandbox.channel import CellOutcome
+    from gptoss_agent.sandbox.replies import result_from_reply
+
+    error = {"name": "BlockingIOError", "message": "[Errno 11]", "traceback": clip("tb", 99)}
+    reply = {"status": "error", "error": error, "killed": 0, "exhausted": True}
+    result = result_from_reply(CellOutcome(reply, None, 0.5), 4.0, SandboxLimits())
+    assert result.status is ExecutionStatus.ERROR and result.error is not None
+    assert result.error.name == "BlockingIOError" and result.error.traceback == "tb"
+    assert result.detail.startswith("The process limit was reached; no leftover process")
+    killed = result_from_reply(CellOutcome({**reply, "killed": 5}, None, 0.5), 4.0,
+                               SandboxLimits())
+    assert "5 leftover process(es) were killed" in killed.detail
+    plain = result_from_reply(CellOutcome({**reply, "exhausted": False}, None, 0.5), 4.0,
+                              SandboxLimits())
+    assert plain.detail == ""
+
+
+def test_replies_name_why_a_kernel_was_lost():
+    from gptoss_agent.sandbox.channel import CellOutcome
+    from gptoss_agent.sandbox.replies import STATE_LOST, exit_cause, result_from_lost
+
+    assert "ran out of memory (limit 256 MB)" in exit_cause({"OOMKilled": True}, 256)
+    assert "SIGKILL" in exit_cause({"ExitCode": 137}, 256)
+    assert "disappeared" in exit_cause({}, 256)
+    crashed = result_from_lost(CellOutcome(None, None, 1.0), 4.0, SandboxLimits(), "Gone.",
+                               "  trace\n")
+    assert crashed.status is ExecutionStatus.CRASHED and crashed.state_reset
+    assert crashed.detail == f"Gone. {STATE_LOST}" and crashed.stderr == "trace"
+    timed_out = result_from_lost(CellOutcome(None, "timeout", 1.0), 4.0, SandboxLimits(), "",
+                                 "noise")
+    assert timed_out.status is ExecutionStatus.TIMEOUT and timed_out.stderr == ""
+    assert "did not stop when interrupted" in timed_out.detail

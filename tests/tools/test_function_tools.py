@@ -14,7 +14,7 @@ from gptoss_agent.tools.base import ToolCall, ToolContext
 from gptoss_agent.tools.errors import ToolRegistrationError
 from gptoss_agent.tools.function_tool import FunctionTool, function_tool
 from gptoss_agent.tools.json_args import ArgumentsError, parse_arguments
-from gptoss_agent.tools.registry import Resolution, ResolutionError, ToolRegistry
+from gptoss_agent.tools.registry import Resolution, Unresolved, ToolRegistry
 
 
 class Color(enum.Enum):
@@ -176,11 +176,11 @@ def test_registry_resolution_messages() -> None:
     found = registry.resolve("functions.lookup")
     assert isinstance(found, Resolution) and found.name == "lookup"
     missing = registry.resolve("functions.nope")
-    assert isinstance(missing, ResolutionError) and "functions.lookup" in missing.message
+    assert isinstance(missing, Unresolved) and "functions.lookup" in missing.message
     builtin = registry.resolve("python")
-    assert isinstance(builtin, ResolutionError) and builtin.kind == "tool_not_enabled"
+    assert isinstance(builtin, Unresolved) and builtin.kind == "tool_not_enabled"
     bare = registry.resolve("lookup")
-    assert isinstance(bare, ResolutionError) and "did you mean functions.lookup" in bare.message
+    assert isinstance(bare, Unresolved) and "did you mean functions.lookup" in bare.message
 
 
 async def test_toolset_reports_unknown_function() -> None:

@@ -8,6 +8,8 @@ the turn, tokens, tokens per second and elapsed time.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 
 from rich.console import Console
 from rich.markdown import Markdown
@@ -66,65 +68,88 @@ class TerminalView:
         self.console.print(Text(text, style=style), end="", soft_wrap=True)
 
     def __call__(self, event: Event) -> None:
-        """Draw one event."""
-        match event:
-            case ReasoningDelta(text=text):
-                if self.show_reasoning:
-                    self._stream("reasoning", text, "dim")
-            case PreambleDelta(text=text):
-                self._stream("preamble", text, "italic cyan")
-            case TextDelta():
-                pass  # the final answer is drawn once, as Markdown
-            case Preamble():
-                self._end_stream()
-            case MessageRecorded(message=message):
-                if self.replay:
-                    self._draw_recorded(message)
-            case ToolCallStarted(call=call):
-                self._end_stream()
-                body = _pretty_arguments(call.arguments, call.namespace)
-                self.console.print(Panel(body, title=f"→ {call.recipient}", title_align="left",
-                                         border_style="blue"))
-            case ToolCallFinished(call=call, result=result, seconds=seconds):
-                text = result.text
-                if len(text) > _MAX_PANEL_CHARS:
-                    text = text[:_MAX_PANEL_CHARS] + f"\n… ({len(result.text)} characters)"
-                style = "red" if result.is_error else "green"
-                self.console.print(Panel(Text(text), title=f"← {call.recipient}",
-                                         subtitle=f"{seconds:.2f}s", title_align="left",
-                                         subtitle_align="right", border_style=style))
-            case IncidentRaised(incident=incident):
-                self._end_stream()
-                label = "repaired" if incident.repaired else "model error"
-                self.console.print(Text(f"⚠ {label}: {incident.kind}: {incident.detail}",
-                                        style="yellow"))
-            case UsageUpdated(usage=usage, generation=generation, tokens_per_second=speed,
-                              elapsed_s=elapsed):
-                self._end_stream()
-                self.console.print(Text(
-                    f"generation {generation} · {usage.sampled_tokens} tokens out · "
-                    f"{usage.prompt_tokens} in · {speed:.1f} tok/s · {elapsed:.1f}s",
-                    style="dim"))
-            case FinalAnswer(text=text, content_type=content_type):
-                self._end_stream()
-                answer: Syntax | Markdown = (
-                    Syntax(text, "json") if content_type == "json" else Markdown(text)
-                )
-                self.console.print(Panel(answer, title="answer", border_style="bold green"))
-            case RunFinished(result=result):
-                self._end_stream()
-                citations = result.reviews.get("citations")
-                if citations:
-                    for item in citations["citations"]:
-                        ok = item["status"] == "ok"
-                        where = item["url"] if ok else item["problem"]
-                        self.console.print(Text(f"{item['marker']} {item['status']}: {where}",
-                                                style="dim" if ok else "yellow"))
-                if not result.ok:
-                    detail = f": {result.error}" if result.error else ""
-                    self.console.print(Text(f"stopped: {result.stop_reason.value}{detail}",
-                                            style="bold red"))
+        """Draw one event (events without a drawing method draw nothing)."""
+        for cls in type(event).__mro__:
+            draw = _DRAWERS.get(cls)
+            if draw is not None:
+                draw(self, event)
+                return
 
+    def _reasoning_delta(self, event: ReasoningDelta) -> None:
+        if self.show_reasoning:
+            self._stream("reasoning", event.text, "dim")
+
+    def _preamble_delta(self, event: PreambleDelta) -> None:
+        self._stream("preamble", event.text, "italic cyan")
+
+    def _text_delta(self, event: TextDelta) -> None:
+        pass  # the final answer is drawn once, as Markdown
+
+    def _preamble(self, event: Preamble) -> None:
+        self._end_stream()
+
+    def _message_recorded(self, event: MessageRecorded) -> None:
+        if self.replay:
+            self._draw_recorded(event.message)
+
+    def _tool_call_started(self, event: ToolCallStarted) -> None:
+        self._end_stream()
+        call = event.call
+        body = _pretty_arguments(call.arguments, call.namespace)
+        self.console.print(Panel(body, title=f"→ {call.recipient}", title_align="left",
+                                 border_style="blue"))
+
+    def _tool_call_finished(self, event: ToolCallFinished) -> None:
+        result = event.result
+        text = result.text
+        if len(text) > _MAX_PANEL_CHARS:
+            text = text[:_MAX_PANEL_CHARS] + f"\n… ({len(result.text)} characters)"
+        style = "red" if result.is_error else "green"
+        self.console.print(Panel(Text(text), title=f"← {event.call.recipient}",
+                                 subtitle=f"{event.seconds:.2f}s", title_align="left",
+                                 subtitle_align="right", border_style=style))
+
+    def _incident_raised(self, event: IncidentRaised) -> None:
+        self._end_stream()
+        incident = event.incident
+        label = "repaired" if incident.repaired else "model error"
+        self.console.print(Text(f"⚠ {label}: {incident.kind}: {incident.detail}",
+                                style="yellow"))
+
+    def _usage_updated(self, event: UsageUpdated) -> None:
+        self._end_stream()
+        usage = event.usage
+        self.console.print(Text(
+            f"generation {event.generation} · {usage.sampled_tokens} tokens out · "
+            f"{usage.prompt_tokens} in · {event.tokens_per_second:.1f} tok/s · "
+            f"{event.elapsed_s:.1f}s",
+            style="dim"))
+
+    def _final_answer(self, event: FinalAnswer) -> None:
+        self._end_stream()
+        text = event.text
+        answer: Syntax | Markdown = (
+            Syntax(text, "json") if event.content_type == "json" else Markdown(text)
+        )
+        self.console.print(Panel(answer, title="answer", border_style="bold green"))
+
+    def _run_finished(self, event: RunFinished) -> None:
+        self._end_stream()
+        result = event.result
+        citations = result.reviews.get("citations")
+        if citations:
+            self._draw_citations(citations["citations"])
+        if not result.ok:
+            detail = f": {result.error}" if result.error else ""
+            self.console.print(Text(f"stopped: {result.stop_reason.value}{detail}",
+                                    style="bold red"))
+
+    def _draw_citations(self, items: Any) -> None:
+        for item in items:
+            ok = item["status"] == "ok"
+            where = item["url"] if ok else item["problem"]
+            self.console.print(Text(f"{item['marker']} {item['status']}: {where}",
+                                    style="dim" if ok else "yellow"))
 
     def _draw_recorded(self, message: ChatMessage) -> None:
         if message.role == "user":
@@ -146,3 +171,19 @@ def _pretty_arguments(arguments: str, namespace: str) -> Syntax | Text:
         return Syntax(json.dumps(json.loads(arguments), indent=2, ensure_ascii=False), "json")
     except ValueError:
         return Text(arguments)
+
+
+# Which method draws each event type (looked up along the event's MRO, like ``match``).
+_DRAWERS: dict[type, Callable[[TerminalView, Any], None]] = {
+    ReasoningDelta: TerminalView._reasoning_delta,
+    PreambleDelta: TerminalView._preamble_delta,
+    TextDelta: TerminalView._text_delta,
+    Preamble: TerminalView._preamble,
+    MessageRecorded: TerminalView._message_recorded,
+    ToolCallStarted: TerminalView._tool_call_started,
+    ToolCallFinished: TerminalView._tool_call_finished,
+    IncidentRaised: TerminalView._incident_raised,
+    UsageUpdated: TerminalView._usage_updated,
+    FinalAnswer: TerminalView._final_answer,
+    RunFinished: TerminalView._run_finished,
+}

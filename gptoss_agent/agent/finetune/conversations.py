@@ -11,9 +11,10 @@ A conversation line looks like::
       {"role": "assistant", "channel": "final", "content": "5."}
     ]}
 
-Each message is rendered by openai-harmony exactly as in training: a call (an assistant
-message with a ``recipient``) ends in ``<|call|>``, and the last assistant message, when
-it is a ``final``, ends in ``<|return|>``. The mask is 1 on the tokens of assistant
+Each message is rendered exactly as openai-harmony's ``encoding.render`` renders the
+``Message`` (a test compares the two token for token), from the codec's tokens: a call (an
+assistant message with a ``recipient``) ends in ``<|call|>``, and the last assistant
+message, when it is a ``final``, ends in ``<|return|>``. The mask is 1 on the tokens of assistant
 messages after their ``<|start|>assistant`` tokens (which the prompt supplies), i.e. on
 what the model samples, the recipient and channel included.
 """
@@ -27,35 +28,72 @@ from gptoss_agent.agent.finetune.errors import DataError
 from gptoss_agent.agent.harmony.codec import HarmonyCodec
 
 _ROLES = ("system", "developer", "user", "assistant", "tool")
+_CONSTRAIN = "<|constrain|>"
 
 
-def _harmony_message(message: Mapping[str, Any]) -> Any:
-    from openai_harmony import Message
+def _header_fields(message: Mapping[str, Any]) -> tuple[str, dict[str, str | None]]:
+    """The role and the validated header fields of a message.
 
+    The fields are ``name``, ``recipient``, ``channel`` and ``content_type``; a tool
+    message is addressed to the assistant, on ``commentary`` unless it names a channel.
+
+    Raises:
+        DataError: An unknown role, non-string content or fields, a nameless tool.
+    """
     role = message.get("role")
-    content = message.get("content")
     if role not in _ROLES:
         raise DataError(f"message role must be one of {', '.join(_ROLES)}, got {role!r}")
-    if not isinstance(content, str):
-        raise DataError(f"message content must be a string, got {type(content).__name__}")
-    data: dict[str, Any] = {"role": role, "content": [{"type": "text", "text": content}]}
+    if not isinstance(message.get("content"), str):
+        kind = type(message.get("content")).__name__
+        raise DataError(f"message content must be a string, got {kind}")
+    fields: dict[str, str | None] = {"name": None, "recipient": None, "channel": None,
+                                     "content_type": None}
     if role == "tool":
         name = message.get("name")
         if not isinstance(name, str) or not name:
             raise DataError("a tool message needs a 'name' (e.g. 'functions.get_stock')")
-        data["name"] = name
-        data["recipient"] = "assistant"
-        data.setdefault("channel", message.get("channel", "commentary"))
+        fields.update(name=name, recipient="assistant",
+                      channel=message.get("channel", "commentary"))
     for key in ("channel", "recipient", "content_type"):
         value = message.get(key)
         if value is not None:
             if not isinstance(value, str):
                 raise DataError(f"message {key!r} must be a string")
-            data[key] = value
-    try:
-        return Message.from_dict(data)
-    except Exception as exc:  # harmony raises several types for a bad message
-        raise DataError(f"not a Harmony message: {exc}") from exc
+            fields[key] = value
+    return str(role), fields
+
+
+def render_message(message: Mapping[str, Any], codec: HarmonyCodec) -> list[int]:
+    """The tokens of one message, as harmony renders it.
+
+    ``<|start|>``, the author (the role; a tool's name), `` to=RECIPIENT``,
+    ``<|channel|>CHANNEL``, `` CONTENT_TYPE`` (a leading ``<|constrain|>`` as the special
+    token), ``<|message|>``, the content as ordinary text, and ``<|call|>`` for an
+    assistant message with a recipient, else ``<|end|>``. Each piece is encoded on its
+    own, as harmony does.
+
+    Raises:
+        DataError: The message is malformed.
+    """
+    role, fields = _header_fields(message)
+    special = codec.special
+    tokens = [special.start, *codec.encode_header(fields["name"] or role)]
+    recipient = fields["recipient"]
+    if recipient is not None and recipient != "all":
+        tokens += codec.encode_header(f" to={recipient}")
+    if fields["channel"] is not None:
+        tokens += [special.channel, *codec.encode_header(fields["channel"])]
+    content_type = fields["content_type"]
+    if content_type is not None and content_type.startswith(_CONSTRAIN):
+        rest = content_type[len(_CONSTRAIN):]
+        tokens += [*codec.encode_header(" "), special.constrain]
+        tokens += codec.encode_header(rest) if rest else ()
+    elif content_type is not None:
+        tokens += codec.encode_header(f" {content_type}")
+    tokens += [special.message, *codec.encode_text(str(message["content"]))]
+    tokens.append(special.call if role == "assistant" and recipient is not None
+                  else special.end)
+    return tokens
 
 
 def render_conversation(
@@ -76,7 +114,7 @@ def render_conversation(
     if last_assistant < 0:
         raise DataError("the conversation has no assistant message to learn from")
     for index, message in enumerate(messages):
-        rendered = list(codec.encoding.render(_harmony_message(message)))
+        rendered = render_message(message, codec)
         is_assistant = message.get("role") == "assistant"
         if (index == last_assistant and message.get("channel") == "final"
                 and rendered[-1] == codec.special.end):

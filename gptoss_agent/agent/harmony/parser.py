@@ -3,16 +3,12 @@
 The parser is fed token ids one at a time (it starts just after the prompt's
 ``<|start|>assistant``) and reports text deltas as they arrive, so the loop can stream
 reasoning, preambles and the answer. When the completion ends it yields the list of
-messages, each with the exact tokens that make it up, plus every irregularity found.
+messages, each with the exact tokens that make it up, plus every irregularity found
+(repairs it made and errors the model must redo; see :mod:`~.issues`).
 
-Irregularities come in two kinds:
-
-* **repairs**: the intent is unambiguous and the parser fixes it (a doubled
-  ``<|start|>``, stray text between messages, the recipient written before the channel,
-  a message left open by a new ``<|start|>``). Repairs are counted, never hidden.
-* **errors**: something the model must redo (no ``<|message|>``, no or an unknown
-  channel, a role other than assistant, output truncated at the token budget). The loop
-  tells the model what was wrong as a tool-style message and lets it retry.
+This module owns the token-level state machine. Reading a header is :mod:`~.header`'s
+job, the values produced are in :mod:`~.parsed`; their names are re-exported here, so
+``from gptoss_agent.agent.harmony.parser import ParsedMessage`` keeps working.
 
 Unlike openai-harmony's ``StreamableParser``, nothing here raises on malformed input, and a
 ``final`` message carrying ``<|constrain|>json`` is parsed as a final answer with content
@@ -22,133 +18,34 @@ type ``json``, not as a call to the recipient ``<|constrain|>json``.
 from __future__ import annotations
 
 import codecs
-import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Literal
 
 from gptoss_agent.agent.harmony.codec import HarmonyCodec
-
-VALID_CHANNELS: tuple[str, ...] = ("analysis", "commentary", "final")
-Terminator = Literal["end", "call", "return"]
-
-_RECIPIENT = re.compile(r"\bto=([^\s<]+)")
-_CONSTRAIN = re.compile(r"<\|constrain\|>\s*([^\s<]+)")
-_BARE_TYPE = re.compile(r"^\s*(json|code|text|python)\s*$")
-
-
-class IssueKind(str, Enum):
-    """Every irregularity the parser recognises."""
-
-    DOUBLE_START = "double_start"
-    STRAY_TEXT = "stray_text"
-    RECIPIENT_BEFORE_CHANNEL = "recipient_before_channel"
-    MISSING_END = "missing_end"
-    MISSING_MESSAGE = "missing_message"
-    EMPTY_CHANNEL = "empty_channel"
-    UNKNOWN_CHANNEL = "unknown_channel"
-    WRONG_ROLE = "wrong_role"
-    TRUNCATED = "truncated"
-
-
-REPAIRS = frozenset(
-    {
-        IssueKind.DOUBLE_START,
-        IssueKind.STRAY_TEXT,
-        IssueKind.RECIPIENT_BEFORE_CHANNEL,
-        IssueKind.MISSING_END,
-    }
+from gptoss_agent.agent.harmony.header import read_header
+from gptoss_agent.agent.harmony.issues import REPAIRS, FormatIssue, IssueKind
+from gptoss_agent.agent.harmony.parsed import (
+    VALID_CHANNELS,
+    DeltaCallback,
+    MessageHeader,
+    ParsedCompletion,
+    ParsedMessage,
+    Terminator,
 )
 
-
-@dataclass(frozen=True)
-class FormatIssue:
-    """One irregularity in a completion.
-
-    Attributes:
-        kind: What went wrong.
-        detail: A sentence for the model (errors) or the run log (repairs).
-        recipient: The recipient of the message concerned, when known.
-    """
-
-    kind: IssueKind
-    detail: str
-    recipient: str | None = None
-
-    @property
-    def is_repair(self) -> bool:
-        """Whether the parser fixed it (no need to bother the model)."""
-        return self.kind in REPAIRS
-
-
-@dataclass(frozen=True)
-class ParsedMessage:
-    """One assistant message as sampled.
-
-    Attributes:
-        channel: ``analysis``, ``commentary`` or ``final`` (``None`` if missing).
-        recipient: The ``to=`` address, for tool calls.
-        content_type: ``json`` for ``<|constrain|>json``, or another declared type.
-        text: The message body.
-        terminator: ``end``, ``call`` or ``return``; ``None`` when truncated.
-        tokens: The exact tokens from ``<|start|>`` to the terminator, as sampled
-            (for the first message, the prompt's ``<|start|>assistant`` is included).
-    """
-
-    channel: str | None
-    recipient: str | None
-    content_type: str | None
-    text: str
-    terminator: Terminator | None
-    tokens: tuple[int, ...]
-
-    @property
-    def is_call(self) -> bool:
-        """Whether this message addresses a tool."""
-        return self.recipient is not None
-
-    @property
-    def is_preamble(self) -> bool:
-        """A commentary message to the user (an action plan before tool calls)."""
-        return self.channel == "commentary" and self.recipient is None
-
-
-@dataclass(frozen=True)
-class ParsedCompletion:
-    """Everything one generation produced.
-
-    Attributes:
-        messages: Well-formed messages, in order.
-        issues: Repairs and errors found.
-        sampled_tokens: How many tokens were sampled.
-    """
-
-    messages: tuple[ParsedMessage, ...]
-    issues: tuple[FormatIssue, ...]
-    sampled_tokens: int
-
-    @property
-    def errors(self) -> tuple[FormatIssue, ...]:
-        """The issues the model must be told about."""
-        return tuple(issue for issue in self.issues if not issue.is_repair)
-
-    @property
-    def repairs(self) -> tuple[FormatIssue, ...]:
-        """The issues the parser fixed."""
-        return tuple(issue for issue in self.issues if issue.is_repair)
-
-
-@dataclass(frozen=True)
-class MessageHeader:
-    """The parsed header of a message whose content is now streaming."""
-
-    channel: str | None
-    recipient: str | None
-    content_type: str | None
-
-
-DeltaCallback = Callable[[MessageHeader, str], None]
+__all__ = [
+    "REPAIRS",
+    "VALID_CHANNELS",
+    "CompletionParser",
+    "DeltaCallback",
+    "FormatIssue",
+    "IssueKind",
+    "MessageHeader",
+    "ParsedCompletion",
+    "ParsedMessage",
+    "Terminator",
+    "parse_completion",
+]
 
 
 class _State(Enum):
@@ -288,59 +185,11 @@ class CompletionParser:
 
     # ------------------------------------------------------------------ helpers
     def _parse_header(self, draft: _Draft) -> MessageHeader:
-        text = self._codec.decode(draft.header)
-        role_part, has_channel, after = text.partition("<|channel|>")
-        role_words = role_part.split()
-        if not draft.role_checked:
-            role = role_words[0] if role_words else ""
-            if role != "assistant":
-                draft.foreign_role = True
-                self._issue(
-                    IssueKind.WRONG_ROLE,
-                    f"you wrote a message as {role or 'an unnamed role'!r}; only assistant "
-                    "messages may be written, tool results come from the tools",
-                )
-        recipient = None
-        before = _RECIPIENT.search(role_part)
-        if before:
-            recipient = before.group(1)
-            self._issue(
-                IssueKind.RECIPIENT_BEFORE_CHANNEL,
-                "the recipient was written before the channel",
-                recipient,
-            )
-        channel: str | None = None
-        content_type: str | None = None
-        if has_channel:
-            constrain = _CONSTRAIN.search(after)
-            if constrain:
-                content_type = constrain.group(1)
-                after = after[: constrain.start()] + after[constrain.end() :]
-            found = _RECIPIENT.search(after)
-            if found:
-                recipient = found.group(1)
-                after = after[: found.start()] + after[found.end() :]
-            words = after.split()
-            channel = words[0] if words else ""
-            rest = " ".join(words[1:])
-            if content_type is None and rest:
-                bare = _BARE_TYPE.match(rest)
-                content_type = bare.group(1) if bare else rest
-        if not channel:
-            self._issue(
-                IssueKind.EMPTY_CHANNEL,
-                "the message has no channel; every message needs <|channel|> with one of "
-                + ", ".join(VALID_CHANNELS),
-                recipient,
-            )
-        elif channel not in VALID_CHANNELS:
-            self._issue(
-                IssueKind.UNKNOWN_CHANNEL,
-                f"channel {channel!r} does not exist; valid channels: "
-                + ", ".join(VALID_CHANNELS),
-                recipient,
-            )
-        return MessageHeader(channel or None, recipient, content_type)
+        reading = read_header(self._codec.decode(draft.header), role_checked=draft.role_checked)
+        if reading.foreign_role:
+            draft.foreign_role = True
+        self._issues.extend(reading.issues)
+        return reading.header
 
     def _close(self, draft: _Draft, terminator: Terminator | None, tokens: tuple[int, ...]) -> None:
         header = draft.parsed_header or MessageHeader(None, None, None)

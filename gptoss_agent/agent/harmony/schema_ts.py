@@ -17,7 +17,7 @@ defaults and the common constraints (shown as trailing comments).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -167,37 +167,69 @@ def render_type(schema: Mapping[str, Any] | bool, state: _RenderState, indent: s
     if schema is False:
         return "never"
     assert isinstance(schema, Mapping)
-    if "$ref" in schema:
-        ref = schema["$ref"]
-        name = _ref_name(ref)
-        if ref in state.ref_stack:
-            state.named.setdefault(ref, name)
-            return name
-        if ref in state.named:
-            return state.named[ref]
-        target = _resolve_ref(ref, state)
-        state.ref_stack.append(ref)
-        try:
-            rendered = render_type(target, state, indent)
-        finally:
-            state.ref_stack.pop()
-        if ref in state.named:  # it referred to itself: declare it by name
-            body = render_type(target, _sub(state), "")
-            comment = target.get("description")
-            prefix = "\n".join(_comment_lines(str(comment), "")) + "\n" if comment else ""
-            state.pending.append(f"{prefix}type {name} = {body};")
-            return name
-        return rendered
-    if "const" in schema:
-        return _literal(schema["const"])
-    if "enum" in schema:
-        return _union([_literal(value) for value in schema["enum"]])
-    for key in ("anyOf", "oneOf"):
-        if key in schema:
-            return _union([render_type(option, state, indent) for option in schema[key]])
-    if "allOf" in schema:
-        parts = [render_type(option, state, indent) for option in schema["allOf"]]
-        return parts[0] if len(parts) == 1 else " & ".join(parts)
+    for keyword, render in _KEYWORD_RENDERERS:
+        if keyword in schema:
+            return render(schema[keyword], state, indent)
+    return _render_by_type(schema, state, indent)
+
+
+def _render_ref(ref: str, state: _RenderState, indent: str) -> str:
+    """A ``$ref``: inlined, or by name when it refers to itself (declared beside the function)."""
+    name = _ref_name(ref)
+    if ref in state.ref_stack:
+        state.named.setdefault(ref, name)
+        return name
+    if ref in state.named:
+        return state.named[ref]
+    target = _resolve_ref(ref, state)
+    state.ref_stack.append(ref)
+    try:
+        rendered = render_type(target, state, indent)
+    finally:
+        state.ref_stack.pop()
+    if ref in state.named:  # it referred to itself: declare it by name
+        body = render_type(target, _sub(state), "")
+        comment = target.get("description")
+        prefix = "\n".join(_comment_lines(str(comment), "")) + "\n" if comment else ""
+        state.pending.append(f"{prefix}type {name} = {body};")
+        return name
+    return rendered
+
+
+def _render_const(value: Any, state: _RenderState, indent: str) -> str:
+    return _literal(value)
+
+
+def _render_enum(values: Any, state: _RenderState, indent: str) -> str:
+    return _union([_literal(value) for value in values])
+
+
+def _render_union(options: Any, state: _RenderState, indent: str) -> str:
+    """``anyOf`` and ``oneOf``: the options joined with ``|``."""
+    return _union([render_type(option, state, indent) for option in options])
+
+
+def _render_intersection(options: Any, state: _RenderState, indent: str) -> str:
+    """``allOf``: the parts joined with ``&`` (a single part stands alone)."""
+    parts = [render_type(option, state, indent) for option in options]
+    return parts[0] if len(parts) == 1 else " & ".join(parts)
+
+
+_KeywordRenderer = Callable[[Any, _RenderState, str], str]
+
+# The first keyword present decides, in this order; without any, ``type`` does.
+_KEYWORD_RENDERERS: tuple[tuple[str, _KeywordRenderer], ...] = (
+    ("$ref", _render_ref),
+    ("const", _render_const),
+    ("enum", _render_enum),
+    ("anyOf", _render_union),
+    ("oneOf", _render_union),
+    ("allOf", _render_intersection),
+)
+
+
+def _render_by_type(schema: Mapping[str, Any], state: _RenderState, indent: str) -> str:
+    """A node without a combining keyword, rendered by its ``type``."""
     schema_type = schema.get("type")
     if isinstance(schema_type, list):
         options = [render_type({**schema, "type": item}, state, indent) for item in schema_type]
@@ -205,16 +237,21 @@ def render_type(schema: Mapping[str, Any] | bool, state: _RenderState, indent: s
     if schema_type == "object" or (schema_type is None and "properties" in schema):
         return _render_object(schema, state, indent)
     if schema_type == "array":
-        if "prefixItems" in schema:
-            items = [render_type(item, state, indent) for item in schema["prefixItems"]]
-            return f"[{', '.join(items)}]"
-        items_schema = schema.get("items")
-        if items_schema is None:
-            return "any[]"
-        return f"{_wrap_for_array(render_type(items_schema, state, indent))}[]"
+        return _render_array(schema, state, indent)
     if isinstance(schema_type, str):
         return _PRIMITIVES.get(schema_type, "any")
     return "any"
+
+
+def _render_array(schema: Mapping[str, Any], state: _RenderState, indent: str) -> str:
+    """An array: a tuple for ``prefixItems``, else ``items[]`` (``any[]`` without items)."""
+    if "prefixItems" in schema:
+        items = [render_type(item, state, indent) for item in schema["prefixItems"]]
+        return f"[{', '.join(items)}]"
+    items_schema = schema.get("items")
+    if items_schema is None:
+        return "any[]"
+    return f"{_wrap_for_array(render_type(items_schema, state, indent))}[]"
 
 
 def _sub(state: _RenderState) -> _RenderState:

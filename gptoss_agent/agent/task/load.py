@@ -151,6 +151,10 @@ def _dates_as_text(value: Any) -> Any:
 def apply_override(data: dict[str, Any], assignment: str) -> None:
     """Apply one ``key.sub=value`` override in place.
 
+    A tool switched on with ``true`` takes sub-keys too (``--set
+    tools.python.data_dir=out`` on ``python: true``): ``true`` means "on, with the
+    defaults", so it becomes a mapping of the one key set.
+
     Raises:
         TaskFileError: The assignment has no ``=`` or walks into a non-mapping.
     """
@@ -166,7 +170,7 @@ def apply_override(data: dict[str, Any], assignment: str) -> None:
     target: Any = data
     for index, part in enumerate(parts[:-1]):
         nxt = target.get(part)
-        if nxt is None:
+        if nxt is None or nxt is True:
             nxt = {}
             target[part] = nxt
         if not isinstance(nxt, dict):

@@ -13,6 +13,7 @@ import pytest
 from rich.console import Console
 
 from gptoss_agent.agent.task.load import load_task
+from gptoss_agent.agent.task.settings import TaskSettings, task_settings
 from gptoss_agent.agent.task.shared import sharing_key
 from tests.agent.backends.conftest import need_torch
 
@@ -39,35 +40,38 @@ def transformers_task(folder: Path, name: str, model_path: str, dtype: str = "fl
     return path
 
 
+def settings(path: Path) -> TaskSettings:
+    return task_settings(load_task(path, []))
+
+
 def test_sharing_keys(tmp_path: Path) -> None:
-    first = load_task(transformers_task(tmp_path / "a", "one", "model"), [])
-    hotter = load_task(transformers_task(tmp_path / "a", "two", "model", temperature=1.0), [])
-    wider = load_task(transformers_task(tmp_path / "a", "three", "model", dtype="bfloat16"), [])
-    elsewhere = load_task(transformers_task(tmp_path / "b", "four", "model"), [])
+    first = settings(transformers_task(tmp_path / "a", "one", "model"))
+    hotter = settings(transformers_task(tmp_path / "a", "two", "model", temperature=1.0))
+    wider = settings(transformers_task(tmp_path / "a", "three", "model", dtype="bfloat16"))
+    elsewhere = settings(transformers_task(tmp_path / "b", "four", "model"))
     scripted = tmp_path / "scripted.yaml"
     scripted.write_text("model:\n  backend: scripted\n  completions: []\nprompt: hi\n")
     assert sharing_key(first) == sharing_key(hotter)  # sampling is the agent's, not the model's
     assert sharing_key(first) != sharing_key(wider)
     assert sharing_key(first) != sharing_key(elsewhere)  # "model" next to another task file
-    assert sharing_key(load_task(scripted, [])) is None
+    assert sharing_key(settings(scripted)) is None
 
 
 def test_a_batch_loads_each_model_once_and_batches_its_sessions(
     tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     need_torch()
-    from gptoss_agent.agent.cli.run import run_batch
-    from gptoss_agent.agent.task import build as factory
+    from gptoss_agent.agent.cli import batch
+    from gptoss_agent.agent.task.build import build_backend
 
     built: list[Any] = []
-    original = factory.build_backend
 
-    def counting_build(task: Any) -> Any:
-        backend = original(task)
+    def counting_build(model: Any) -> Any:
+        backend = build_backend(model)
         built.append(backend)
         return backend
 
-    monkeypatch.setattr(factory, "build_backend", counting_build)
+    monkeypatch.setattr(batch, "build_backend", counting_build)
     monkeypatch.chdir(tmp_path)
     paths = [transformers_task(tmp_path, name, str(tiny_model_dir)) for name in ("a", "b", "c")]
     # Loaded at the same time as the float32 model: transformers sets torch's process-wide
@@ -76,7 +80,7 @@ def test_a_batch_loads_each_model_once_and_batches_its_sessions(
     summary = tmp_path / "summary.json"
     args = argparse.Namespace(concurrency=4, yes=True, summary=summary)
     err = Console(file=io.StringIO())
-    run_batch([load_task(path, []) for path in paths], args, err)
+    batch.run_batch([settings(path) for path in paths], args, err)
 
     rows = json.loads(summary.read_text())["tasks"]
     assert [row["task"] for row in rows] == ["a", "b", "c", "d"]
@@ -108,14 +112,14 @@ async def test_shared_backends_build_once_keep_enough_sessions_and_close(tmp_pat
 
     made: list[FakeBackend] = []
 
-    def build(task: Any) -> Any:
-        if task.data["model"]["dtype"] == "bfloat16":
+    def build(model: Any) -> Any:
+        if model.dtype == "bfloat16":
             raise OSError("no room for bfloat16")
-        made.append(FakeBackend(task.data["model"]["dtype"]))
+        made.append(FakeBackend(model.dtype))
         return made[-1]
 
-    one, two = (load_task(transformers_task(tmp_path, name, "m"), []) for name in ("a", "b"))
-    broken = load_task(transformers_task(tmp_path, "c", "m", dtype="bfloat16"), [])
+    one, two = (settings(transformers_task(tmp_path, name, "m")) for name in ("a", "b"))
+    broken = settings(transformers_task(tmp_path, "c", "m", dtype="bfloat16"))
     models = SharedBackends(build, [one, two, broken, broken], sessions=6)
     first, second = await models.get(one), await models.get(two)
     assert first is second is made[0] and made[0].kept == [6]
@@ -134,12 +138,12 @@ async def test_a_backend_closes_when_its_last_task_is_done(tmp_path: Path) -> No
 
     made: dict[str, FakeBackend] = {}
 
-    def build(task: Any) -> Any:
-        made[task.data["model"]["dtype"]] = FakeBackend(task.data["model"]["dtype"])
-        return made[task.data["model"]["dtype"]]
+    def build(model: Any) -> Any:
+        made[model.dtype] = FakeBackend(model.dtype)
+        return made[model.dtype]
 
-    first, second = (load_task(transformers_task(tmp_path, name, "m"), []) for name in "ab")
-    other = load_task(transformers_task(tmp_path, "c", "m", dtype="float16"), [])
+    first, second = (settings(transformers_task(tmp_path, name, "m")) for name in "ab")
+    other = settings(transformers_task(tmp_path, "c", "m", dtype="float16"))
     models = SharedBackends(build, [first, second, other])
     await models.get(first)
     await models.get(second)
@@ -159,14 +163,14 @@ def test_defaults_do_not_split_a_model(tmp_path: Path) -> None:
                        "  dtype: auto\nprompt: hi\n")
     implied = tmp_path / "implied.yaml"
     implied.write_text("model:\n  backend: transformers\n  path: m\nprompt: hi\n")
-    assert sharing_key(load_task(spelled, [])) == sharing_key(load_task(implied, []))
+    assert sharing_key(settings(spelled)) == sharing_key(settings(implied))
     server = tmp_path / "server.yaml"
     server.write_text("model:\n  backend: server\n  url: http://h:8000/v1\n  sampling:\n"
                       "    temperature: 0.5\nprompt: hi\n")
     vllm = tmp_path / "vllm.yaml"
     vllm.write_text("model:\n  backend: server\n  url: http://h:8000/v1\n  server: vllm\n"
                     "prompt: hi\n")
-    assert sharing_key(load_task(server, [])) == sharing_key(load_task(vllm, []))
+    assert sharing_key(settings(server)) == sharing_key(settings(vllm))
 
 
 async def test_keep_sessions_raises_the_bound_only(tiny_model_dir: Path) -> None:

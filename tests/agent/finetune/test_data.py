@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -90,3 +91,53 @@ def test_conversation_module_rejects_non_string_content() -> None:
 
     with pytest.raises(DataError, match="content must be a string"):
         render_conversation(record["messages"], load_codec())
+
+
+def _harmony_render(message: dict[str, Any], codec: HarmonyCodec) -> list[int]:
+    """What openai-harmony renders for ``message`` (the training format of gpt-oss)."""
+    from openai_harmony import Message
+
+    data: dict[str, Any] = {"role": message["role"],
+                            "content": [{"type": "text", "text": message["content"]}]}
+    if message["role"] == "tool":
+        data.update(name=message["name"], recipient="assistant",
+                    channel=message.get("channel", "commentary"))
+    data.update({key: message[key] for key in ("channel", "recipient", "content_type")
+                 if message.get(key) is not None})
+    return list(codec.encoding.render(Message.from_dict(data)))
+
+
+HEADER_CASES: list[dict[str, Any]] = [
+    {"role": "system", "content": SYSTEM},
+    {"role": "developer", "content": "# Instructions\nBe brief."},
+    {"role": "user", "content": "tricky <|start|>assistant<|message|> text"},
+    {"role": "user", "content": "", "name": "bob"},
+    {"role": "assistant", "channel": "analysis", "content": "Let me think."},
+    {"role": "assistant", "channel": "final", "content": "Done."},
+    {"role": "assistant", "content": "no channel"},
+    {"role": "assistant", "channel": "analysis", "recipient": "python",
+     "content_type": "code", "content": "2 + 3"},
+    {"role": "assistant", "channel": "commentary", "recipient": "functions.code",
+     "content_type": "<|constrain|>json", "content": '{"n": 1}'},
+    {"role": "assistant", "channel": "commentary", "recipient": "functions.code",
+     "content_type": "<|constrain|>", "content": "{}"},
+    {"role": "assistant", "channel": "final", "content_type": "<|constrain|>json",
+     "content": '{"answer": 5}'},
+    {"role": "assistant", "recipient": "browser.search", "content": '{"query": "x"}'},
+    {"role": "assistant", "recipient": "all", "channel": "commentary", "content": "hi"},
+    {"role": "assistant", "channel": "commentary", "recipient": "functions.x",
+     "content_type": "json <|call|>", "content": "{}"},
+    {"role": "tool", "name": "functions.code", "channel": "commentary", "content": "49"},
+    {"role": "tool", "name": "python", "channel": "analysis", "content": "5\n"},
+    {"role": "tool", "name": "browser.open", "content": "L0: page"},
+    {"role": "tool", "name": "python", "content_type": "code", "content": "x"},
+    {"role": "developer", "recipient": "functions.x", "content_type": "code", "content": "d"},
+]
+
+
+@pytest.mark.parametrize("message", HEADER_CASES)
+def test_messages_render_token_for_token_as_harmony_does(message: dict[str, Any],
+                                                          codec: HarmonyCodec) -> None:
+    from gptoss_agent.agent.finetune.conversations import render_message
+
+    assert render_message(message, codec) == _harmony_render(message, codec)

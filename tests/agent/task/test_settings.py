@@ -71,3 +71,9 @@ def test_a_decorated_function_keeps_its_name_and_timeout(tmp_path: Path) -> None
     built = build_agent(task_settings(load_task(write(tmp_path, overridden))))
     tool = built.agent.registry.functions.get("lookup_sku")
     assert tool is not None and (tool.name, tool.timeout_s) == ("lookup_sku", 3)
+
+
+def test_a_tool_switched_on_with_true_takes_sub_keys_from_set(tmp_path: Path) -> None:
+    path = write(tmp_path, "tools:\n  python: true\n")
+    settings = task_settings(load_task(path, ["tools.python.data_dir=drive"]))
+    assert settings.python is not None and settings.python.data_dir == tmp_path / "drive"

@@ -156,7 +156,7 @@ async def test_a_failed_batched_step_fails_its_sessions_and_drops_their_caches(
     def broken(entries: Any, tokens: Any) -> Any:
         raise RuntimeError("out of memory in a batched step")
 
-    monkeypatch.setattr(batching, "_forward_ragged", broken)
+    monkeypatch.setattr(batching._runner, "_forward_ragged", broken)
     rng = random.Random(23)
     prompts = [words(rng, length) for length in LENGTHS[:3]]
     greedy = SamplingParams(temperature=0.0, max_tokens=8)
