@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gptoss_agent.agent.backends.transformers.compact import PROVENANCE, materialize, pack
+from gptoss_agent.agent.backends.transformers.compact import PROVENANCE, materialize
+from gptoss_agent.agent.finetune.pack import pack
 
 SHIPPED = Path(__file__).resolve().parent / "model"
 

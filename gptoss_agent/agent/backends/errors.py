@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from gptoss_agent.agent.errors import AgentError
 
-class BackendError(Exception):
+
+class BackendError(AgentError):
     """Base of every error a model backend raises."""
 
 

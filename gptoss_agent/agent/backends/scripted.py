@@ -21,10 +21,11 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
 from gptoss_agent.agent.backends.base import GenerationRequest, GenerationStats
+from gptoss_agent.agent.backends.errors import BackendError
 from gptoss_agent.agent.harmony.codec import HarmonyCodec, load_codec
 
 
-class ScriptError(AssertionError):
+class ScriptError(BackendError, AssertionError):
     """The script and the run disagree (too many or too few generations, bad script)."""
 
 

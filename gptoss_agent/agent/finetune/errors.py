@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from gptoss_agent.agent.errors import AgentError
 
-class FinetuneError(Exception):
+
+class FinetuneError(AgentError):
     """Fine-tuning cannot go on (bad settings, missing dependencies, bad checkpoint)."""
 
 
