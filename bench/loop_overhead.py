@@ -26,7 +26,7 @@ from gptoss_agent.agent.backends.base import GenerationRequest, GenerationStats
 from gptoss_agent.agent.harmony.codec import HarmonyCodec, load_codec
 from gptoss_agent.agent.limits import LoopLimits
 from gptoss_agent.agent.loop import run_loop
-from gptoss_agent.tools.function_tool import function_tool
+from gptoss_agent.tools.function import function_tool
 
 CALL = (
     "<|channel|>analysis<|message|>I will look up the next record.<|end|><|start|>assistant"

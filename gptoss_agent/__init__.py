@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from gptoss_agent.sandbox.errors import SandboxError
     from gptoss_agent.tools.browser import BrowserTool
     from gptoss_agent.tools.errors import ToolError
-    from gptoss_agent.tools.function_tool import FunctionTool, function_tool
+    from gptoss_agent.tools.function import FunctionTool, function_tool
     from gptoss_agent.tools.python_tool import PythonTool
 
 _EVENTS = ("Event", "FinalAnswer", "IncidentRaised", "MessageRecorded", "Preamble",
@@ -67,8 +67,8 @@ _LAZY: dict[str, str] = {
     "ChatMessage": "gptoss_agent.agent.result",
     "Incident": "gptoss_agent.agent.result",
     "Usage": "gptoss_agent.agent.result",
-    "FunctionTool": "gptoss_agent.tools.function_tool",
-    "function_tool": "gptoss_agent.tools.function_tool",
+    "FunctionTool": "gptoss_agent.tools.function",
+    "function_tool": "gptoss_agent.tools.function",
     "PythonTool": "gptoss_agent.tools.python_tool",
     "BrowserTool": "gptoss_agent.tools.browser",
     "AgentError": "gptoss_agent.agent.errors",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
 import pytest
@@ -30,3 +31,11 @@ def docker_ready() -> bool:
 def needs_docker() -> None:
     """Use in a test that runs the python sandbox."""
     require_or_skip(docker_ready(), "the Docker engine or the sandbox image is not available")
+
+
+HAS_TORCH = all(importlib.util.find_spec(name) for name in ("torch", "transformers"))
+
+
+def need_torch() -> None:
+    """Skip locally without torch/transformers; fail in CI."""
+    require_or_skip(HAS_TORCH, "torch and transformers are not installed")

@@ -26,7 +26,7 @@ from gptoss_agent.tools.browser.html_text import html_to_page
 from gptoss_agent.tools.browser.page import Page
 from gptoss_agent.tools.browser.search.base import SearchHit
 from gptoss_agent.tools.browser.tool import BrowserTool
-from gptoss_agent.tools.function_tool import function_tool
+from gptoss_agent.tools.function import function_tool
 from gptoss_agent.tools.python_tool import PythonTool
 
 _BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul}

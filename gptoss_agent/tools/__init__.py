@@ -1,21 +1,38 @@
-"""What the model can call: the tool protocol, the registry, function tools, python, browser."""
+"""What the model can call: the tool protocol, the registry, function tools, python, browser.
 
+:mod:`.base` holds the seam (values and protocols), :mod:`.registry` who answers a
+recipient, :mod:`.function` developer function tools, :mod:`.python_tool` the sandboxed
+``python`` tool, :mod:`.browser` the ``browser`` tool and :mod:`.coding` the coding tools.
+The heavy ones are loaded on first use.
+"""
+
+from gptoss_agent._lazy import lazy_exports
 from gptoss_agent.tools.base import (
+    FinalReviewer,
     FunctionSpec,
     NamespaceSpec,
+    SessionScopedTool,
     StatefulTool,
     Tool,
     ToolCall,
     ToolContext,
     ToolResult,
 )
+from gptoss_agent.tools.errors import ToolError, ToolRegistrationError, ToolUnavailableError
+
+_WHERE = {
+    "FunctionTool": "gptoss_agent.tools.function",
+    "function_tool": "gptoss_agent.tools.function",
+    "ToolRegistry": "gptoss_agent.tools.registry",
+    "PythonTool": "gptoss_agent.tools.python_tool",
+    "BrowserTool": "gptoss_agent.tools.browser",
+    "CodingToolkit": "gptoss_agent.tools.coding",
+}
 
 __all__ = [
-    "FunctionSpec",
-    "NamespaceSpec",
-    "StatefulTool",
-    "Tool",
-    "ToolCall",
-    "ToolContext",
-    "ToolResult",
+    "BrowserTool", "CodingToolkit", "FinalReviewer", "FunctionSpec", "FunctionTool",
+    "NamespaceSpec", "PythonTool", "SessionScopedTool", "StatefulTool", "Tool", "ToolCall",
+    "ToolContext", "ToolError", "ToolRegistrationError", "ToolRegistry", "ToolResult",
+    "ToolUnavailableError", "function_tool",
 ]
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)

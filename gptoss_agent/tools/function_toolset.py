@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from gptoss_agent.tools.base import NamespaceSpec, ToolCall, ToolContext, ToolResult
 from gptoss_agent.tools.errors import ToolRegistrationError
-from gptoss_agent.tools.function_tool import FunctionTool
+from gptoss_agent.tools.function import FunctionTool
 
 FUNCTIONS_NAMESPACE = "functions"
 

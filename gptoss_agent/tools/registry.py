@@ -15,7 +15,7 @@ from typing import Any
 
 from gptoss_agent.tools.base import NamespaceSpec, Tool
 from gptoss_agent.tools.errors import ToolRegistrationError
-from gptoss_agent.tools.function_tool import FunctionTool, function_tool
+from gptoss_agent.tools.function import FunctionTool, function_tool
 from gptoss_agent.tools.function_toolset import FUNCTIONS_NAMESPACE, FunctionToolset
 
 BUILTIN_NAMESPACES: dict[str, str] = {

@@ -10,7 +10,7 @@ from gptoss_agent.agent.backends.scripted import ScriptedBackend, ScriptedComple
 from gptoss_agent.agent.harmony.codec import HarmonyCodec
 from gptoss_agent.agent.limits import LoopLimits
 from gptoss_agent.tools.base import NamespaceSpec, ToolCall, ToolContext, ToolResult
-from gptoss_agent.tools.function_tool import function_tool
+from gptoss_agent.tools.function import function_tool
 
 
 @function_tool

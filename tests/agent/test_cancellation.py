@@ -14,7 +14,7 @@ from gptoss_agent.agent.events import Event, RunFinished
 from gptoss_agent.agent.harmony.codec import HarmonyCodec
 from gptoss_agent.agent.result import StopReason
 from gptoss_agent.agent.transcript import TranscriptWriter, read_records
-from gptoss_agent.tools.function_tool import function_tool
+from gptoss_agent.tools.function import function_tool
 
 CALL_SLOW = ("<|channel|>commentary to=functions.slow <|constrain|>json"
              "<|message|>{}<|call|>")

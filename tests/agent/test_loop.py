@@ -23,7 +23,7 @@ from gptoss_agent.agent.events import (
 from gptoss_agent.agent.harmony.codec import HarmonyCodec
 from gptoss_agent.agent.limits import LoopLimits
 from gptoss_agent.agent.result import StopReason
-from gptoss_agent.tools.function_tool import function_tool
+from gptoss_agent.tools.function import function_tool
 from tests.agent.scripting import CALL_ADD, FINAL, NEXT, scripted_agent
 
 

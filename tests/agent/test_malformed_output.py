@@ -192,7 +192,7 @@ async def test_builtin_call_from_analysis_channel_is_dispatched(codec: HarmonyCo
 
 
 async def test_special_token_strings_from_tools_stay_text(codec: HarmonyCodec) -> None:
-    from gptoss_agent.tools.function_tool import function_tool
+    from gptoss_agent.tools.function import function_tool
 
     @function_tool
     def fetch() -> str:

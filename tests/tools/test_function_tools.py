@@ -12,7 +12,7 @@ import pytest
 
 from gptoss_agent.tools.base import ToolCall, ToolContext
 from gptoss_agent.tools.errors import ToolRegistrationError
-from gptoss_agent.tools.function_tool import FunctionTool, function_tool
+from gptoss_agent.tools.function import FunctionTool, function_tool
 from gptoss_agent.tools.json_args import ArgumentsError, parse_arguments
 from gptoss_agent.tools.registry import Resolution, ToolRegistry, Unresolved
 

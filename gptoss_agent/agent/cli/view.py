@@ -2,7 +2,7 @@
 
 Reasoning streams dimmed (or hidden), preambles in italics, each tool call and its result
 in a panel, the final answer as Markdown, and a status line after each generation with
-the turn, tokens, tokens per second and elapsed time.
+the generation, tokens, tokens per second and elapsed time.
 """
 
 from __future__ import annotations

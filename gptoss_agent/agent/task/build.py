@@ -26,7 +26,7 @@ from gptoss_agent.agent.task.settings import (
 from gptoss_agent.tools.base import Tool
 from gptoss_agent.tools.browser.search.base import SearchBackend
 from gptoss_agent.tools.coding.toolkit import CodingToolkit
-from gptoss_agent.tools.function_tool import FunctionTool
+from gptoss_agent.tools.function import FunctionTool
 from gptoss_agent.tools.python_tool import PythonTool
 
 

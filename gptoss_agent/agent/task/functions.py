@@ -20,7 +20,7 @@ from typing import Any
 from gptoss_agent.agent.task.load import TaskFileError
 from gptoss_agent.agent.task.settings import FunctionEntry
 from gptoss_agent.tools.errors import ToolRegistrationError
-from gptoss_agent.tools.function_tool import DEFAULT_TIMEOUT_S, FunctionTool, function_tool
+from gptoss_agent.tools.function import DEFAULT_TIMEOUT_S, FunctionTool, function_tool
 
 
 def load_target(base_dir: Path, entry: FunctionEntry) -> Any:

@@ -37,7 +37,7 @@ from gptoss_agent.tools.coding.workspace import (
     walk_files,
 )
 from gptoss_agent.tools.errors import ToolConfigError
-from gptoss_agent.tools.function_tool import FunctionTool, function_tool
+from gptoss_agent.tools.function import FunctionTool, function_tool
 
 WORKSPACE_IN_CONTAINER = "/mnt/data/workspace"
 """Where the workspace is inside the container (the shell's working directory)."""

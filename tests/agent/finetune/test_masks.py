@@ -13,7 +13,7 @@ from gptoss_agent.agent.finetune.conversations import render_conversation
 from gptoss_agent.agent.finetune.data import TrainingExample, load_examples
 from gptoss_agent.agent.harmony.codec import HarmonyCodec
 from gptoss_agent.agent.transcript import TranscriptWriter, iter_training_examples, read_records
-from gptoss_agent.tools.function_tool import function_tool
+from gptoss_agent.tools.function import function_tool
 from tests.agent.finetune.conftest import conversation
 
 

@@ -30,7 +30,7 @@ from gptoss_agent.agent.agent import Agent
 from gptoss_agent.agent.backends.scripted import ScriptedBackend
 from gptoss_agent.agent.harmony.codec import HarmonyCodec
 from gptoss_agent.tools.base import FunctionSpec, NamespaceSpec, ToolCall, ToolContext, ToolResult
-from gptoss_agent.tools.function_tool import FunctionTool, function_tool
+from gptoss_agent.tools.function import FunctionTool, function_tool
 
 GOLDEN = Path(__file__).parent / "golden"
 DATE = "2026-11-28"

@@ -15,7 +15,7 @@ from rich.console import Console
 from gptoss_agent.agent.task.load import load_task
 from gptoss_agent.agent.task.settings import TaskSettings, task_settings
 from gptoss_agent.agent.task.shared import sharing_key
-from tests.agent.backends.conftest import need_torch
+from tests.support import need_torch
 
 
 def transformers_task(folder: Path, name: str, model_path: str, dtype: str = "float32",
