@@ -95,8 +95,9 @@ def test_sigkill_mid_run_then_resume_loses_no_record(tmp_path: Path) -> None:
     assert after[: len(before)] == before, "every record written before the kill survives"
     new_events = [r["event"]["type"] for r in after[len(before):] if r["type"] == "event"]
     assert "tool_result" in new_events and "final" in new_events
-    assert after[-1]["type"] == "run_finished"
-    assert after[-1]["result"]["stop_reason"] == "final"
+    assert [r["type"] for r in after[-2:]] == ["run_finished", "task_finished"]
+    assert after[-2]["result"]["stop_reason"] == "final"
+    assert after[-1]["outcome"]["passed"] is True
     # The resumed conversation carries the call and its result exactly once.
     segments = [r for r in after if r["type"] == "segment"]
     assert sum(1 for s in segments if s["kind"] == "tool") == 1
@@ -269,7 +270,7 @@ def test_resume_after_a_crash_past_the_answer_does_not_ask_again(tmp_path: Path)
     assert resumed.returncode == 0, resumed.stderr
     assert resumed.stdout.strip() == "Answer one."
     records = read_records(transcript)
-    assert records[-1]["type"] == "run_finished"
+    assert [r["type"] for r in records[-2:]] == ["run_finished", "task_finished"]
     assert sum(1 for r in records if r["type"] == "segment" and r.get("final")) == 1
 
 

@@ -40,7 +40,7 @@ def test_fix_failing_test(tmp_path: Path) -> None:
     assert code == 0, stderr
     finished = events[-1]
     assert finished["type"] == "task_finished"
-    assert finished["outcome"]["check"] == {"passed": True, "detail": "all 4 tests pass"}
+    assert finished["check"] == {"passed": True, "detail": "all 4 tests pass"}
     results = [e for e in events if e["type"] == "tool_result"]
     # The first test run fails, the misplaced patch is refused with the hunk named,
     # the corrected patch applies, and the last run is green.
@@ -93,5 +93,5 @@ def test_a_failed_check_has_its_own_exit_code(tmp_path: Path) -> None:
     )
     assert completed.returncode == 5, completed.stderr
     finished = json.loads(completed.stdout.splitlines()[-1])
-    assert finished["outcome"]["check"]["passed"] is False
-    assert "the tests still fail" in finished["outcome"]["check"]["detail"]
+    assert finished["check"]["passed"] is False
+    assert "the tests still fail" in finished["check"]["detail"]

@@ -166,4 +166,4 @@ async def test_cli_runs_the_tiny_model_task(tmp_path: Path) -> None:
     assert [result["text"].strip() for result in results] == [str(4821 * 37)]
     finished = events[-1]
     assert finished["type"] == "task_finished"
-    assert finished["outcome"]["check"]["passed"] is True
+    assert finished["check"]["passed"] is True
