@@ -6,15 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/steps.sh
 need_root setup-tests.sh
+start_log
 started=$SECONDS
 
-dev_tools() {
-  local extra
-  mapfile -t extra < <(python scripts/lib/extra.py dev)
-  pip_quiet "${extra[@]}"
-}
-
-step "dev tools (pytest, ruff, mypy)" dev_tools
+step "dev tools (pytest, ruff, mypy)" install_extra dev
 step "llama.cpp server (cached wheel)" bash scripts/setup-tests.d/llama-cpp.sh
 
 echo "test setup ready in $(( SECONDS - started )) s (log: $SETUP_LOG)"

@@ -9,6 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/steps.sh
 need_root setup.sh
+start_log
 started=$SECONDS
 
 step_bg "system packages (docker.io, chromium)" bash scripts/setup.d/system-packages.sh

@@ -26,7 +26,7 @@ from gptoss_agent.agent.approval import ApprovalPolicy
 from gptoss_agent.agent.backends.base import ModelBackend, SamplingParams
 from gptoss_agent.agent.errors import SessionClosedError
 from gptoss_agent.agent.event_json import event_to_dict, result_to_dict
-from gptoss_agent.agent.events import DELTA_EVENTS, Event, RunFinished
+from gptoss_agent.agent.events import DELTA_EVENTS, Event, RunFinished, ToolCallFinished
 from gptoss_agent.agent.harmony.codec import HarmonyCodec, load_codec
 from gptoss_agent.agent.harmony.conversation import AnalysisPolicy, Conversation
 from gptoss_agent.agent.harmony.prompt import (
@@ -246,6 +246,8 @@ class AgentSession:
             elif self.transcript is not None and not isinstance(event, DELTA_EVENTS):
                 # Deltas are not recorded: the complete messages are (MessageRecorded).
                 self.transcript.write_event(event_to_dict(event))
+                if isinstance(event, ToolCallFinished):
+                    self._record_tool_state(event.call.namespace)
             user_sink(event)
 
         async with self._lock:  # one run at a time; its records stay together
@@ -256,18 +258,17 @@ class AgentSession:
                 if finished:
                     self._record({"type": "run_finished",
                                   "result": result_to_dict(finished[-1])})
-                self._record_tool_states()
         return result
 
     def _record(self, record: dict[str, Any]) -> None:
         if self.transcript is not None:
             self.transcript.write(record)
 
-    def _record_tool_states(self) -> None:
-        """Save each stateful tool's state for this session, for a later resume."""
+    def _record_tool_state(self, namespace: str) -> None:
+        """After a call to a stateful tool, save its state for a later resume."""
         for tool in self.agent.registry.tools:
-            if isinstance(tool, StatefulTool):
-                self._record({"type": "tool_state", "tool": tool.spec.name,
+            if isinstance(tool, StatefulTool) and tool.spec.name == namespace:
+                self._record({"type": "tool_state", "tool": namespace,
                               "state": dict(tool.snapshot(self.session_id))})
 
     async def stream(self, text: str) -> AsyncIterator[Event]:

@@ -65,7 +65,7 @@ async def dispatch(state: SessionState, run: RunState, message: ParsedMessage) -
                     name=resolution.name, arguments=message.text, channel=channel,
                     content_type=message.content_type)
     run.emit(ToolCallStarted(call))
-    if state.approval.needs_approval(call) and not await state.approval.decide(call):
+    if state.approval.needs_approval(call) and not await _approved(state, run, call):
         declined = ToolResult.error(
             f"The user declined this call to {recipient}. Do not retry it; continue "
             "without it or ask the user.", kind="declined")
@@ -76,6 +76,28 @@ async def dispatch(state: SessionState, run: RunState, message: ParsedMessage) -
         run.tool_errors += 1
     _answer(state, run, call, result, seconds)
     return not result.invalid_call
+
+
+async def _approved(state: SessionState, run: RunState, call: ToolCall) -> bool:
+    """Ask for approval; a run cancelled while waiting still answers the call."""
+    try:
+        return await state.approval.decide(call)
+    except asyncio.CancelledError:
+        _answer(state, run, call, _cancelled(call), 0.0)
+        raise
+
+
+def _cancelled(call: ToolCall) -> ToolResult:
+    return ToolResult.error(
+        f"Error: the call to {call.recipient} was cancelled before it finished.",
+        kind="cancelled")
+
+
+def answer_unrun(state: SessionState, run: RunState, message: ParsedMessage,
+                 reason: str) -> None:
+    """Answer a call that was sampled but will not run (the run stops first)."""
+    append_tool_message(state, run, message.recipient or "system", answer_channel(message),
+                        f"Error: {reason}; the call was not made.", True)
 
 
 def _timeout(state: SessionState, run: RunState) -> float | None:
@@ -106,9 +128,7 @@ async def _call(state: SessionState, run: RunState, resolution: Resolution,
                 time.monotonic() - started)
         raise  # Docker or Chromium is gone: nothing the model can fix
     except asyncio.CancelledError:
-        _answer(state, run, call, ToolResult.error(
-            f"Error: the call to {call.recipient} was cancelled before it finished.",
-            kind="cancelled"), time.monotonic() - started)
+        _answer(state, run, call, _cancelled(call), time.monotonic() - started)
         raise
     except Exception as exc:  # a tool bug must not end the run
         result = ToolResult.error(

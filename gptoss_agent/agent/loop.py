@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import assert_never
 
 from gptoss_agent.agent.backends.base import GenerationRequest
-from gptoss_agent.agent.dispatch import deadline, dispatch
+from gptoss_agent.agent.dispatch import answer_unrun, deadline, dispatch
 from gptoss_agent.agent.events import (
     FinalAnswer,
     Preamble,
@@ -149,9 +149,16 @@ async def _generate(state: SessionState, run: RunState
                 parser.feed(token)
                 last_token = token
     except (TimeoutError, asyncio.CancelledError) as exc:
-        # Keep what was sampled: the history holds it and the transcript records it.
-        _append_generation(state, run, prompt, parser.finish(max_tokens_hit=False))
-        if isinstance(exc, asyncio.CancelledError):
+        # Keep what was sampled (the history holds it and the transcript records it),
+        # and answer any complete call in it, which will not run now.
+        cancelled = isinstance(exc, asyncio.CancelledError)
+        completion = parser.finish(max_tokens_hit=False)
+        _append_generation(state, run, prompt, completion)
+        reason = "the run was cancelled" if cancelled else "the run ran out of time"
+        for message in completion.messages:
+            if message.is_call and message.terminator == "call":
+                answer_unrun(state, run, message, reason)
+        if cancelled:
             raise
         return None, _Stop(StopReason.WALL_TIME)
     except AssertionError:
@@ -282,7 +289,13 @@ def _last_assistant_messages(state: SessionState) -> tuple[ParsedMessage, ...]:
 
 
 def _recorded_final(state: SessionState) -> ParsedMessage | None:
-    """The final answer at the end of the history, if the last run got that far."""
+    """The final answer at the end of the history, if the last run got that far.
+
+    A cut-off answer (closed in the history, but not an answer) does not count.
+    """
+    segments = state.conversation.segments
+    if not segments or not segments[-1].answer:
+        return None
     finals = [m for m in _last_assistant_messages(state)
               if m.channel == "final" and not m.is_call]
     return finals[-1] if finals else None

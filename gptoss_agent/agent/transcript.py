@@ -10,7 +10,7 @@ so a crash loses at most the record being written. Records:
 * ``drop``: conversation segments removed by the chain-of-thought policy (their indices);
 * ``event``: a loop event (parsed messages, tool inputs and outputs, timings, usage);
 * ``run_started`` / ``run_finished``: one per user message, the latter with the result;
-* ``tool_state``: after each run, the per-session state of each stateful tool (the
+* ``tool_state``: after each call to a stateful tool, its per-session state (the
   browser's page stack), restored on resume.
 
 A torn last line (a crash mid-write) is detected and cut off when the file is opened for
@@ -126,21 +126,33 @@ class TranscriptWriter:
     def __init__(self, path: str | Path, metadata: Mapping[str, Any] | None = None) -> None:
         self.path = Path(path)
         self.metadata = dict(metadata or {})
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.repair = (
-            repair_torn_tail(self.path) if self.path.exists() else RepairReport(0, 0)
-        )
-        self._handle: BinaryIO | None = self.path.open("ab")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.repair = (
+                repair_torn_tail(self.path) if self.path.exists() else RepairReport(0, 0)
+            )
+            self._handle: BinaryIO | None = self.path.open("ab")
+        except OSError as exc:
+            raise TranscriptError(f"cannot open the transcript {self.path}: "
+                                  f"{exc.strerror or exc}") from exc
         self._started = time.monotonic()
 
     def write(self, record: Mapping[str, Any]) -> None:
-        """Append one record and make it durable before returning."""
+        """Append one record and make it durable before returning.
+
+        Raises:
+            TranscriptError: The writer is closed, or the disk refused the record.
+        """
         if self._handle is None:
-            raise ValueError(f"transcript {self.path} is closed")
+            raise TranscriptError(f"transcript {self.path} is closed")
         line = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode()
-        self._handle.write(line + b"\n")
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
+        try:
+            self._handle.write(line + b"\n")
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+        except OSError as exc:
+            raise TranscriptError(f"cannot write to the transcript {self.path}: "
+                                  f"{exc.strerror or exc}") from exc
 
     def write_event(self, event: Mapping[str, Any]) -> None:
         """Append a loop event with its time since the writer opened."""
@@ -177,7 +189,8 @@ class ReplayedConversation:
 
     Attributes:
         segments: Segment records still in the conversation, in order.
-        finished: Whether the last run recorded ``run_finished``.
+        finished: Whether the last run recorded ``run_finished`` (a cancelled run does
+            not count: it is resumed like a crashed one).
         runs: How many runs were started.
         last_prompt: The text of the last ``run_started`` record.
         prompt_recorded: Whether the last run's user message reached the conversation
@@ -225,7 +238,8 @@ def replay_conversation(records: list[dict[str, Any]]) -> ReplayedConversation:
             last_prompt = record.get("prompt")
             prompt_recorded = last_prompt is None  # a resumed run adds no user message
         elif kind == "run_finished":
-            finished = True
+            # A cancelled run (Ctrl-C, a cancelled task) is left to be resumed.
+            finished = record.get("result", {}).get("stop_reason") != "cancelled"
         elif kind == "tool_state":
             tool_states[str(record["tool"])] = record["state"]
         elif kind == "event" and record["event"].get("type") == "usage":

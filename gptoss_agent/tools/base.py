@@ -176,8 +176,9 @@ class Tool(Protocol):
 class StatefulTool(Tool, Protocol):
     """A tool whose per-session state is saved with the session and restored on resume.
 
-    After every run the session records :meth:`snapshot` in its transcript; restoring a
-    session from a transcript hands the last recorded state to :meth:`restore`.
+    After every call to it the session records :meth:`snapshot` in its transcript;
+    restoring a session from a transcript hands the last recorded state to
+    :meth:`restore`.
     """
 
     def snapshot(self, session_id: str) -> Mapping[str, Any]:

@@ -5,10 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 TORCH_VERSION="2.13.0"
-pip_install() { python -m pip install --disable-pip-version-check --progress-bar off "$@"; }
+source scripts/lib/steps.sh
 if ! python -c "import sys, torch; sys.exit(torch.__version__.split('+')[0] != '$TORCH_VERSION')"
 then
-  pip_install "torch==$TORCH_VERSION"
+  pip_quiet "torch==$TORCH_VERSION"
 fi
-mapfile -t extra < <(python scripts/lib/extra.py transformers)
-pip_install "${extra[@]}"
+install_extra transformers

@@ -78,3 +78,107 @@ async def test_cancelling_mid_generation_keeps_what_was_sampled(codec: HarmonyCo
     assert result.stop_reason is StopReason.CANCELLED
     assert result.usage.sampled_tokens > 0
     assert [m.text for m in result.new_messages if m.role == "assistant"] == ["thinking"]
+
+
+async def test_a_cancelled_run_is_resumed_from_its_transcript(codec: HarmonyCodec,
+                                                              tmp_path: Path) -> None:
+    entered = asyncio.Event()
+    path = tmp_path / "run.jsonl"
+    agent = Agent(ScriptedBackend([CALL_SLOW], codec=codec), [slow_tool(entered)],
+                  codec=codec, conversation_start_date="")
+    session = agent.session("s", transcript=TranscriptWriter(path))
+    task = asyncio.create_task(session.send("go"))
+    await entered.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await session.aclose()
+    records = read_records(path)
+    from gptoss_agent.agent.transcript import replay_conversation
+
+    assert replay_conversation(records).finished is False  # cancelled: resumable
+    again = Agent(ScriptedBackend([FINAL], codec=codec), [slow_tool(asyncio.Event())],
+                  codec=codec, conversation_start_date="")
+    resumed = again.restore_session(records, TranscriptWriter(path))
+    result = await resumed.resume()
+    assert (result.stop_reason, result.final_text) == (StopReason.FINAL, "Done.")
+    await resumed.aclose()
+
+
+async def test_a_call_waiting_for_approval_is_answered_when_cancelled(
+        codec: HarmonyCodec) -> None:
+    from gptoss_agent.agent.approval import ApprovalPolicy
+
+    asked = asyncio.Event()
+
+    async def never(call: object) -> bool:
+        asked.set()
+        await asyncio.Event().wait()
+        return True
+
+    agent = Agent(ScriptedBackend([CALL_SLOW, FINAL], codec=codec),
+                  [slow_tool(asyncio.Event())], codec=codec, conversation_start_date="",
+                  approval=ApprovalPolicy.of(["functions.slow"], never))
+    events: list[Event] = []
+    async with agent.session("s") as session:
+        task = asyncio.create_task(session.send("go", on_event=events.append))
+        await asked.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        result = next(e.result for e in events if isinstance(e, RunFinished))
+        assert [m.role for m in result.new_messages] == ["user", "assistant", "tool"]
+        assert "cancelled" in result.new_messages[-1].text
+
+
+async def test_a_sampled_call_is_answered_when_the_run_is_cancelled_before_it_runs(
+        codec: HarmonyCodec) -> None:
+    sampled = asyncio.Event()
+
+    class OpenStream(ScriptedBackend):
+        async def generate(self, request):  # type: ignore[no-untyped-def]
+            for token in codec.encode_with_special(CALL_SLOW):
+                yield token
+            sampled.set()
+            await asyncio.Event().wait()  # a server stream left open after the stop
+
+    agent = Agent(OpenStream([], codec=codec), [slow_tool(asyncio.Event())], codec=codec,
+                  conversation_start_date="")
+    events: list[Event] = []
+    async with agent.session("s") as session:
+        task = asyncio.create_task(session.send("go", on_event=events.append))
+        await sampled.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    result = next(e.result for e in events if isinstance(e, RunFinished))
+    tool = [m for m in result.new_messages if m.role == "tool"]
+    assert len(tool) == 1 and "the call was not made" in tool[0].text
+
+
+async def test_a_cut_off_answer_is_not_taken_as_the_answer_on_resume(
+        codec: HarmonyCodec, tmp_path: Path) -> None:
+    sampled = asyncio.Event()
+
+    class CutOff(ScriptedBackend):
+        async def generate(self, request):  # type: ignore[no-untyped-def]
+            for token in codec.encode_with_special("<|channel|>final<|message|>It is 65"):
+                yield token
+            sampled.set()
+            await asyncio.Event().wait()
+
+    path = tmp_path / "run.jsonl"
+    agent = Agent(CutOff([], codec=codec), [], codec=codec, conversation_start_date="")
+    session = agent.session("s", transcript=TranscriptWriter(path))
+    task = asyncio.create_task(session.send("temperature?"))
+    await sampled.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await session.aclose()
+    again = Agent(ScriptedBackend(["<|channel|>final<|message|>It is 65 °F.<|return|>"],
+                                  codec=codec), [], codec=codec, conversation_start_date="")
+    resumed = again.restore_session(read_records(path))
+    result = await resumed.resume()
+    assert result.final_text == "It is 65 °F."
+    await resumed.aclose()

@@ -1,4 +1,4 @@
-"""Stateful tools: their per-session state is recorded after every run and handed back
+"""Stateful tools: their per-session state is recorded after every call and handed back
 when a session is restored from its transcript."""
 
 from __future__ import annotations
@@ -58,7 +58,8 @@ async def test_state_is_recorded_and_restored(codec: HarmonyCodec, tmp_path: Pat
         await session.send("count twice")
     records = read_records(path)
     states = [r for r in records if r["type"] == "tool_state"]
-    assert states == [{"type": "tool_state", "tool": "python", "state": {"count": 2}}]
+    assert states == [{"type": "tool_state", "tool": "python", "state": {"count": n}}
+                      for n in (1, 2)]  # after each call, so a crash mid-run keeps it
 
     fresh = Counter()
     again = Agent(ScriptedBackend([CALL, FINAL], codec=codec), [fresh], codec=codec,

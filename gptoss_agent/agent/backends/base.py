@@ -1,7 +1,7 @@
 """The model backend seam: token ids in, sampled token ids streamed out.
 
 Every backend (scripted replay, in-process transformers, an inference server) implements
-``ModelBackend``. The loop hands it the whole prompt of a turn as token ids; backends that
+``ModelBackend``. The loop hands it the whole prompt of a generation as token ids; backends that
 keep a KV cache per session compare it with what they saw last time and prefill only the
 difference. A backend honours the stop tokens (yielding the stop token it stopped on as
 its last token) and the token budget (stopping after ``max_tokens`` sampled tokens,
@@ -22,7 +22,7 @@ class SamplingParams:
     Attributes:
         temperature: Softmax temperature; ``0`` means greedy decoding.
         top_p: Nucleus sampling mass.
-        max_tokens: Most tokens sampled in one turn.
+        max_tokens: Most tokens sampled in one generation.
         seed: Seed for reproducible sampling, or ``None``.
     """
 
@@ -42,7 +42,7 @@ class SamplingParams:
 
 @dataclass(frozen=True)
 class GenerationRequest:
-    """One turn's worth of sampling.
+    """One generation's worth of sampling.
 
     Attributes:
         prompt: The full prompt as token ids (history plus ``<|start|>assistant``).

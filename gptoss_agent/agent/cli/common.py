@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.text import Text
 
 from gptoss_agent.agent.backends.base import ModelBackend
-from gptoss_agent.agent.cli.exit_codes import EXIT_INFRA, exit_code_for_error
+from gptoss_agent.agent.cli.exit_codes import EXIT_INFRA, EXIT_INTERRUPTED, exit_code_for_error
 from gptoss_agent.agent.event_json import event_to_dict
 from gptoss_agent.agent.events import Event
 from gptoss_agent.agent.task.build import TaskAgent, build_agent
@@ -66,6 +66,9 @@ def build_task(settings: TaskSettings, err: Console, auto_yes: bool,
     """The task's agent with the terminal approver, or fail saying why it cannot start."""
     try:
         return build_agent(settings, backend, terminal_approver(err, auto_yes))
+    except KeyboardInterrupt:  # Ctrl-C while a checkpoint loads
+        print_error(err, "interrupted")
+        raise CommandFailed(EXIT_INTERRUPTED) from None
     except Exception as exc:
         raise fail(err, exc, "cannot start: ") from exc
 

@@ -24,7 +24,7 @@ from gptoss_agent.agent.cli.common import (
 from gptoss_agent.agent.cli.exit_codes import EXIT_CONFIG, EXIT_INTERRUPTED, EXIT_OK
 from gptoss_agent.agent.cli.run import add_output_arguments, report
 from gptoss_agent.agent.task.lifecycle import TaskOutcome, TaskRun
-from gptoss_agent.agent.task.load import TaskFile
+from gptoss_agent.agent.task.load import recorded_task
 from gptoss_agent.agent.task.settings import task_settings
 from gptoss_agent.agent.transcript import (
     TranscriptError,
@@ -60,13 +60,17 @@ def cmd_resume(args: argparse.Namespace) -> int:
         err.print("the transcript's last run already finished; nothing to resume")
         return EXIT_OK
     try:
-        settings = task_settings(TaskFile(Path(header["task_path"]), header["task"]))
+        settings = task_settings(recorded_task(Path(header["task_path"]), header["task"]))
         task = build_task(settings, err, args.yes)
     except CommandFailed as failed:
         return failed.code
     except Exception as exc:
         return fail(err, exc).code
-    writer = TranscriptWriter(args.transcript)
+    try:
+        writer = TranscriptWriter(args.transcript)
+    except TranscriptError as exc:
+        print_error(err, str(exc))
+        return EXIT_CONFIG
     if writer.repair.removed_bytes:
         err.print(f"repaired a torn last record ({writer.repair.removed_bytes} bytes cut)",
                   style="yellow")
@@ -74,7 +78,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
     async def go() -> TaskOutcome:
         try:
-            async with TaskRun.restore(task, records, writer) as run:
+            async with await TaskRun.restore(task, records, writer) as run:
                 return await run.finish(await run.resume(records, sink))
         finally:
             await close_task(task)

@@ -46,12 +46,15 @@ class Segment:
         tokens: The exact tokens, from ``<|start|>`` to the closing special token.
         channel: The channel of assistant and tool messages.
         turn: Index of the user turn the segment belongs to (0 for the header).
+        answer: Whether it is a final answer that was not cut off (recorded as
+            ``final`` in transcripts).
     """
 
     kind: SegmentKind
     tokens: tuple[int, ...]
     channel: str | None
     turn: int
+    answer: bool = False
 
 
 def _is_answer(message: ParsedMessage) -> bool:
@@ -61,12 +64,15 @@ def _is_answer(message: ParsedMessage) -> bool:
 
 def segment_record(segment: Segment) -> dict[str, Any]:
     """A segment as JSON data."""
-    return {
+    record: dict[str, Any] = {
         "kind": segment.kind,
         "tokens": list(segment.tokens),
         "channel": segment.channel,
         "turn": segment.turn,
     }
+    if segment.answer:
+        record["final"] = True
+    return record
 
 
 class Conversation:
@@ -124,14 +130,11 @@ class Conversation:
         return len(self._flat)
 
     # ------------------------------------------------------------------ writing
-    def _push(self, segment: Segment, final: bool = False) -> None:
+    def _push(self, segment: Segment) -> None:
         self._segments.append(segment)
         self._flat.extend(segment.tokens)
         if self.observer is not None:
-            record = segment_record(segment)
-            if final:
-                record["final"] = True
-            self.observer({"type": "segment", **record})
+            self.observer({"type": "segment", **segment_record(segment)})
 
     def _render_plain(self, role: str, text: str) -> tuple[int, ...]:
         special = self._codec.special
@@ -182,8 +185,8 @@ class Conversation:
             tokens = message.tokens
             if tokens and tokens[-1] == special.return_:
                 tokens = (*tokens[:-1], special.end)
-            self._push(Segment("assistant", tokens, message.channel, self._turn),
-                       _is_answer(message))
+            self._push(Segment("assistant", tokens, message.channel, self._turn,
+                               _is_answer(message)))
         if any(_is_answer(m) for m in messages):
             self.end_turn()
         elif self.policy is AnalysisPolicy.DROP_ALL:
@@ -252,6 +255,7 @@ class Conversation:
                     tuple(int(t) for t in tokens),
                     channel if isinstance(channel, str) else None,
                     turn,
+                    bool(record.get("final", False)),
                 )
             )
             conversation._turn = max(conversation._turn, turn)

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from gptoss_agent.agent.agent import Agent
 from gptoss_agent.agent.approval import ApprovalPolicy, Approver
 from gptoss_agent.agent.backends.base import ModelBackend
 from gptoss_agent.agent.backends.scripted import ScriptedBackend
-from gptoss_agent.agent.task.functions import build_function_tool
+from gptoss_agent.agent.task.functions import build_function_tool, load_check
 from gptoss_agent.agent.task.load import TaskFileError
 from gptoss_agent.agent.task.settings import (
     BrowserSettings,
@@ -28,6 +30,7 @@ from gptoss_agent.tools.browser.search.base import SearchBackend
 from gptoss_agent.tools.coding.toolkit import CodingToolkit
 from gptoss_agent.tools.function import FunctionTool
 from gptoss_agent.tools.python_tool import PythonTool
+from gptoss_agent.tools.registry import ToolRegistry
 
 
 @dataclass(frozen=True)
@@ -41,11 +44,12 @@ class TaskTools:
 
 @dataclass(frozen=True)
 class TaskAgent:
-    """A task's agent with its tools and settings: what the lifecycle runs."""
+    """A task's agent with its tools, settings and success check: what the lifecycle runs."""
 
     settings: TaskSettings
     agent: Agent
     tools: TaskTools = field(default_factory=TaskTools)
+    check: Callable[..., Any] | None = None
 
 
 def build_backend(model: ModelChoice) -> ModelBackend:
@@ -135,7 +139,15 @@ def build_agent(settings: TaskSettings, backend: ModelBackend | None = None,
             a batch, or a test's).
         approver: Who answers for the calls the task's ``approval`` lists.
     """
-    tools = build_tools(settings)
+    where = str(settings.path)
+    try:  # everything that can be wrong in the task, before a model is loaded
+        check = load_check(settings.base_dir, settings.check) if settings.check else None
+        tools = build_tools(settings)
+        ToolRegistry(tools.tools)
+    except TaskFileError as exc:
+        if str(exc).startswith(where):
+            raise
+        raise TaskFileError(f"{where}: {exc}") from exc
     agent = Agent(
         backend or build_backend(settings.model),
         tools.tools,
@@ -147,4 +159,4 @@ def build_agent(settings: TaskSettings, backend: ModelBackend | None = None,
         conversation_start_date=settings.conversation_start_date,
         approval=ApprovalPolicy.of(settings.approval, approver),
     )
-    return TaskAgent(settings, agent, tools)
+    return TaskAgent(settings, agent, tools, check)

@@ -23,7 +23,6 @@ from gptoss_agent.agent.events import Event
 from gptoss_agent.agent.result import RunResult
 from gptoss_agent.agent.task.build import TaskAgent
 from gptoss_agent.agent.task.checks import CheckContext, CheckOutcome, run_check
-from gptoss_agent.agent.task.functions import load_check
 from gptoss_agent.agent.task.load import TaskFileError
 from gptoss_agent.agent.task.settings import TaskSettings
 from gptoss_agent.agent.transcript import TranscriptWriter, replay_conversation
@@ -114,29 +113,42 @@ class TaskRun:
         return run
 
     @classmethod
-    def restore(cls, task: TaskAgent, records: list[dict[str, Any]],
-                writer: TranscriptWriter) -> TaskRun:
-        """The session a transcript records, ready to :meth:`resume`."""
+    async def restore(cls, task: TaskAgent, records: list[dict[str, Any]],
+                      writer: TranscriptWriter) -> TaskRun:
+        """The session a transcript records, ready to :meth:`resume`.
+
+        The inputs are placed again (the files the crashed run wrote are kept when
+        ``tools.python.data_dir`` names a folder; without one, ``/mnt/data`` is new).
+        """
         session = task.agent.restore_session(records, writer)
         model = task.agent.model
         if isinstance(model, ScriptedBackend):
             # A scripted model must not replay what the crashed run already generated.
             model.skip(replay_conversation(records).generations)
-        return cls(task, session, writer.path)
+        run = cls(task, session, writer.path)
+        try:
+            await run._place_inputs()
+        except BaseException:
+            await run.aclose()
+            raise
+        return run
 
     async def _place_inputs(self) -> None:
         inputs = self.task.settings.inputs
         if not inputs:
             return
         python = self.task.tools.python
+        where = self.task.settings.path
         if python is None:
-            raise TaskFileError(f"{self.task.settings.path}: inputs are copied to /mnt/data "
-                                "of the python tool; enable tools.python")
+            raise TaskFileError(f"{where}: inputs are copied to /mnt/data of the python "
+                                "tool; enable tools.python")
         for path in inputs:
             if not path.exists():
-                raise TaskFileError(
-                    f"{self.task.settings.path}: input file {path} does not exist")
-            python.copy_in(self.session.session_id, path)
+                raise TaskFileError(f"{where}: input file {path} does not exist")
+            try:
+                python.copy_in(self.session.session_id, path)
+            except (OSError, ValueError) as exc:
+                raise TaskFileError(f"{where}: cannot place input {path}: {exc}") from exc
 
     async def send(self, text: str, on_event: EventSink | None = None) -> RunResult:
         """One user message, run to its end."""
@@ -159,14 +171,13 @@ class TaskRun:
         Call once, before :meth:`aclose`: the check may still run commands in the
         session's sandbox.
         """
-        settings, toolkit = self.task.settings, self.task.tools.coding
+        toolkit = self.task.tools.coding
         sid = self.session.session_id
         check = None
-        if settings.check:
+        if self.task.check is not None:
             python = self.task.tools.python
             data_dir = python.data_dir(sid) if python is not None else None
-            check = await run_check(load_check(settings.base_dir, settings.check),
-                                    CheckContext(result, sid, data_dir, toolkit))
+            check = await run_check(self.task.check, CheckContext(result, sid, data_dir, toolkit))
         outcome = TaskOutcome(result, self.transcript, check, final=self._write_final(result))
         if toolkit is not None:
             outcome = self._coding_outputs(outcome)
@@ -182,12 +193,14 @@ class TaskRun:
         diff = toolkit.diff(sid)
         target = None
         if coding.diff is not None:
-            target = coding.diff
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(diff, encoding="utf-8")
+            target = self._write("tools.coding.diff", coding.diff, diff)
         applied = None
         if coding.apply_back and outcome.passed:
-            applied = tuple(toolkit.apply_back(sid))
+            try:
+                applied = tuple(toolkit.apply_back(sid))
+            except (OSError, ValueError) as exc:
+                raise TaskFileError(f"{self.task.settings.path}: cannot apply the changes "
+                                    f"back onto {coding.project}: {exc}") from exc
         return TaskOutcome(outcome.result, outcome.transcript, outcome.check,
                            len(diff.splitlines()), target, applied, outcome.final)
 
@@ -195,8 +208,16 @@ class TaskRun:
         target = self.task.settings.output.final
         if target is None or result.final_text is None:
             return None
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(result.final_text + "\n", encoding="utf-8")
+        return self._write("output.final", target, result.final_text + "\n")
+
+    def _write(self, key: str, target: Path, text: str) -> Path:
+        """Write an output the task names; a path that cannot be written is its error."""
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise TaskFileError(f"{self.task.settings.path}: {key}: cannot write {target}: "
+                                f"{exc.strerror or exc}") from exc
         return target
 
     async def aclose(self) -> None:

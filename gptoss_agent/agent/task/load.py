@@ -10,7 +10,9 @@ An error names the file, the line, the key and what was expected, e.g.::
 
 from __future__ import annotations
 
+import copy
 import datetime
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -208,6 +210,18 @@ def load_task(
         raise TaskFileError(f"{file_path}:1: a task file must be a mapping of keys to values")
     for assignment in overrides:
         apply_override(data, assignment)
+    validate(data, root, file_path, require_prompt=require_prompt)
+    return TaskFile(path=file_path.resolve(), data=data)
+
+
+def validate(data: dict[str, Any], root: yaml.Node | None, path: Path, *,
+             require_prompt: bool = True) -> None:
+    """Check ``data`` against the schema and the rules across keys.
+
+    Raises:
+        TaskFileError: Every problem found, one line each, with the line of ``root``
+            (the parsed YAML) where it is known.
+    """
     schema = TASK_SCHEMA
     if not require_prompt:
         schema = {**TASK_SCHEMA, "required": [k for k in TASK_SCHEMA["required"] if k != "prompt"]}
@@ -216,10 +230,37 @@ def load_task(
     )
     errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
     if errors:
-        lines = [_describe(error, root, file_path) for error in errors]
+        lines = [_describe(error, root, path) for error in errors]
         raise TaskFileError("\n".join(dict.fromkeys(lines)))
-    _check_cross_field_rules(data, root, file_path)
-    return TaskFile(path=file_path.resolve(), data=data)
+    _check_cross_field_rules(data, root, path)
+
+
+def recorded_task(path: Path, data: Mapping[str, Any]) -> TaskFile:
+    """A task as a transcript's header recorded it, with renamed keys brought up to date.
+
+    Transcripts written before a key was renamed still resume with the same settings.
+
+    Raises:
+        TaskFileError: The recorded task does not validate.
+    """
+    upgraded = copy.deepcopy(dict(data))
+    for old, new in RENAMED.items():
+        value = _pop_dotted(upgraded, old.split("."))
+        if value is not _MISSING:
+            apply_override(upgraded, f"{new}={json.dumps(value)}")
+    validate(upgraded, None, path, require_prompt=False)
+    return TaskFile(path=path, data=upgraded)
+
+
+_MISSING = object()
+
+
+def _pop_dotted(data: dict[str, Any], parts: list[str]) -> Any:
+    for part in parts[:-1]:
+        data = data.get(part)  # type: ignore[assignment]
+        if not isinstance(data, dict):
+            return _MISSING
+    return data.pop(parts[-1], _MISSING)
 
 
 def _check_cross_field_rules(data: dict[str, Any], root: yaml.Node | None, path: Path) -> None:

@@ -257,8 +257,9 @@ def _coding(task: TaskFile, value: Mapping[str, Any] | None) -> CodingSettings |
     project = task.resolve(value["project"]) if "project" in value else None
     if project is not None and not project.is_dir():
         raise TaskFileError(f"{task.path}: tools.coding.project {project} is not a folder")
-    if value.get("mount_project") and project is None:
-        raise TaskFileError(f"{task.path}: tools.coding.mount_project needs a project")
+    for key in ("mount_project", "apply_back"):
+        if value.get(key) and project is None:
+            raise TaskFileError(f"{task.path}: tools.coding.{key} needs a project")
     return CodingSettings(project=project,
                           shell_timeout_s=value.get("shell_timeout_s", 120.0),
                           apply_back=bool(value.get("apply_back", False)),

@@ -148,3 +148,12 @@ def test_a_missing_checkpoint_is_an_infrastructure_error_not_a_crash(tmp_path: P
     rows = json.loads(summary.read_text())["tasks"]
     assert [row["outcome"] for row in rows] == ["infrastructure", "infrastructure"]
     assert all("no checkpoint folder" in row["error"] for row in rows)
+
+
+def test_an_output_that_cannot_be_written_is_a_configuration_error(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("a file, not a folder")
+    task = write_task(tmp_path, GOOD_MODEL + "prompt: hi\noutput:\n  final: afile/answer.txt\n")
+    completed = cli("run", str(task), "--quiet")
+    assert completed.returncode == 2, completed.stderr
+    assert "output.final: cannot write" in completed.stderr
+    assert "Traceback" not in completed.stderr

@@ -77,3 +77,18 @@ def test_a_tool_switched_on_with_true_takes_sub_keys_from_set(tmp_path: Path) ->
     path = write(tmp_path, "tools:\n  python: true\n")
     settings = task_settings(load_task(path, ["tools.python.data_dir=drive"]))
     assert settings.python is not None and settings.python.data_dir == tmp_path / "drive"
+
+
+def test_a_task_recorded_with_old_keys_resumes_with_the_same_settings(tmp_path: Path) -> None:
+    from gptoss_agent.agent.task.load import recorded_task
+
+    old = {"model": {"backend": "scripted", "completions": ["x"]}, "prompt": "hi",
+           "budgets": {"max_turns": 3, "max_tokens": 99},
+           "tools": {"python": True, "browser": {"allow": ["localhost"]}},
+           "output": {"data_dir": "drive"}}
+    settings = task_settings(recorded_task(tmp_path / "task.yaml", old))
+    assert settings.limits == LoopLimits(max_generations=3, max_sampled_tokens=99)
+    assert settings.browser is not None and settings.browser.config.allowlist == ("localhost",)
+    assert settings.python is not None and settings.python.data_dir == tmp_path / "drive"
+    with pytest.raises(TaskFileError, match="budgets.max_generations"):
+        recorded_task(tmp_path / "task.yaml", {**old, "budgets": {"max_turns": 0}})

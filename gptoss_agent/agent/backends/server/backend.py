@@ -1,6 +1,6 @@
 """The inference-server backend: Harmony prompts over an OpenAI-compatible ``/v1/completions``.
 
-``ServerBackend`` sends each turn's prompt to a server (vLLM, SGLang, llama.cpp's server,
+``ServerBackend`` sends each generation's prompt to a server (vLLM, SGLang, llama.cpp's server,
 or ``gptoss-agent serve``; settings in :mod:`~gptoss_agent.agent.backends.server.config`)
 and streams the completion back over server-sent events
 (:mod:`~gptoss_agent.agent.backends.server.stream`):

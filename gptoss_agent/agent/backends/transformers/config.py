@@ -39,8 +39,8 @@ class TransformersBackendConfig:
             function without copying the cache); name ``"eager"`` to keep
             transformers'.
         local_files_only: Never contact a model hub.
-        reuse_cache: Keep each session's KV cache across turns (``False`` re-prefills the
-            whole prompt every turn; benchmarks compare the two).
+        reuse_cache: Keep each session's KV cache across generations (``False`` re-prefills the
+            whole prompt every generation; benchmarks compare the two).
         max_sessions: Sessions whose KV cache is kept; the least recently used is dropped.
         prefill_chunk: Most prompt tokens in one forward pass (bounds attention memory).
         threads: ``torch.set_num_threads`` value for CPU work, or ``None`` to leave it.

@@ -1,6 +1,6 @@
 """Per-session KV-cache bookkeeping: which tokens a cache holds and how much a prompt reuses.
 
-The agent loop sends the whole conversation every turn. A backend that keeps a KV cache per
+The agent loop sends the whole conversation every generation. A backend that keeps a KV cache per
 session compares the new prompt with the tokens its cache holds: the longest common prefix
 (LCP) is reused, everything after it is dropped from the cache and recomputed. Appending a
 tool result reuses everything; rewriting history (dropping a turn's analysis after a
