@@ -24,6 +24,7 @@ from typing import Any
 
 from gptoss_agent.agent.approval import ApprovalPolicy
 from gptoss_agent.agent.backends.base import ModelBackend, SamplingParams
+from gptoss_agent.agent.choice import normalise_choice
 from gptoss_agent.agent.errors import SessionClosedError
 from gptoss_agent.agent.event_json import event_to_dict, result_to_dict
 from gptoss_agent.agent.events import DELTA_EVENTS, Event, RunFinished, ToolCallFinished
@@ -31,12 +32,14 @@ from gptoss_agent.agent.harmony.codec import HarmonyCodec, load_codec
 from gptoss_agent.agent.harmony.conversation import AnalysisPolicy, Conversation
 from gptoss_agent.agent.harmony.prompt import (
     ReasoningEffort,
+    ResponseFormat,
     SystemSettings,
     developer_message_text,
     system_message_text,
 )
 from gptoss_agent.agent.limits import LoopLimits
 from gptoss_agent.agent.loop import run_loop
+from gptoss_agent.agent.output import output_spec
 from gptoss_agent.agent.result import RunResult
 from gptoss_agent.agent.state import SessionState
 from gptoss_agent.agent.transcript import TranscriptError, TranscriptWriter, replay_conversation
@@ -56,13 +59,24 @@ class Agent:
         limits: Budgets of each run.
         analysis_policy: When past reasoning leaves the prompt.
         approval: Which calls need a yes and who answers (default: none need one).
+        output_type: The type of the final answer: a pydantic model, a dataclass, a
+            ``TypedDict`` or a raw JSON schema. It is shown to the model as a response
+            format; an answer that does not match goes back to the model
+            (``LoopLimits.max_output_retries``), and ``RunResult.output`` is the typed
+            value.
+        tool_choice: ``auto``, ``required`` (call a tool before answering), ``none``
+            (no calls) or a tool (``get_weather`` or ``functions.get_weather``); it
+            holds until the run's first call.
+        strict: Every call's arguments must match their schema by construction where
+            the backend constrains decoding (per tool: ``function_tool(strict=True)``).
         conversation_start_date: ``YYYY-MM-DD`` for the system message; today if
             ``None``; ``""`` leaves the line out.
         codec: The Harmony codec (loaded offline when omitted).
 
     Raises:
         ToolRegistrationError: Duplicate or invalid tools.
-        ValueError: A bad reasoning effort, date or limit.
+        ValueError: A bad reasoning effort, date, limit or tool choice.
+        TypeError: An output type with no JSON schema.
     """
 
     def __init__(
@@ -78,6 +92,9 @@ class Agent:
         conversation_start_date: str | None = None,
         approval: ApprovalPolicy | None = None,
         codec: HarmonyCodec | None = None,
+        output_type: Any = None,
+        tool_choice: str = "auto",
+        strict: bool = False,
     ) -> None:
         self.model = model
         self.registry = ToolRegistry(tools)
@@ -94,6 +111,9 @@ class Agent:
         self.analysis_policy = AnalysisPolicy(analysis_policy)
         self.approval = approval or ApprovalPolicy()
         self.codec = codec or load_codec()
+        self.output = output_spec(output_type) if output_type is not None else None
+        self.tool_choice = normalise_choice(tool_choice, self.registry)
+        self.strict = strict
 
     def header_texts(self) -> list[tuple[str, str]]:
         """The ``(role, text)`` of the system and developer messages."""
@@ -102,7 +122,11 @@ class Agent:
             ("system", system_message_text(
                 self.system, self.registry.builtin_specs, bool(developer_specs))),
         ]
-        developer = developer_message_text(self.instructions, developer_specs)
+        response = (ResponseFormat(self.output.name, self.output.schema,
+                                   self.output.description)
+                    if self.output is not None else None)
+        developer = developer_message_text(self.instructions, developer_specs,
+                                           response_format=response)
         if developer is not None:
             texts.append(("developer", developer))
         return texts
@@ -211,6 +235,9 @@ class AgentSession:
             sampling=agent.sampling,
             limits=agent.limits,
             approval=agent.approval,
+            tool_choice=agent.tool_choice,
+            strict=agent.strict,
+            output=agent.output,
         )
         self._lock = asyncio.Lock()
         self._closed = False

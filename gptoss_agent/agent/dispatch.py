@@ -74,6 +74,10 @@ async def dispatch(state: SessionState, run: RunState, message: ParsedMessage) -
     result, seconds = await _call(state, run, resolution, call)
     if result.is_error:
         run.tool_errors += 1
+    if result.invalid_call:  # the model wrote the call wrongly: an incident of its kind
+        kind = str(result.metadata.get("kind") or "invalid_arguments")
+        incident(run, kind, f"{call.recipient}: {result.text.splitlines()[0]}",
+                 repaired=False)
     _answer(state, run, call, result, seconds)
     return not result.invalid_call
 

@@ -22,6 +22,8 @@ class LoopLimits:
         max_consecutive_errors: Stop after this many generations in a row that the model
             had to be corrected for.
         tool_timeout_s: Deadline of one tool call, or ``None``.
+        max_output_retries: With a structured output type, how many final answers that
+            do not match it the model is told about before the run stops.
     """
 
     max_generations: int = 32
@@ -30,8 +32,11 @@ class LoopLimits:
     max_repeated_calls: int = 3
     max_consecutive_errors: int = 3
     tool_timeout_s: float | None = 300.0
+    max_output_retries: int = 2
 
     def __post_init__(self) -> None:
+        if self.max_output_retries < 0:
+            raise ValueError("max_output_retries must be at least 0")
         for name in ("max_generations", "max_sampled_tokens", "max_consecutive_errors"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")

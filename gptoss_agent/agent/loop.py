@@ -8,13 +8,12 @@ prints; it emits events.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import time
-from dataclasses import dataclass, replace
-from typing import assert_never
+from dataclasses import replace
 
+from gptoss_agent.agent.act import Stop, act
 from gptoss_agent.agent.backends.base import GenerationRequest
+from gptoss_agent.agent.choice import decoding_constraint, effective_choice
 from gptoss_agent.agent.dispatch import answer_unrun, deadline, dispatch
 from gptoss_agent.agent.events import (
     FinalAnswer,
@@ -32,29 +31,18 @@ from gptoss_agent.agent.harmony.parser import (
     ParsedMessage,
     parse_completion,
 )
-from gptoss_agent.agent.outcome import Calls, Final, Outcome, Problem, Retry, classify
+from gptoss_agent.agent.outcome import classify
 from gptoss_agent.agent.result import ChatMessage, RunResult, StopReason
 from gptoss_agent.agent.state import (
     EventSink,
     RunState,
     SessionState,
     account_generation,
-    answer_channel,
-    append_tool_message,
     incident,
     record,
 )
 from gptoss_agent.tools.base import FinalReviewer
 from gptoss_agent.tools.errors import ToolUnavailableError
-
-
-@dataclass(frozen=True)
-class _Stop:
-    """Why the run ends now, and with what."""
-
-    reason: StopReason
-    final: ParsedMessage | None = None
-    error: str | None = None
 
 
 async def run_loop(state: SessionState, user_text: str | None, emit: EventSink) -> RunResult:
@@ -85,12 +73,12 @@ async def run_loop(state: SessionState, user_text: str | None, emit: EventSink) 
             if stop is None:
                 stop = await _step(state, run)
     except asyncio.CancelledError:
-        _finish(state, run, _Stop(StopReason.CANCELLED, error="the run was cancelled"))
+        _finish(state, run, Stop(StopReason.CANCELLED, error="the run was cancelled"))
         raise
     return _finish(state, run, stop)
 
 
-async def _begin(state: SessionState, run: RunState, user_text: str | None) -> _Stop | None:
+async def _begin(state: SessionState, run: RunState, user_text: str | None) -> Stop | None:
     """Add the user message, or pick up where an interrupted run stopped."""
     if user_text is not None:
         record(state, run, ChatMessage(role="user", text=user_text))
@@ -100,54 +88,59 @@ async def _begin(state: SessionState, run: RunState, user_text: str | None) -> _
     if answered is not None:  # crashed just past the answer: finish with it
         state.conversation.end_turn()
         run.emit(FinalAnswer(answered.text, answered.content_type))
-        return _Stop(StopReason.FINAL, final=answered)
+        return Stop(StopReason.FINAL, final=answered)
     for pending in _pending_calls(state):  # a call whose result never made it
         try:
             await dispatch(state, run, pending)
         except ToolUnavailableError as exc:
-            return _Stop(StopReason.TOOL_UNAVAILABLE, error=str(exc))
+            return Stop(StopReason.TOOL_UNAVAILABLE, error=str(exc))
     return None
 
 
-def _budget_stop(state: SessionState, run: RunState) -> _Stop | None:
+def _budget_stop(state: SessionState, run: RunState) -> Stop | None:
     """Budgets are checked before each generation."""
     limits = state.limits
     if run.generation >= limits.max_generations:
-        return _Stop(StopReason.MAX_GENERATIONS)
+        return Stop(StopReason.MAX_GENERATIONS)
     if run.usage.sampled_tokens >= limits.max_sampled_tokens:
-        return _Stop(StopReason.MAX_SAMPLED_TOKENS)
+        return Stop(StopReason.MAX_SAMPLED_TOKENS)
     remaining = run.remaining_time(limits)
     if remaining is not None and remaining <= 0:
-        return _Stop(StopReason.WALL_TIME)
+        return Stop(StopReason.WALL_TIME)
     return None
 
 
-async def _step(state: SessionState, run: RunState) -> _Stop | None:
+async def _step(state: SessionState, run: RunState) -> Stop | None:
     """One generation and what it leads to (steps 1-6)."""
     run.generation += 1
     completion, stop = await _generate(state, run)
     if stop is not None or completion is None:
         return stop
-    return await _act(state, run, classify(completion))
+    return await act(state, run, classify(completion))
 
 
 async def _generate(state: SessionState, run: RunState
-                    ) -> tuple[ParsedCompletion | None, _Stop | None]:
+                    ) -> tuple[ParsedCompletion | None, Stop | None]:
     """Render, generate and parse one completion, and append it verbatim."""
     limits = state.limits
     prompt = state.conversation.prompt()
     budget = min(state.sampling.max_tokens, limits.max_sampled_tokens - run.usage.sampled_tokens)
+    constraint = decoding_constraint(state.registry,
+                                     effective_choice(state.tool_choice, run.tool_calls),
+                                     state.strict, state.output)
     request = GenerationRequest(prompt=prompt, stop_tokens=state.codec.assistant_stop_tokens,
                                 sampling=replace(state.sampling, max_tokens=budget),
-                                session_id=state.session_id)
+                                session_id=state.session_id, constraint=constraint)
     parser = CompletionParser(state.codec, on_delta=lambda h, d: _emit_delta(run.emit, h, d))
     last_token: int | None = None
+    sampled = 0
     started = time.monotonic()
     try:
         async with deadline(run.remaining_time(limits)):
             async for token in state.backend.generate(request):
                 parser.feed(token)
                 last_token = token
+                sampled += 1
     except (TimeoutError, asyncio.CancelledError) as exc:
         # Keep what was sampled (the history holds it and the transcript records it),
         # and answer any complete call in it, which will not run now.
@@ -160,65 +153,24 @@ async def _generate(state: SessionState, run: RunState
                 answer_unrun(state, run, message, reason)
         if cancelled:
             raise
-        return None, _Stop(StopReason.WALL_TIME)
+        return None, Stop(StopReason.WALL_TIME)
     except AssertionError:
         raise  # a scripted backend's script mismatch is a test failure
     except Exception as exc:  # the backend failed: stop cleanly, keep what we have
-        return None, _Stop(StopReason.BACKEND_ERROR, error=f"{type(exc).__name__}: {exc}")
+        return None, Stop(StopReason.BACKEND_ERROR, error=f"{type(exc).__name__}: {exc}")
     stopped = last_token is not None and last_token in state.codec.assistant_stop_tokens
-    completion = parser.finish(max_tokens_hit=not stopped)
+    # Ended without a stop token: at the budget, or because the backend stopped early.
+    completion = parser.finish(max_tokens_hit=not stopped and sampled >= budget)
     _append_generation(state, run, prompt, completion)
     seconds = max(time.monotonic() - started, 1e-9)
     run.emit(UsageUpdated(run.usage, run.generation, completion.sampled_tokens / seconds,
                           time.monotonic() - run.started))
     if not stopped and run.usage.sampled_tokens >= limits.max_sampled_tokens:
-        return None, _Stop(StopReason.MAX_SAMPLED_TOKENS)
+        return None, Stop(StopReason.MAX_SAMPLED_TOKENS)
     return completion, None
 
 
-async def _act(state: SessionState, run: RunState, outcome: Outcome) -> _Stop | None:
-    """Answer, dispatch the calls, or tell the model what was wrong (steps 4-6)."""
-    match outcome:
-        case Final(message=message):
-            run.emit(FinalAnswer(message.text, message.content_type))
-            return _Stop(StopReason.FINAL, final=message)
-        case Calls(calls=calls, problems=problems):
-            erred = bool(problems)
-            for call in calls:
-                stop = _repeat_stop(state, run, call)
-                if stop is not None:
-                    return stop
-                try:
-                    erred |= not await dispatch(state, run, call)
-                except ToolUnavailableError as exc:
-                    return _Stop(StopReason.TOOL_UNAVAILABLE, error=str(exc))
-            _report(state, run, problems)
-        case Retry(problems=problems):
-            erred = True
-            _report(state, run, problems)
-        case _:
-            assert_never(outcome)
-    run.consecutive_errors = run.consecutive_errors + 1 if erred else 0
-    if run.consecutive_errors >= state.limits.max_consecutive_errors:
-        return _Stop(StopReason.MODEL_ERRORS)
-    return None
-
-
-def _repeat_stop(state: SessionState, run: RunState, call: ParsedMessage) -> _Stop | None:
-    """Stop when the same call is made ``max_repeated_calls`` times in a row."""
-    key = _call_key(call)
-    run.repeat_count = run.repeat_count + 1 if key == run.last_call_key else 1
-    run.last_call_key = key
-    if run.repeat_count < state.limits.max_repeated_calls:
-        return None
-    # Answer the call so the history stays well-formed for a follow-up.
-    append_tool_message(state, run, call.recipient or "system", answer_channel(call),
-                        f"Error: this exact call was made {run.repeat_count} times in a "
-                        "row; the run was stopped.", True)
-    return _Stop(StopReason.REPEATED_CALL)
-
-
-def _finish(state: SessionState, run: RunState, stop: _Stop) -> RunResult:
+def _finish(state: SessionState, run: RunState, stop: Stop) -> RunResult:
     """Build the run's result, with the tools' reviews of its answer, and announce it."""
     final = stop.final
     final_text = final.text if final is not None else None
@@ -234,6 +186,7 @@ def _finish(state: SessionState, run: RunState, stop: _Stop) -> RunResult:
         error=stop.error,
         final_content_type=final.content_type if final is not None else None,
         reviews=_reviews(state, final_text) if final_text else {},
+        output=stop.output,
     )
     run.emit(RunFinished(result))
     return result
@@ -263,18 +216,6 @@ def _append_generation(state: SessionState, run: RunState, prompt: tuple[int, ..
             run.emit(Preamble(message.text))
     for issue in completion.issues:
         incident(run, issue.kind.value, issue.detail, issue.is_repair)
-
-
-def _report(state: SessionState, run: RunState, problems: tuple[Problem, ...]) -> None:
-    for problem in problems:
-        append_tool_message(state, run, problem.author, problem.channel, problem.text, True)
-
-
-def _call_key(message: ParsedMessage) -> tuple[str, str]:
-    text = message.text.strip()
-    with contextlib.suppress(ValueError):
-        text = json.dumps(json.loads(text), sort_keys=True)
-    return (message.recipient or "", text)
 
 
 def _last_assistant_messages(state: SessionState) -> tuple[ParsedMessage, ...]:

@@ -19,6 +19,7 @@ class StopReason(str, Enum):
     MODEL_ERRORS = "model_errors"
     BACKEND_ERROR = "backend_error"
     TOOL_UNAVAILABLE = "tool_unavailable"
+    INVALID_OUTPUT = "invalid_output"
     CANCELLED = "cancelled"
 
     @property
@@ -122,6 +123,8 @@ class RunResult:
         final_content_type: ``json`` when the final answer was constrained to JSON.
         reviews: What tools that review answers said about the final answer, by their
             review key (the browser's checked citations under ``citations``).
+        output: With a structured output type, the final answer as that type (a
+            pydantic model, a dataclass, plain JSON for a raw schema); else ``None``.
     """
 
     final_text: str | None
@@ -135,6 +138,7 @@ class RunResult:
     error: str | None = None
     final_content_type: str | None = None
     reviews: Mapping[str, Any] = field(default_factory=dict)
+    output: Any = None
 
     @property
     def ok(self) -> bool:

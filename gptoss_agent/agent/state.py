@@ -18,6 +18,7 @@ from gptoss_agent.agent.harmony.codec import HarmonyCodec
 from gptoss_agent.agent.harmony.conversation import Conversation
 from gptoss_agent.agent.harmony.parser import ParsedMessage
 from gptoss_agent.agent.limits import LoopLimits
+from gptoss_agent.agent.output import OutputSpec
 from gptoss_agent.agent.result import ChatMessage, Incident, Usage
 from gptoss_agent.tools.registry import ToolRegistry
 
@@ -36,6 +37,9 @@ class SessionState:
     sampling: SamplingParams
     limits: LoopLimits
     approval: ApprovalPolicy = field(default_factory=ApprovalPolicy)
+    tool_choice: str = "auto"
+    strict: bool = False
+    output: OutputSpec | None = None
     messages: list[ChatMessage] = field(default_factory=list)
     calls_made: int = 0
     runs: int = 0
@@ -56,6 +60,7 @@ class RunState:
     consecutive_errors: int = 0
     last_call_key: tuple[str, str] | None = None
     repeat_count: int = 0
+    invalid_answers: int = 0
 
     def remaining_time(self, limits: LoopLimits) -> float | None:
         """Seconds left of the run's wall-time budget, or ``None`` without one."""

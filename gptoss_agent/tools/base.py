@@ -30,11 +30,14 @@ class FunctionSpec:
         description: What the function does, shown to the model as a comment.
         parameters: The JSON schema of the arguments object, or ``None`` for a
             function that takes no arguments.
+        strict: Calls must match ``parameters`` by construction: a backend that
+            constrains decoding makes the sampled arguments valid.
     """
 
     name: str
     description: str
     parameters: Mapping[str, Any] | None = None
+    strict: bool = False
 
 
 @dataclass(frozen=True)

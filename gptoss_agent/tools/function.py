@@ -49,6 +49,8 @@ class FunctionTool:
         parameters: JSON schema of the arguments object.
         handler: The callable; receives keyword arguments, may be async.
         timeout_s: Deadline for one call, or ``None`` for none.
+        strict: Calls must match the schema by construction (a backend that constrains
+            decoding samples only valid arguments); the arguments are validated either way.
         annotations: Parameter name to type, for converting JSON to Python values
             (empty for raw-schema tools, which receive plain JSON values).
         context_param: The parameter that receives the :class:`ToolContext` (declared
@@ -60,6 +62,7 @@ class FunctionTool:
     parameters: Mapping[str, Any]
     handler: Callable[..., Any]
     timeout_s: float | None = DEFAULT_TIMEOUT_S
+    strict: bool = False
     annotations: Mapping[str, Any] = field(default_factory=dict)
     context_param: str | None = None
     _validator: Any = field(init=False, repr=False, compare=False, default=None)
@@ -95,9 +98,10 @@ class FunctionTool:
         handler: Callable[..., Any],
         *,
         timeout_s: float | None = DEFAULT_TIMEOUT_S,
+        strict: bool = False,
     ) -> FunctionTool:
         """A tool from an explicit JSON schema; the handler gets plain JSON values."""
-        return cls(name, description, dict(parameters), handler, timeout_s)
+        return cls(name, description, dict(parameters), handler, timeout_s, strict)
 
     @property
     def spec(self) -> FunctionSpec:
@@ -105,7 +109,8 @@ class FunctionTool:
         has_params = bool(self.parameters.get("properties")) or bool(
             self.parameters.get("$ref") or self.parameters.get("additionalProperties")
         )
-        return FunctionSpec(self.name, self.description, self.parameters if has_params else None)
+        return FunctionSpec(self.name, self.description,
+                            self.parameters if has_params else None, self.strict)
 
     def validate(self, arguments_text: str) -> dict[str, Any]:
         """Parse and validate the model's arguments.
@@ -121,8 +126,8 @@ class FunctionTool:
             if len(lines) > _MAX_ERRORS_SHOWN:
                 shown.append(f"- ... and {len(lines) - _MAX_ERRORS_SHOWN} more")
             raise ArgumentsError(
-                f"the arguments for {self.name} do not match its schema:\n" + "\n".join(shown)
-            )
+                f"the arguments for {self.name} do not match its schema:\n" + "\n".join(shown),
+                kind="schema_violation")
         return arguments
 
     async def invoke(self, arguments_text: str, context: ToolContext | None = None
@@ -131,7 +136,7 @@ class FunctionTool:
         try:
             arguments = self.validate(arguments_text)
         except ArgumentsError as exc:
-            return ToolResult.invalid(f"Error: {exc}", kind="invalid_arguments")
+            return ToolResult.invalid(f"Error: {exc}", kind=exc.kind)
         try:
             kwargs = {
                 key: coerce(value, self.annotations.get(key, Any))
@@ -139,7 +144,7 @@ class FunctionTool:
             }
         except (TypeError, ValueError) as exc:
             return ToolResult.invalid(f"Error: bad arguments for {self.name}: {exc}",
-                                    kind="invalid_arguments")
+                                      kind="schema_violation")
         if self.context_param is not None:
             if context is None:
                 return ToolResult.error(f"Error: {self.name} needs a session context",
@@ -265,6 +270,7 @@ def function_tool(
     name: str | None = None,
     description: str | None = None,
     timeout_s: float | None = DEFAULT_TIMEOUT_S,
+    strict: bool = False,
 ) -> Callable[[Callable[..., Any]], FunctionTool]: ...
 
 
@@ -275,6 +281,7 @@ def function_tool(
     name: str | None = None,
     description: str | None = None,
     timeout_s: float | None = DEFAULT_TIMEOUT_S,
+    strict: bool = False,
 ) -> FunctionTool | Callable[[Callable[..., Any]], FunctionTool]:
     """Turn a typed Python function into a tool; use bare or with options.
 
@@ -288,6 +295,8 @@ def function_tool(
         name: The name the model calls (default: the function's name).
         description: What the tool does (default: the docstring's summary).
         timeout_s: Deadline of one call in seconds, or ``None`` for none.
+        strict: Constrain the model's arguments to the schema where the backend can
+            (see ``Agent(strict=...)`` to make every call strict).
 
     Raises:
         ToolRegistrationError: A parameter has no annotation or no JSON equivalent.
@@ -301,6 +310,7 @@ def function_tool(
             parameters=schema,
             handler=target,
             timeout_s=timeout_s,
+            strict=strict,
             annotations=annotations,
             context_param=context_param,
         )

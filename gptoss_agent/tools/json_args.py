@@ -15,7 +15,16 @@ from gptoss_agent.tools.errors import ToolError
 
 
 class ArgumentsError(ToolError, ValueError):
-    """The arguments text is not one acceptable JSON object; the message is for the model."""
+    """The arguments text is not one acceptable JSON object; the message is for the model.
+
+    Attributes:
+        kind: ``invalid_json`` (not JSON, or not an object) or ``schema_violation`` (JSON
+            that breaks the tool's schema); the run counts incidents by it.
+    """
+
+    def __init__(self, message: str, kind: str = "invalid_json") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 def _reject_constant(name: str) -> Any:
@@ -53,33 +62,45 @@ def parse_arguments(text: str, *, allow_empty: bool = True) -> dict[str, Any]:
     except ArgumentsError:
         raise
     except json.JSONDecodeError as exc:
-        if exc.pos >= len(stripped) - 1:
-            raise ArgumentsError(
-                f"the JSON arguments end early (truncated at character {exc.pos}): {exc.msg}"
-            ) from None
-        raise ArgumentsError(
-            f"the arguments are not valid JSON: {exc.msg} at line {exc.lineno} "
-            f"column {exc.colno}"
-        ) from None
+        raise ArgumentsError(diagnose(stripped, exc)) from None
     except RecursionError:
         raise ArgumentsError("the arguments are nested too deeply") from None
     except ValueError as exc:  # e.g. an integer with thousands of digits
         raise ArgumentsError(f"the arguments cannot be read: {exc}") from None
     if not isinstance(value, dict):
-        raise ArgumentsError(
-            f"the arguments must be a JSON object, not {type(value).__name__}"
-            f" ({_json_type(value)})"
-        )
+        raise ArgumentsError(f"the arguments must be a JSON object, not {_json_type(value)}")
     return value
 
 
+def diagnose(text: str, error: json.JSONDecodeError) -> str:
+    """What is wrong with ``text``, named so the model can fix it.
+
+    A trailing comma and single quotes are said to be what they are; only text that
+    stops while a string, array or object is still open is called truncated.
+    """
+    where = f"line {error.lineno} column {error.colno}"
+    problem = f"{error.msg} {where}" if error.msg.endswith(" at") else f"{error.msg} at {where}"
+    at = text[error.pos] if error.pos < len(text) else ""
+    before = text[: error.pos].rstrip()
+    if at in "]}" and at and before.endswith(","):
+        return f"the JSON has a trailing comma before {at!r} at {where}; remove the comma"
+    if at == "'" or (error.msg.startswith("Expecting property name") and "'" in at):
+        return (f"the JSON uses single quotes at {where}; JSON strings and keys take "
+                "double quotes")
+    if error.pos >= len(text) or error.msg.startswith("Unterminated string"):
+        return (f"the JSON stops before it is complete ({problem}): close every string, "
+                "array and object")
+    return f"this is not valid JSON: {problem}"
+
+
 def _json_type(value: Any) -> str:
+    """The JSON kind of a non-object value, with its article."""
     if isinstance(value, list):
-        return "array"
+        return "an array"
     if isinstance(value, str):
-        return "string"
+        return "a string"
     if isinstance(value, bool):
-        return "boolean"
+        return "a boolean"
     if isinstance(value, int | float):
-        return "number"
-    return "null" if value is None else "value"
+        return "a number"
+    return "null" if value is None else "a value"

@@ -99,7 +99,8 @@ async def test_truncated_json_arguments_are_named_as_truncated(codec: HarmonyCod
     agent, backend = scripted_agent(codec, [bad, CALL_ADD, FINAL])
     result = await agent.run("2+3?")
     assert result.ok
-    assert "end early (truncated" in backend.decoded_prompts()[1]
+    assert "stops before it is complete" in backend.decoded_prompts()[1]
+    assert [i.kind for i in result.incidents] == ["invalid_json"]
 
 
 async def test_unknown_tool_name_lists_what_is_available(codec: HarmonyCodec) -> None:

@@ -60,23 +60,30 @@ async def test_arguments_are_converted_to_annotated_types() -> None:
 
 
 @pytest.mark.parametrize(
-    ("arguments", "message"),
+    ("arguments", "message", "kind"),
     [
-        ('{"point": {"x": NaN}}', "NaN is not valid JSON"),
-        ('{"point": {"x": 1}, "point": {"x": 2}}', "duplicate key 'point'"),
-        ('[{"x": 1}]', "must be a JSON object, not list"),
-        ('{"point": {"x": "one"}}', "arguments.point.x: 'one' is not of type 'number'"),
-        ('{"point": {"x": 1}, "color": "green"}', "'green' is not one of ['red', 'blue']"),
-        ('{"point": {"x": 1}, "extra": 1}', "Additional properties are not allowed"),
-        ('{"point": {"x": 1}', "end early"),
-        ("{}", "'point' is a required property"),
+        ('{"point": {"x": NaN}}', "NaN is not valid JSON", "invalid_json"),
+        ('{"point": {"x": 1}, "point": {"x": 2}}', "duplicate key 'point'", "invalid_json"),
+        ('[{"x": 1}]', "must be a JSON object, not an array", "invalid_json"),
+        ('{"point": {"x": "one"}}', "arguments.point.x: 'one' is not of type 'number'",
+         "schema_violation"),
+        ('{"point": {"x": 1}, "color": "green"}', "'green' is not one of ['red', 'blue']",
+         "schema_violation"),
+        ('{"point": {"x": 1}, "extra": 1}', "Additional properties are not allowed",
+         "schema_violation"),
+        ('{"point": {"x": 1}', "stops before it is complete", "invalid_json"),
+        ('{"point": {"x": 1,}}', "trailing comma before '}'", "invalid_json"),
+        ("{'point': {'x': 1}}", "single quotes", "invalid_json"),
+        ("{}", "'point' is a required property", "schema_violation"),
     ],
 )
-async def test_invalid_arguments_go_back_to_the_model(arguments: str, message: str) -> None:
+async def test_invalid_arguments_go_back_to_the_model(arguments: str, message: str,
+                                                      kind: str) -> None:
     result = await describe.invoke(arguments)
-    assert result.is_error
+    assert result.is_error and result.invalid_call
     assert message in result.text
-    assert result.metadata["kind"] == "invalid_arguments"
+    assert result.metadata["kind"] == kind
+    assert "truncated" not in result.text or kind == "invalid_json"
 
 
 async def test_formats_are_checked() -> None:

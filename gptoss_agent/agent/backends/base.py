@@ -14,6 +14,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from gptoss_agent.agent.backends.constraint import DecodingConstraint
+
 
 @dataclass(frozen=True)
 class SamplingParams:
@@ -50,12 +52,16 @@ class GenerationRequest:
         sampling: Temperature, top_p, budget and seed.
         session_id: The conversation this prompt belongs to; backends key their
             per-session KV cache on it.
+        constraint: What the completion may contain (calls, tool choice, the final
+            answer's schema), for backends that constrain decoding; ``None`` for free
+            sampling.
     """
 
     prompt: tuple[int, ...]
     stop_tokens: frozenset[int]
     sampling: SamplingParams = field(default_factory=SamplingParams)
     session_id: str = "default"
+    constraint: DecodingConstraint | None = None
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,10 @@
 special tokens, encodes untrusted text as *ordinary* text (a tool output that says
 ``<|start|>`` can never become a structural token), and decodes token ids to bytes so
 that streamed text deltas are exact even when a character spans several tokens.
+
+A token id outside the vocabulary (a backend whose output layer is wider than the
+vocabulary can sample one) decodes as U+FFFD, the Unicode replacement character, never as
+a made-up spelling; the stream parser reports it (``unknown_token``).
 """
 
 from __future__ import annotations
@@ -16,6 +20,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from gptoss_agent.agent.harmony.vocab import VOCAB_FILENAME, ensure_vocabulary
+
+REPLACEMENT_CHARACTER = "\ufffd"
+_REPLACEMENT_BYTES = REPLACEMENT_CHARACTER.encode()
 
 if TYPE_CHECKING:
     from openai_harmony import HarmonyEncoding
@@ -64,6 +71,9 @@ class HarmonyCodec:
             endoftext=ids["<|endoftext|>"],
         )
         self.assistant_stop_tokens = frozenset(encoding.stop_tokens_for_assistant_actions())
+        self.replacement_tokens: tuple[int, ...] = tuple(
+            encoding.encode(REPLACEMENT_CHARACTER, disallowed_special=())
+        )
 
     def encode_text(self, text: str) -> list[int]:
         """Encode untrusted text; special-token strings become ordinary text tokens."""
@@ -89,18 +99,25 @@ class HarmonyCodec:
         """Whether ``token`` is a Harmony special or reserved token."""
         return token in self._special_text
 
+    def is_known(self, token: int) -> bool:
+        """Whether ``token`` is in the vocabulary (ordinary, special or reserved)."""
+        return token in self._special_text or 0 <= token < len(self._token_bytes)
+
     def token_bytes(self, token: int) -> bytes:
-        """The bytes a token stands for (special tokens as their literal name)."""
+        """The bytes a token stands for (special tokens as their literal name).
+
+        A token outside the vocabulary stands for U+FFFD.
+        """
         special = self._special_text.get(token)
         if special is not None:
             return special
         table = self._token_bytes
         if 0 <= token < len(table):
             return table[token]
-        return f"<|unknown:{token}|>".encode()
+        return _REPLACEMENT_BYTES
 
     def decode(self, tokens: list[int] | tuple[int, ...]) -> str:
-        """Decode tokens to text, special tokens spelled out, bad UTF-8 replaced."""
+        """Decode tokens to text; special tokens spelled out, bad UTF-8 and unknown ids U+FFFD."""
         return b"".join(self.token_bytes(token) for token in tokens).decode(
             "utf-8", errors="replace"
         )

@@ -81,8 +81,8 @@ def _role_issue(role_part: str) -> FormatIssue | None:
         return None
     return FormatIssue(
         IssueKind.WRONG_ROLE,
-        f"you wrote a message as {role or 'an unnamed role'!r}; only assistant "
-        "messages may be written, tool results come from the tools",
+        f"you wrote a message as {repr(role) if role else 'an unnamed role'}; only "
+        "assistant messages may be written, tool results come from the tools",
     )
 
 

@@ -4,10 +4,14 @@ Irregularities come in two kinds:
 
 * **repairs**: the intent is unambiguous and the parser fixes it (a doubled
   ``<|start|>``, stray text between messages, the recipient written before the channel,
-  a message left open by a new ``<|start|>``). Repairs are counted, never hidden.
+  a message left open by a new ``<|start|>``, a token id outside the vocabulary read as
+  U+FFFD). Repairs are counted, never hidden.
 * **errors**: something the model must redo (no ``<|message|>``, no or an unknown
-  channel, a role other than assistant, output truncated at the token budget). The loop
-  tells the model what was wrong as a tool-style message and lets it retry.
+  channel, a role other than assistant, output that ended without a stop token, at the
+  token budget or not). The loop tells the model what was wrong as a tool-style message
+  (``Your last message could not be used: {detail}.``) and lets it retry.
+
+A ``detail`` is one clause without a final period, naming the real fault.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ class IssueKind(str, Enum):
     UNKNOWN_CHANNEL = "unknown_channel"
     WRONG_ROLE = "wrong_role"
     TRUNCATED = "truncated"
+    UNKNOWN_TOKEN = "unknown_token"
 
 
 REPAIRS = frozenset(
@@ -36,6 +41,7 @@ REPAIRS = frozenset(
         IssueKind.STRAY_TEXT,
         IssueKind.RECIPIENT_BEFORE_CHANNEL,
         IssueKind.MISSING_END,
+        IssueKind.UNKNOWN_TOKEN,
     }
 )
 
@@ -48,11 +54,13 @@ class FormatIssue:
         kind: What went wrong.
         detail: A sentence for the model (errors) or the run log (repairs).
         recipient: The recipient of the message concerned, when known.
+        token_id: The token id concerned (``unknown_token``).
     """
 
     kind: IssueKind
     detail: str
     recipient: str | None = None
+    token_id: int | None = None
 
     @property
     def is_repair(self) -> bool:

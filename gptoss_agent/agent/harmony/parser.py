@@ -86,6 +86,7 @@ class CompletionParser:
         self._issues: list[FormatIssue] = []
         self._count = 0
         self._stray: list[int] = []
+        self._unknown: dict[int, tuple[int, int]] = {}  # id -> (issue index, count)
         self._state = _State.HEADER
         # The prompt ended with <|start|>assistant: the first header starts now.
         self._draft: _Draft | None = _Draft(
@@ -95,10 +96,39 @@ class CompletionParser:
 
     # ------------------------------------------------------------------ feeding
     def feed(self, token: int) -> None:
-        """Process one sampled token."""
+        """Process one sampled token.
+
+        A token id outside the vocabulary is read as U+FFFD (its tokens take its place
+        in the message) and reported once per id as an ``unknown_token`` repair.
+        """
         if self._finished:
             raise RuntimeError("feed() after finish()")
         self._count += 1
+        if self._codec.is_known(token):
+            self._feed_known(token)
+            return
+        self._note_unknown(token)
+        for replacement in self._codec.replacement_tokens:
+            self._feed_known(replacement)
+
+    def _note_unknown(self, token: int) -> None:
+        """Report an id outside the vocabulary: one issue per id, with its count."""
+        seen = self._unknown.get(token)
+        count = 1 if seen is None else seen[1] + 1
+        index = len(self._issues) if seen is None else seen[0]
+        times = "" if count == 1 else f" ({count} times)"
+        issue = FormatIssue(
+            IssueKind.UNKNOWN_TOKEN,
+            f"token id {token} is not in the vocabulary and was read as U+FFFD{times}",
+            token_id=token,
+        )
+        if seen is None:
+            self._issues.append(issue)
+        else:
+            self._issues[index] = issue
+        self._unknown[token] = (index, count)
+
+    def _feed_known(self, token: int) -> None:
         special = self._special
         if self._state is _State.BETWEEN:
             if token == special.start:
@@ -149,7 +179,11 @@ class CompletionParser:
             self._state = _State.ROLE
             return
         if token == special.start:
-            self._issue(IssueKind.MISSING_MESSAGE, "a message header was cut off by <|start|>")
+            self._issue(
+                IssueKind.MISSING_MESSAGE,
+                "a message header was followed by <|start|> instead of <|message|>, so "
+                "its content could not be read",
+            )
             self._draft = _Draft(tokens=[token])
             self._state = _State.ROLE
             return
@@ -254,21 +288,34 @@ class CompletionParser:
                 ),
                 _State.BETWEEN: "between messages",
             }[self._state]
-            reason = "at the token budget" if max_tokens_hit else "without a stop token"
-            self._issue(
-                IssueKind.TRUNCATED,
-                f"your output was cut off {reason} {where}; write a shorter message",
-                recipient,
-            )
+            self._issue(IssueKind.TRUNCATED, _truncation_detail(max_tokens_hit, where), recipient)
             if self._state is _State.CONTENT and draft.parsed_header is not None:
                 self._close(draft, None, (*draft.tokens, self._special.end))
         return ParsedCompletion(tuple(self._messages), tuple(self._issues), self._count)
 
 
-def parse_completion(codec: HarmonyCodec, tokens: list[int] | tuple[int, ...]) -> ParsedCompletion:
-    """Parse a whole completion at once (tests, transcripts, replays)."""
+def _truncation_detail(max_tokens_hit: bool, where: str) -> str:
+    """What to tell the model about output that ended without a stop token."""
+    if max_tokens_hit:
+        return f"your output was cut off at the token budget {where}; write a shorter message"
+    return (
+        f"your output ended without a stop token {where}; end every message with "
+        "<|end|>, a tool call with <|call|> and the final answer with <|return|>"
+    )
+
+
+def parse_completion(
+    codec: HarmonyCodec, tokens: list[int] | tuple[int, ...], *, max_tokens_hit: bool = False
+) -> ParsedCompletion:
+    """Parse a whole completion at once (tests, transcripts, replays).
+
+    Args:
+        codec: The Harmony codec.
+        tokens: The sampled tokens, from after the prompt's ``<|start|>assistant``.
+        max_tokens_hit: The generation stopped at its token budget (only the caller can
+            know; an unfinished end is otherwise reported as ending without a stop token).
+    """
     parser = CompletionParser(codec)
     for token in tokens:
         parser.feed(token)
-    stop = bool(tokens) and tokens[-1] in codec.assistant_stop_tokens
-    return parser.finish(max_tokens_hit=not stop)
+    return parser.finish(max_tokens_hit=max_tokens_hit)

@@ -1,52 +1,44 @@
 """JSON Schema to the TypeScript-like signatures gpt-oss reads in its tool definitions.
 
-openai-harmony's own renderer turns ``$ref``, ``anyOf``/``Optional`` and
-``additionalProperties`` into ``any`` or ``{}``, which are exactly the shapes that schemas
-derived from Python type hints produce. This module renders them faithfully while
-matching harmony's layout for the flat schemas it does handle (a ``// description`` line
-above each property, ``name?: type, // default: x`` for optional ones), so a simple tool
-reads to the model exactly as it did in training.
+For every schema feature openai-harmony renders meaningfully, the text here is
+harmony's, token for token: primitive types and lists of them, string enums, arrays,
+nested objects (inner lines indented, the closing brace with them), an object's own
+description above its brace, ``oneOf`` blocks with per-variant comments, ``nullable``,
+and the property frame of :mod:`~.schema_props` (titles, descriptions, examples,
+required markers, defaults). A generated test renders random schemas of these features
+through both and compares the tokens.
 
-Supported: primitive types and type lists, ``enum``/``const`` literals, nested objects,
-arrays and tuples (``prefixItems``), ``anyOf``/``oneOf`` unions, ``allOf`` intersections,
-``$ref`` into ``$defs``/``definitions`` (recursive references become named types declared
-beside the function), ``additionalProperties`` as index signatures, descriptions,
-defaults and the common constraints (shown as trailing comments).
+Where harmony degrades to ``any`` or drops information we render more: ``$ref`` into
+``$defs``/``definitions`` (recursive references become named types declared beside the
+function), ``anyOf`` unions, ``allOf`` intersections, ``const``, enums that are not plain
+strings, ``additionalProperties`` as index signatures, tuples (``prefixItems``), a
+parenthesised union inside an array, and the common constraints as trailing comments.
+``docs/harmony_rendering.md`` lists each difference with an example.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from gptoss_agent.agent.harmony.errors import HarmonyError
-
-_INDENT = "    "
-_PRIMITIVES = {
-    "string": "string",
-    "number": "number",
-    "integer": "number",
-    "boolean": "boolean",
-    "null": "null",
-    "array": "any[]",
-    "object": "object",
-}
-_CONSTRAINT_KEYS = (
-    "format",
-    "minimum",
-    "maximum",
-    "exclusiveMinimum",
-    "exclusiveMaximum",
-    "multipleOf",
-    "minLength",
-    "maxLength",
-    "pattern",
-    "minItems",
-    "maxItems",
-    "uniqueItems",
+from gptoss_agent.agent.harmony.schema_props import (
+    INDENT,
+    is_one_of,
+    one_of_block,
+    render_properties,
 )
+from gptoss_agent.agent.harmony.schema_text import (
+    comment_lines,
+    json_text,
+    ref_name,
+    string_literal,
+    with_null,
+)
+
+_SCALARS = {"string": "string", "number": "number", "integer": "number", "boolean": "boolean"}
+_LIST_SCALARS = frozenset({"string", "number", "integer", "boolean", "null"})
 
 
 class SchemaRenderError(HarmonyError, ValueError):
@@ -55,42 +47,21 @@ class SchemaRenderError(HarmonyError, ValueError):
 
 @dataclass
 class _RenderState:
+    """The schema being rendered and the named types it needs (a :class:`NodeRenderer`)."""
+
     root: Mapping[str, Any]
     ref_stack: list[str] = field(default_factory=list)
     named: dict[str, str] = field(default_factory=dict)
     pending: list[str] = field(default_factory=list)
 
+    def type_of(self, schema: Any, indent: str) -> str:
+        """The type text of one node."""
+        return render_type(schema, self, indent)
 
-def _literal(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
-
-
-def _default_text(value: Any) -> str:
-    # harmony prints string defaults bare and everything else as JSON; a string that
-    # would end the comment line (a newline) is quoted instead.
-    if isinstance(value, str) and "\n" not in value and "\r" not in value:
-        return value
-    return json.dumps(value, ensure_ascii=False)
-
-
-def _comment_lines(text: str, indent: str) -> list[str]:
-    return [f"{indent}// {line}".rstrip() for line in text.splitlines() or [""]]
-
-
-def _trailing_comment(schema: Mapping[str, Any]) -> str:
-    parts: list[str] = []
-    if "default" in schema:
-        parts.append(f"default: {_default_text(schema['default'])}")
-    for key in _CONSTRAINT_KEYS:
-        if key in schema:
-            parts.append(f"{key}: {_default_text(schema[key])}")
-    return f" // {', '.join(parts)}" if parts else ""
-
-
-def _ref_name(ref: str) -> str:
-    """A TypeScript identifier for a ``$ref`` target (``#/$defs/my-type`` -> ``my_type``)."""
-    name = "".join(c if c.isalnum() or c == "_" else "_" for c in ref.rsplit("/", 1)[-1])
-    return name if name and not name[0].isdigit() else f"T_{name}"
+    def resolve(self, schema: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The target of the node's ``$ref``, or the node itself."""
+        ref = schema.get("$ref")
+        return _resolve_ref(ref, self) if isinstance(ref, str) else schema
 
 
 def _resolve_ref(ref: str, state: _RenderState) -> Mapping[str, Any]:
@@ -117,65 +88,58 @@ def _union(parts: list[str]) -> str:
     return " | ".join(unique) if unique else "never"
 
 
-def _wrap_for_array(type_text: str) -> str:
-    return f"({type_text})" if (" | " in type_text or " & " in type_text) else type_text
+def _is_compound(type_text: str) -> bool:
+    """Whether ``|`` or ``&`` joins the text outside brackets, strings and comments.
+
+    Such a type needs parentheses before ``[]``.
+    """
+    depth, index, size = 0, 0, len(type_text)
+    while index < size:
+        char = type_text[index]
+        if char == '"':
+            index += 1
+            while index < size and type_text[index] != '"':
+                index += 2 if type_text[index] == "\\" else 1
+        elif type_text.startswith("//", index):
+            end = type_text.find("\n", index)
+            index = size if end < 0 else end
+        elif char in "{[(":
+            depth += 1
+        elif char in "}])":
+            depth -= 1
+        elif depth == 0 and type_text.startswith((" | ", " & "), index):
+            return True
+        index += 1
+    return False
 
 
-def _render_object(schema: Mapping[str, Any], state: _RenderState, indent: str) -> str:
-    properties: Mapping[str, Any] = schema.get("properties") or {}
-    required = set(schema.get("required") or ())
-    extra = schema.get("additionalProperties", None)
-    if not properties:
-        if isinstance(extra, Mapping) and extra:
-            return f"{{ [key: string]: {render_type(extra, state, indent)} }}"
-        if extra is False:
-            return "{}"
-        return "{ [key: string]: any }"
-    inner = indent + _INDENT
-    lines = ["{"]
-    lines.extend(_render_properties(properties, required, state, inner))
-    if isinstance(extra, Mapping) and extra:
-        lines.append(f"{inner}[key: string]: {render_type(extra, state, inner)},")
-    elif extra is True:
-        lines.append(f"{inner}[key: string]: any,")
-    lines.append(f"{indent}}}")
-    return "\n".join(lines)
+def _inline(schema: Any, state: _RenderState, indent: str) -> str:
+    """A node's type where more text follows on its line (a ``oneOf`` block is closed)."""
+    text = render_type(schema, state, indent)
+    return f"({text}\n{indent})" if is_one_of(schema) else text
 
 
-def _render_properties(
-    properties: Mapping[str, Any], required: set[str], state: _RenderState, indent: str
-) -> list[str]:
-    lines: list[str] = []
-    for name, prop in properties.items():
-        prop = prop if isinstance(prop, Mapping) else {}
-        description = prop.get("description")
-        if description is None and "$ref" in prop:
-            description = _resolve_ref(prop["$ref"], state).get("description")
-        if description:
-            lines.extend(_comment_lines(str(description), indent))
-        marker = "" if name in required else "?"
-        key = name if name.isidentifier() else _literal(name)
-        type_text = render_type(prop, state, indent)
-        lines.append(f"{indent}{key}{marker}: {type_text},{_trailing_comment(prop)}")
-    return lines
-
-
-def render_type(schema: Mapping[str, Any] | bool, state: _RenderState, indent: str = "") -> str:
-    """The TypeScript-like type of one schema node."""
-    if schema is True or schema == {}:
+def render_type(schema: Any, state: _RenderState, indent: str = "") -> str:
+    """The TypeScript-like type of one schema node; inner lines start with ``indent``."""
+    if schema is True or (isinstance(schema, Mapping) and not schema):
         return "any"
     if schema is False:
         return "never"
-    assert isinstance(schema, Mapping)
+    if not isinstance(schema, Mapping):
+        return "any"
+    if is_one_of(schema):
+        return one_of_block(schema, state, indent)
     for keyword, render in _KEYWORD_RENDERERS:
         if keyword in schema:
-            return render(schema[keyword], state, indent)
-    return _render_by_type(schema, state, indent)
+            return with_null(render(schema[keyword], state, indent), schema)
+    return with_null(_render_by_type(schema, state, indent), schema)
 
 
-def _render_ref(ref: str, state: _RenderState, indent: str) -> str:
+def _render_ref(ref: Any, state: _RenderState, indent: str) -> str:
     """A ``$ref``: inlined, or by name when it refers to itself (declared beside the function)."""
-    name = _ref_name(ref)
+    if not isinstance(ref, str):
+        raise SchemaRenderError(f"$ref must be a string, got {ref!r}")
+    name = ref_name(ref)
     if ref in state.ref_stack:
         state.named.setdefault(ref, name)
         return name
@@ -188,12 +152,16 @@ def _render_ref(ref: str, state: _RenderState, indent: str) -> str:
     finally:
         state.ref_stack.pop()
     if ref in state.named:  # it referred to itself: declare it by name
-        body = render_type(target, _sub(state), "")
+        body = {key: value for key, value in target.items() if key != "description"}
         comment = target.get("description")
-        prefix = "\n".join(_comment_lines(str(comment), "")) + "\n" if comment else ""
-        state.pending.append(f"{prefix}type {name} = {body};")
+        prefix = "\n".join(comment_lines(comment, "")) + "\n" if isinstance(comment, str) else ""
+        state.pending.append(f"{prefix}type {name} = {render_type(body, _sub(state), '')};")
         return name
     return rendered
+
+
+def _literal(value: Any) -> str:
+    return string_literal(value) if isinstance(value, str) else json_text(value)
 
 
 def _render_const(value: Any, state: _RenderState, indent: str) -> str:
@@ -201,57 +169,108 @@ def _render_const(value: Any, state: _RenderState, indent: str) -> str:
 
 
 def _render_enum(values: Any, state: _RenderState, indent: str) -> str:
-    return _union([_literal(value) for value in values])
+    """``"a" | "b"``, as harmony writes a string enum (no de-duplication)."""
+    if not isinstance(values, list) or not values:
+        return "never"
+    return " | ".join(_literal(value) for value in values)
 
 
 def _render_union(options: Any, state: _RenderState, indent: str) -> str:
-    """``anyOf`` and ``oneOf``: the options joined with ``|``."""
-    return _union([render_type(option, state, indent) for option in options])
+    """``anyOf``: the options joined with ``|``."""
+    return _union([_inline(option, state, indent) for option in options])
 
 
 def _render_intersection(options: Any, state: _RenderState, indent: str) -> str:
     """``allOf``: the parts joined with ``&`` (a single part stands alone)."""
-    parts = [render_type(option, state, indent) for option in options]
-    return parts[0] if len(parts) == 1 else " & ".join(parts)
+    parts = [_inline(option, state, indent) for option in options]
+    if len(parts) == 1:
+        return parts[0]
+    return " & ".join(f"({part})" if _is_compound(part) else part for part in parts)
 
 
 _KeywordRenderer = Callable[[Any, _RenderState, str], str]
 
-# The first keyword present decides, in this order; without any, ``type`` does.
+# After ``oneOf`` (harmony's first check), the first keyword present decides, in this
+# order; without any, ``type`` does.
 _KEYWORD_RENDERERS: tuple[tuple[str, _KeywordRenderer], ...] = (
     ("$ref", _render_ref),
     ("const", _render_const),
     ("enum", _render_enum),
     ("anyOf", _render_union),
-    ("oneOf", _render_union),
     ("allOf", _render_intersection),
 )
+
+
+def _render_type_list(schema: Mapping[str, Any], state: _RenderState, indent: str) -> str:
+    """``"type": [...]``: harmony's ``string | null`` for scalars, each rendered otherwise."""
+    names = [item for item in schema["type"] if isinstance(item, str)]
+    if not names:
+        return "any"
+    if all(item in _LIST_SCALARS for item in names):
+        return " | ".join("number" if item == "integer" else item for item in names)
+    options = [_inline({**schema, "type": item}, state, indent) for item in names]
+    return _union(options)
 
 
 def _render_by_type(schema: Mapping[str, Any], state: _RenderState, indent: str) -> str:
     """A node without a combining keyword, rendered by its ``type``."""
     schema_type = schema.get("type")
     if isinstance(schema_type, list):
-        options = [render_type({**schema, "type": item}, state, indent) for item in schema_type]
-        return _union(options)
+        return _render_type_list(schema, state, indent)
     if schema_type == "object" or (schema_type is None and "properties" in schema):
         return _render_object(schema, state, indent)
     if schema_type == "array":
         return _render_array(schema, state, indent)
-    if isinstance(schema_type, str):
-        return _PRIMITIVES.get(schema_type, "any")
-    return "any"
+    if schema_type == "null":
+        return "null"
+    return _SCALARS.get(schema_type, "any") if isinstance(schema_type, str) else "any"
+
+
+def _object_prefix(schema: Mapping[str, Any], indent: str) -> str:
+    """An object's own description, as comment lines before its brace (as harmony)."""
+    description = schema.get("description")
+    if not isinstance(description, str):
+        return ""
+    return "\n".join(comment_lines(description, indent)) + "\n"
+
+
+def _render_object(schema: Mapping[str, Any], state: _RenderState, indent: str) -> str:
+    """``{`` + the properties (at ``indent``) + ``}`` (at ``indent``), or an index signature."""
+    raw_properties = schema.get("properties")
+    properties: Mapping[str, Any] = raw_properties if isinstance(raw_properties, Mapping) else {}
+    extra = schema.get("additionalProperties", None)
+    prefix = _object_prefix(schema, indent)
+    if not properties:
+        # Our one-line index signatures carry no description: a property's own is
+        # already above it (harmony would print it a second time here).
+        if isinstance(extra, Mapping) and extra:
+            return f"{{ [key: string]: {_inline(extra, state, indent)} }}"
+        if extra is False:
+            return f"{prefix}{{\n{indent}}}"
+        return "{ [key: string]: any }"
+    raw_required = schema.get("required")
+    required = {str(name) for name in raw_required} if isinstance(raw_required, list) else set()
+    lines = ["{", *render_properties(properties, required, state, indent)]
+    if isinstance(extra, Mapping) and extra:
+        lines.append(f"{indent}[key: string]: {_inline(extra, state, indent + INDENT)},")
+    elif extra is True:
+        lines.append(f"{indent}[key: string]: any,")
+    lines.append(f"{indent}}}")
+    return prefix + "\n".join(lines)
 
 
 def _render_array(schema: Mapping[str, Any], state: _RenderState, indent: str) -> str:
-    """An array: a tuple for ``prefixItems``, else ``items[]`` (``any[]`` without items)."""
-    if "prefixItems" in schema:
-        items = [render_type(item, state, indent) for item in schema["prefixItems"]]
-        return f"[{', '.join(items)}]"
+    """An array: a tuple for ``prefixItems``, else ``items[]`` (harmony's ``Array<any>``)."""
+    prefix_items = schema.get("prefixItems")
     items_schema = schema.get("items")
+    if isinstance(prefix_items, list) or isinstance(items_schema, list):
+        items = prefix_items if isinstance(prefix_items, list) else items_schema
+        assert isinstance(items, list)
+        return f"[{', '.join(_inline(item, state, indent) for item in items)}]"
     if items_schema is None:
-        return "any[]"
-    return f"{_wrap_for_array(render_type(items_schema, state, indent))}[]"
+        return "Array<any>"
+    item_text = _inline(items_schema, state, indent)
+    return f"({item_text})[]" if _is_compound(item_text) else f"{item_text}[]"
 
 
 def _sub(state: _RenderState) -> _RenderState:
@@ -269,8 +288,22 @@ class RenderedSignature:
     signature: str
 
 
+def _is_bare_object(schema: Mapping[str, Any]) -> bool:
+    """An object schema with no properties and no index signature."""
+    extra = schema.get("additionalProperties")
+    return (
+        schema.get("type") == "object"
+        and not schema.get("properties")
+        and not (isinstance(extra, Mapping) and extra)
+        and extra is not True
+    )
+
+
 def render_function(name: str, parameters: Mapping[str, Any] | None) -> RenderedSignature:
     """Render ``type name = (_: {...}) => any;`` for a function's parameter schema.
+
+    Without parameters it is ``() => any``; an object without properties is harmony's
+    empty ``{`` ``}``.
 
     Raises:
         SchemaRenderError: A ``$ref`` does not resolve.
@@ -278,16 +311,10 @@ def render_function(name: str, parameters: Mapping[str, Any] | None) -> Rendered
     if parameters is None:
         return RenderedSignature((), f"type {name} = () => any;")
     state = _RenderState(root=parameters)
-    if "$ref" in parameters:
-        parameters = _resolve_ref(parameters["$ref"], state)
-    properties: Mapping[str, Any] = parameters.get("properties") or {}
-    required = set(parameters.get("required") or ())
-    lines = [f"type {name} = (_: {{"]
-    lines.extend(_render_properties(properties, required, state, ""))
-    extra = parameters.get("additionalProperties", None)
-    if isinstance(extra, Mapping) and extra:
-        lines.append(f"[key: string]: {render_type(extra, state, '')},")
-    elif extra is True:
-        lines.append("[key: string]: any,")
-    lines.append("}) => any;")
-    return RenderedSignature(tuple(state.pending), "\n".join(lines))
+    if _is_bare_object(parameters):
+        text = f"{_object_prefix(parameters, '')}{{\n}}"
+    else:
+        text = render_type(parameters, state, "")
+    if is_one_of(parameters) and "//" in text.rsplit("\n", 1)[-1]:
+        text += "\n"  # harmony would let the last variant's comment swallow ") => any;"
+    return RenderedSignature(tuple(state.pending), f"type {name} = (_: {text}) => any;")

@@ -12,10 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import jsonschema
+
 from gptoss_agent.agent.agent import Agent
 from gptoss_agent.agent.approval import ApprovalPolicy, Approver
 from gptoss_agent.agent.backends.base import ModelBackend
 from gptoss_agent.agent.backends.scripted import ScriptedBackend
+from gptoss_agent.agent.choice import normalise_choice
+from gptoss_agent.agent.output import output_spec
 from gptoss_agent.agent.task.functions import build_function_tool, load_check
 from gptoss_agent.agent.task.load import TaskFileError
 from gptoss_agent.agent.task.settings import (
@@ -129,6 +133,20 @@ def _browser_tool(settings: BrowserSettings) -> Tool:
     return BrowserTool(search, settings.config)
 
 
+def _check_choices(settings: TaskSettings, registry: ToolRegistry) -> None:
+    """The tool choice and output schema, checked before a model is loaded."""
+    try:
+        normalise_choice(settings.tool_choice, registry)
+    except ValueError as exc:
+        raise TaskFileError(f"tool_choice: {exc}") from exc
+    if settings.output_schema is not None:
+        try:
+            output_spec(settings.output_schema)
+        except (TypeError, ValueError, jsonschema.SchemaError) as exc:
+            message = exc.message if isinstance(exc, jsonschema.SchemaError) else str(exc)
+            raise TaskFileError(f"output_schema: not a valid JSON schema: {message}") from exc
+
+
 def build_agent(settings: TaskSettings, backend: ModelBackend | None = None,
                 approver: Approver | None = None) -> TaskAgent:
     """The agent a task describes.
@@ -143,7 +161,7 @@ def build_agent(settings: TaskSettings, backend: ModelBackend | None = None,
     try:  # everything that can be wrong in the task, before a model is loaded
         check = load_check(settings.base_dir, settings.check) if settings.check else None
         tools = build_tools(settings)
-        ToolRegistry(tools.tools)
+        _check_choices(settings, ToolRegistry(tools.tools))
     except TaskFileError as exc:
         if str(exc).startswith(where):
             raise
@@ -158,5 +176,8 @@ def build_agent(settings: TaskSettings, backend: ModelBackend | None = None,
         analysis_policy=settings.analysis_policy,
         conversation_start_date=settings.conversation_start_date,
         approval=ApprovalPolicy.of(settings.approval, approver),
+        output_type=settings.output_schema,
+        tool_choice=settings.tool_choice,
+        strict=settings.strict,
     )
     return TaskAgent(settings, agent, tools, check)

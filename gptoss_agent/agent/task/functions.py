@@ -83,8 +83,10 @@ def _function_tool(target: Any, entry: FunctionEntry, name: str) -> FunctionTool
     if entry.schema is not None:
         description = entry.description or inspect.getdoc(target) or ""
         return FunctionTool.from_schema(name, description.split("\n\n")[0],
-                                        dict(entry.schema), target, timeout_s=timeout)
-    return function_tool(name=name, description=entry.description, timeout_s=timeout)(target)
+                                        dict(entry.schema), target, timeout_s=timeout,
+                                        strict=bool(entry.strict))
+    return function_tool(name=name, description=entry.description, timeout_s=timeout,
+                         strict=bool(entry.strict))(target)
 
 
 def _overridden(tool: FunctionTool, entry: FunctionEntry) -> FunctionTool:
@@ -93,8 +95,11 @@ def _overridden(tool: FunctionTool, entry: FunctionEntry) -> FunctionTool:
         description = entry.description or tool.description
         return FunctionTool.from_schema(entry.name or tool.name, description,
                                         dict(entry.schema), tool.handler,
-                                        timeout_s=_timeout(tool, entry))
+                                        timeout_s=_timeout(tool, entry),
+                                        strict=bool(entry.strict or tool.strict))
     changes: dict[str, Any] = {}
+    if entry.strict is not None:
+        changes["strict"] = entry.strict
     if entry.name is not None:
         changes["name"] = entry.name
     if entry.description is not None:

@@ -85,6 +85,8 @@ FUNCTION = _strict(
         "description": {"type": "string"},
         "schema": {"type": "object", "description": "Explicit JSON schema of the arguments."},
         "timeout_s": _POSITIVE_NUMBER,
+        "strict": {"type": "boolean",
+                   "description": "Constrain the arguments to the schema while decoding."},
     },
 )
 
@@ -156,6 +158,7 @@ BUDGETS = _strict(
         "max_repeated_calls": {"type": "integer", "minimum": 2},
         "max_consecutive_errors": _POSITIVE_INT,
         "tool_timeout_s": _POSITIVE_NUMBER,
+        "max_output_retries": {"type": "integer", "minimum": 0},
     },
     description="Budgets of the run; a generation is one call to the model. Defaults are "
     "LoopLimits' own.",
@@ -196,6 +199,22 @@ TASK_SCHEMA: dict[str, Any] = {
             "check": {
                 "type": "string",
                 "description": "module:function or file.py:function run on the result.",
+            },
+            "output_schema": {
+                "oneOf": [{"type": "object"}, {"type": "string"}],
+                "description": "The JSON schema of the final answer (inline, or a .json / "
+                               ".yaml file); the answer is validated and written as JSON.",
+            },
+            "tool_choice": {
+                "type": "string",
+                "description": "auto, required, none, or a tool (get_weather, "
+                               "functions.get_weather, browser.search); holds until the "
+                               "run's first call.",
+            },
+            "strict": {
+                "type": "boolean",
+                "description": "Constrain every call's arguments to its schema while "
+                               "decoding (where the backend can).",
             },
         },
         required=["model", "prompt"],

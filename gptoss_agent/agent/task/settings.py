@@ -70,6 +70,7 @@ class FunctionEntry:
     description: str | None = None
     schema: Mapping[str, Any] | None = None
     timeout_s: float | None = None
+    strict: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,9 @@ class TaskSettings:
     conversation_start_date: str | None = None
     output: OutputSettings = OutputSettings()
     check: str | None = None
+    output_schema: Mapping[str, Any] | None = None
+    tool_choice: str = "auto"
+    strict: bool = False
     source: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -178,6 +182,8 @@ def task_settings(task: TaskFile) -> TaskSettings:
             analysis_policy=AnalysisPolicy(data.get("analysis_policy", "per_turn")),
             conversation_start_date=_start_date(data.get("conversation_start_date")),
             output=_output(task, data.get("output", {})), check=data.get("check"),
+            output_schema=_output_schema(task, data.get("output_schema")),
+            tool_choice=data.get("tool_choice", "auto"), strict=bool(data.get("strict", False)),
             source=data,
         )
     except (TypeError, ValueError) as exc:
@@ -273,7 +279,21 @@ def _function(task: TaskFile, spec: Mapping[str, Any]) -> FunctionEntry:
         file=task.resolve(spec["file"]) if "file" in spec else None,
         function=spec.get("function"), name=spec.get("name"),
         description=spec.get("description"), schema=spec.get("schema"),
-        timeout_s=spec.get("timeout_s"))
+        timeout_s=spec.get("timeout_s"), strict=spec.get("strict"))
+
+
+def _output_schema(task: TaskFile, value: Any) -> Mapping[str, Any] | None:
+    """The final answer's schema: inline, or read from a JSON or YAML file."""
+    if value is None or isinstance(value, Mapping):
+        return value
+    path = task.resolve(str(value))
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))  # JSON is YAML too
+    except (OSError, yaml.YAMLError) as exc:
+        raise TaskFileError(f"{task.path}: output_schema: cannot read {path}: {exc}") from exc
+    if not isinstance(loaded, dict):
+        raise TaskFileError(f"{task.path}: output_schema: {path} holds no JSON schema object")
+    return loaded
 
 
 def _output(task: TaskFile, output: Mapping[str, Any]) -> OutputSettings:

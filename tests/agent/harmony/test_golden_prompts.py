@@ -203,7 +203,10 @@ def test_rich_schema_from_type_hints_matches_golden(codec: HarmonyCodec) -> None
     assert_matches_golden(codec, "rich_schema", tokens)
     text = codec.decode(tokens)
     # Every shape harmony would have flattened to `any` is spelled out.
-    assert "stops: {\n" in text and "}[]," in text
+    # harmony's layout of an array of objects: the items' description above the brace,
+    # the closing brace indented with the properties.
+    assert "stops:     // A place on the route.\n{\n    city: string,\n" in text
+    assert "\n    }[],\n" in text
     assert "budget: { [key: string]: number }," in text
     assert 'unit?: "c" | "f", // default: c' in text
     assert "note?: string | null," in text
@@ -295,4 +298,4 @@ def test_odd_schemas_still_render_valid_signatures() -> None:
     rendered = render_function("f", schema)
     assert 'text?: string, // default: "line one\\nline two"' in rendered.signature
     assert "node?: my_node," in rendered.signature
-    assert rendered.declarations == ("type my_node = {\n    next?: my_node,\n};",)
+    assert rendered.declarations == ("type my_node = {\nnext?: my_node,\n};",)

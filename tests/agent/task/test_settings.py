@@ -92,3 +92,28 @@ def test_a_task_recorded_with_old_keys_resumes_with_the_same_settings(tmp_path: 
     assert settings.python is not None and settings.python.data_dir == tmp_path / "drive"
     with pytest.raises(TaskFileError, match="budgets.max_generations"):
         recorded_task(tmp_path / "task.yaml", {**old, "budgets": {"max_turns": 0}})
+
+
+SCHEMA_FILE = '{"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}'
+
+
+def test_output_schema_tool_choice_and_strict_reach_the_agent(tmp_path: Path) -> None:
+    (tmp_path / "answer.json").write_text(SCHEMA_FILE)
+    text = ("output_schema: answer.json\ntool_choice: required\nstrict: true\n"
+            "tools:\n  functions:\n    - file: tools.py\n      function: lookup\n")
+    (tmp_path / "tools.py").write_text(DECORATED)
+    built = build_agent(task_settings(load_task(write(tmp_path, text))))
+    assert built.agent.output is not None
+    assert built.agent.output.schema["required"] == ["city"]
+    assert (built.agent.tool_choice, built.agent.strict) == ("required", True)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("tool_choice: subtract\n", "tool_choice: .*names no tool"),
+    ("output_schema: {type: objekt}\n", "output_schema: not a valid JSON schema"),
+    ("output_schema: missing.json\n", "output_schema: cannot read"),
+])
+def test_bad_choices_are_task_errors_before_any_model_loads(tmp_path: Path, text: str,
+                                                           message: str) -> None:
+    with pytest.raises(TaskFileError, match=message):
+        build_agent(task_settings(load_task(write(tmp_path, text))))

@@ -27,12 +27,21 @@ eager attention, so a decode step never copies the cache.
 A checkpoint trained on part of the vocabulary (``restricted_vocab.json``) never samples
 the other ids, and by default computes logits only over its own ids (a compact output
 layer): for a small model the full 201,088-row output layer is most of a decode step.
+
+A request with a decoding constraint (``request.constraint``) is decoded under it: every
+sampled completion matches the constraint's Harmony grammar (tool choice, recipients,
+argument and answer schemas; see
+:mod:`~gptoss_agent.agent.backends.transformers.grammar` and
+:mod:`~gptoss_agent.agent.backends.transformers.constrained`). :attr:`constrains` says
+whether this installation can (llguidance is installed); without it a constraint is
+ignored, with a warning, and the loop validates what comes back.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -40,8 +49,14 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 from gptoss_agent.agent.backends.base import GenerationRequest, GenerationStats
+from gptoss_agent.agent.backends.constraint import DecodingConstraint
 from gptoss_agent.agent.backends.errors import BackendUnavailableError
 from gptoss_agent.agent.backends.transformers.config import TransformersBackendConfig
+from gptoss_agent.agent.backends.transformers.constrained import (
+    TokenGuide,
+    grammar_engine_available,
+    new_guide,
+)
 from gptoss_agent.agent.backends.transformers.decode_batcher import DecodeBatcher
 from gptoss_agent.agent.backends.transformers.loading import import_torch, load_model
 from gptoss_agent.agent.backends.transformers.prefix_cache import SessionCache, SessionCacheStore
@@ -52,6 +67,7 @@ from gptoss_agent.agent.backends.transformers.runner import (
 )
 
 _T = TypeVar("_T")
+_LOG = logging.getLogger(__name__)
 
 
 @dataclass
@@ -100,6 +116,8 @@ class TransformersBackend:
         )
         self._seed_source = self._torch.Generator()
         self._seed_source.seed()
+        self._constrains = grammar_engine_available()
+        self._warned_unconstrained = False
 
     @classmethod
     def load(cls, config: TransformersBackendConfig) -> TransformersBackend:
@@ -126,6 +144,11 @@ class TransformersBackend:
     def allowed_ids(self) -> tuple[int, ...] | None:
         """The only ids this model may sample (its restricted vocabulary), or ``None``."""
         return self._allowed_ids
+
+    @property
+    def constrains(self) -> bool:
+        """Whether a request's decoding constraint is enforced (llguidance is installed)."""
+        return self._constrains
 
     @property
     def counters(self) -> BackendCounters:
@@ -199,14 +222,19 @@ class TransformersBackend:
         The last token is the stop token, if one of ``request.stop_tokens`` was sampled;
         otherwise generation ends after ``request.sampling.max_tokens`` tokens.
 
+        Under ``request.constraint`` every token is drawn from those its grammar allows.
+
         Raises:
             BackendUnavailableError: The backend was closed.
+            ConstraintError: The constraint's grammar is invalid, or decoding reached a
+                point where it allows no token of this model (this generation only).
             ValueError: The prompt is empty.
         """
         if not request.prompt:
             raise ValueError("the prompt is empty")
         runner = self._live_runner()
         session_id = request.session_id
+        guide = await self._guide(request.constraint)
         async with self._session_turn(session_id):
             started = time.perf_counter()
             generator = self._generator(request.sampling.seed)
@@ -214,14 +242,14 @@ class TransformersBackend:
             entry = self._store.get(session_id)
             entry.busy += 1
             try:
-                token = await self._prefill(runner, entry, request, generator, done)
+                token = await self._prefill(runner, entry, request, generator, done, guide)
                 while True:
                     done.sampled += 1
                     yield token
                     if token in request.stop_tokens or done.sampled >= request.sampling.max_tokens:
                         break
                     token = await self._decoder.step(
-                        DecodeRequest(entry, token, request.sampling, generator)
+                        DecodeRequest(entry, token, request.sampling, generator, guide)
                     )
             finally:
                 entry.busy -= 1
@@ -231,6 +259,22 @@ class TransformersBackend:
                     sampled_tokens=done.sampled,
                     seconds=time.perf_counter() - started,
                 )
+
+    async def _guide(self, constraint: DecodingConstraint | None) -> TokenGuide | None:
+        """The guide of a generation under ``constraint`` (``None`` for free sampling).
+
+        Built on a thread of its own (the first one builds llguidance's tokenizer, about
+        a second), so other sessions keep decoding meanwhile.
+        """
+        if constraint is None:
+            return None
+        if not self._constrains:
+            if not self._warned_unconstrained:
+                self._warned_unconstrained = True
+                _LOG.warning("llguidance is not installed: decoding constraints are ignored "
+                             "(pip install 'gptoss-agent[transformers]')")
+            return None
+        return await asyncio.to_thread(new_guide, constraint)
 
     def _live_runner(self) -> ModelRunner:
         if self._executor is None or self._runner is None:
@@ -246,7 +290,8 @@ class TransformersBackend:
         return generator
 
     async def _prefill(self, runner: ModelRunner, entry: SessionCache[Any],
-                       request: GenerationRequest, generator: Any, done: _TurnFigures) -> int:
+                       request: GenerationRequest, generator: Any, done: _TurnFigures,
+                       guide: TokenGuide | None) -> int:
         """Bring ``entry``'s cache up to the prompt; return the first sampled token.
 
         One worker job per chunk: other sessions' decode steps run between the chunks of
@@ -261,7 +306,7 @@ class TransformersBackend:
             piece = list(plan.prefill[start : start + chunk])
             last = start == starts[-1]
             token = await self._run(runner.prefill_piece, entry, piece,
-                                    request.sampling if last else None, generator)
+                                    request.sampling if last else None, generator, guide)
             done.prefilled += len(piece)
         return cast(int, token)  # plan.prefill is never empty: the last chunk sampled
 

@@ -9,6 +9,12 @@ and one decode step of several sessions at once (each row on its own cache throu
 sampling. The backend calls these methods on its single worker thread, one at a time;
 nothing here knows about sessions' locks, the event loop or streaming.
 
+A generation under a decoding constraint carries a
+:class:`~gptoss_agent.agent.backends.transformers.constrained.TokenGuide`: its next-token
+mask is computed once the forward pass is issued (on a GPU, while its kernels run),
+applied to its row of logits before the draw, and the drawn token advances it. Rows with
+and without a guide share one batch; a guide that fails fails its own session only.
+
 A failed forward pass leaves a cache whose state is unknown: the affected sessions'
 caches are dropped (their next turn prefills from scratch).
 """
@@ -23,6 +29,7 @@ from typing import Any
 from gptoss_agent.agent.backends.base import SamplingParams
 from gptoss_agent.agent.backends.transformers.compact_head import CompactHead
 from gptoss_agent.agent.backends.transformers.config import TransformersBackendConfig
+from gptoss_agent.agent.backends.transformers.constrained import MaskLayout, TokenGuide
 from gptoss_agent.agent.backends.transformers.growable_cache import growable_cache
 from gptoss_agent.agent.backends.transformers.loading import import_torch
 from gptoss_agent.agent.backends.transformers.prefix_cache import (
@@ -75,12 +82,14 @@ class DecodeRequest:
         token: The token to feed.
         sampling: The session's sampling settings.
         generator: The session's random source (a ``torch.Generator``).
+        guide: The generation's place in its decoding constraint, or ``None``.
     """
 
     entry: SessionCache[Any]
     token: int
     sampling: SamplingParams
     generator: Any
+    guide: TokenGuide | None = None
 
 
 class ModelRunner:
@@ -115,6 +124,7 @@ class ModelRunner:
         parameters = inspect.signature(called.forward).parameters
         self._cache_kwarg = "cache" if "cache" in parameters else "past_key_values"
         self._keeps_logits = "logits_to_keep" in inspect.signature(model.forward).parameters
+        self._layout: MaskLayout | None = None
         self.counters = BackendCounters()
 
     def _block_all_but(self, allowed_ids: Sequence[int]) -> Any:
@@ -184,6 +194,37 @@ class ModelRunner:
         index = sample_token(logits, sampling, generator)
         return self.head.token_ids[index] if self.head is not None else index
 
+    def _draw(self, logits: Any, sampling: SamplingParams, generator: Any,
+              guide: TokenGuide | None) -> int:
+        """:meth:`sample`; with a ``guide`` (its mask filled), among the tokens it allows.
+
+        The drawn token advances the guide.
+
+        Raises:
+            ConstraintError: The guide allows no token of this model, or failed.
+        """
+        if guide is None:
+            return self.sample(logits, sampling, generator)
+        token = self.sample(guide.restrict(logits), sampling, generator)
+        guide.accept(token)
+        return token
+
+    def _fill_masks(self, guides: Sequence[TokenGuide | None]) -> None:
+        """Compute the next-token masks of ``guides`` (``None`` entries skipped)."""
+        for guide in guides:
+            if guide is not None:
+                if self._layout is None:
+                    self._layout = self._mask_layout()
+                guide.fill(self._layout)
+
+    def _mask_layout(self) -> Any:
+        """How llguidance's masks line up with this model's logits."""
+        if self.head is not None:
+            return MaskLayout(len(self.head.token_ids), token_ids=self.head.token_ids)
+        size = int(self.model.get_output_embeddings().weight.shape[0])
+        permitted = None if self._blocked is None else (~self._blocked).cpu().numpy()
+        return MaskLayout(size, permitted=permitted)
+
     def prepare(self, entry: SessionCache[Any], prompt: Sequence[int]) -> ReusePlan:
         """Plan the reuse of ``entry``'s cache for ``prompt`` and cut the cache back.
 
@@ -208,21 +249,28 @@ class ModelRunner:
         return plan
 
     def prefill_piece(self, entry: SessionCache[Any], piece: list[int],
-                      sampling: SamplingParams | None, generator: Any) -> int | None:
+                      sampling: SamplingParams | None, generator: Any,
+                      guide: TokenGuide | None = None) -> int | None:
         """Run one chunk of a prompt; after the last one (``sampling`` given), sample.
 
         Returns:
             The first sampled token after the last chunk, else ``None``.
+
+        Raises:
+            ConstraintError: ``guide`` allows no token here (the cache stays valid).
         """
         try:
             with self._torch.inference_mode():
                 logits = self._forward(entry, piece)
-                token = None if sampling is None else self.sample(logits, sampling, generator)
         except BaseException:
             entry.state, entry.tokens[:] = None, []
             raise
         self.counters = self.counters.plus(prefilled_tokens=len(piece))
-        return token
+        if sampling is None:
+            return None
+        self._fill_masks([guide])
+        with self._torch.inference_mode():
+            return self._draw(logits, sampling, generator, guide)
 
     def decode_and_sample(self, requests: list[DecodeRequest]) -> list[int | Exception]:
         """One decode step of every session in ``requests`` (one forward pass), then sample.
@@ -247,11 +295,13 @@ class ModelRunner:
                 request.entry.state, request.entry.tokens[:] = None, []
             raise
         self.counters = self.counters.plus(decoded_tokens=len(requests))
+        self._fill_masks([request.guide for request in requests])
         following: list[int | Exception] = []
         with self._torch.inference_mode():
             for row, request in zip(rows, requests, strict=True):
                 try:  # the caches are consistent: a failed draw fails its session only
-                    following.append(self.sample(row, request.sampling, request.generator))
+                    following.append(self._draw(row, request.sampling, request.generator,
+                                                request.guide))
                 except Exception as error:
                     following.append(error)
         return following

@@ -11,6 +11,12 @@ token ``a`` with token ``b`` under greedy decoding (a chain ``a -> b -> <|call|>
 stop on ``<|call|>``). The rest of the network stays random, so outputs still depend on
 the whole context, which is what KV-cache tests need.
 
+``end_bias`` raises the logits of the message-ending tokens (``<|end|>``, ``<|return|>``,
+``<|call|>``) by about that much at every position: a random model then ends a free-text
+message after a handful of tokens instead of writing until its budget runs out, which is
+what tests of constrained decoding need (under a grammar, it ends each message soon and
+moves on to the next header).
+
 ``build_harmony_tokenizer`` writes a Hugging Face fast tokenizer equivalent to
 o200k_harmony (the o200k BPE plus the Harmony special tokens at their real ids
 199998..201087); llama.cpp's ``convert_hf_to_gguf.py`` needs one next to the weights.
@@ -32,6 +38,8 @@ HARMONY_VOCAB_SIZE = 201_088
 """Rows of gpt-oss's embedding matrix: 199998 ordinary tokens plus 1090 special ids."""
 
 FIRST_SPECIAL_ID = 199_998
+MESSAGE_ENDS = (200_007, 200_002, 200_012)
+"""``<|end|>``, ``<|return|>`` and ``<|call|>``: the tokens that end a message."""
 
 O200K_PATTERN = "|".join(
     [
@@ -107,6 +115,7 @@ def build_tiny_model(
     spec: TinyModelSpec | None = None,
     seed: int = 0,
     transitions: Mapping[int, int] | None = None,
+    end_bias: float = 0.0,
     show_progress: bool = False,
 ) -> Path:
     """Build a random tiny ``GptOssForCausalLM`` and ``save_pretrained`` it to ``folder``.
@@ -116,6 +125,8 @@ def build_tiny_model(
         spec: Model shape; :class:`TinyModelSpec` defaults when ``None``.
         seed: Seed of the random weights; equal seeds give equal models.
         transitions: Optional ``{token: next_token}`` pairs the greedy model will follow.
+        end_bias: Added to the logits of :data:`MESSAGE_ENDS` at every position (about;
+            ``0``: none).
         show_progress: Let transformers draw its "Writing model shards" progress bar.
 
     Returns:
@@ -132,6 +143,8 @@ def build_tiny_model(
     model = GptOssForCausalLM(config).eval()
     if transitions:
         _steer(model, transitions, seed=seed)
+    if end_bias:
+        _bias_ends(model, end_bias, seed=seed)
     with progress_bars(show_progress):
         model.save_pretrained(target)
     return target
@@ -163,6 +176,27 @@ def _steer(model: Any, transitions: Mapping[int, int], *, seed: int) -> None:
                 )
                 * 8.0
             )
+
+
+def _bias_ends(model: Any, bias: float, *, seed: int) -> None:
+    """Raise the logits of :data:`MESSAGE_ENDS` by about ``bias`` everywhere.
+
+    Every embedding row gets one shared direction, large next to the random rows, so the
+    final norm's output points mostly along it (norm about ``sqrt(width)``); the
+    message-ending rows of the output layer point along it too.
+    """
+    import torch
+
+    generator = torch.Generator().manual_seed(seed + 2)
+    embed = model.get_input_embeddings().weight
+    head = model.get_output_embeddings().weight
+    width = embed.shape[1]
+    direction = torch.randn(width, generator=generator)
+    direction = direction / direction.norm()
+    with torch.no_grad():
+        embed += direction * 2.0
+        for token in MESSAGE_ENDS:
+            head[token] += direction * (bias / width**0.5)
 
 
 def _bytes_to_unicode() -> dict[int, str]:

@@ -1,0 +1,130 @@
+"""Structured final output: the type an answer must have, its schema, and checking it.
+
+``Agent(output_type=...)`` takes a pydantic model, a dataclass, a ``TypedDict`` (or any
+annotation the function tools understand) or a raw JSON schema. :func:`output_spec` turns
+it into an :class:`OutputSpec`: the schema rendered in the developer message's
+``# Response Formats`` section, and :meth:`OutputSpec.check`, which parses a final answer,
+validates it and returns the typed value, or says what is wrong in words the model can
+act on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import jsonschema
+
+from gptoss_agent.agent.errors import AgentError
+from gptoss_agent.tools.json_args import diagnose
+from gptoss_agent.tools.type_schema import SchemaBuilder, coerce
+
+_MAX_ERRORS_SHOWN = 8
+_FENCE = re.compile(r"^```(?:json)?\s*\n(.*?)\n?```\s*$", re.DOTALL)
+
+
+class OutputError(AgentError, ValueError):
+    """A final answer does not match the output type; the message is for the model."""
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """What a final answer must be.
+
+    Attributes:
+        name: The response format's name (the type's name, or ``response``).
+        schema: Its JSON schema.
+        description: What the answer holds (the type's docstring), or ``None``.
+        convert: Turns validated JSON into the typed value (a model instance, a
+            dataclass, ...); the identity for a raw schema.
+    """
+
+    name: str
+    schema: Mapping[str, Any]
+    description: str | None = None
+    convert: Callable[[Any], Any] = lambda value: value
+
+    def check(self, text: str) -> Any:
+        """The typed value of a final answer.
+
+        Raises:
+            OutputError: The answer is not JSON, breaks the schema, or does not convert.
+        """
+        value = _parse(text)
+        validator = jsonschema.Draft202012Validator(
+            dict(self.schema), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+        errors = sorted(validator.iter_errors(value), key=lambda e: list(map(str, e.path)))
+        if errors:
+            lines = [f"- {_where(error)}: {error.message}" for error in errors]
+            more = len(lines) - _MAX_ERRORS_SHOWN
+            shown = lines[:_MAX_ERRORS_SHOWN] + ([f"- ... and {more} more"] if more > 0 else [])
+            raise OutputError(f"the answer does not match the {self.name} format:\n"
+                              + "\n".join(shown))
+        try:
+            return self.convert(value)
+        except (TypeError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
+            raise OutputError(f"the answer does not match the {self.name} format: "
+                              f"{exc}") from exc
+
+
+def _parse(text: str) -> Any:
+    stripped = text.strip()
+    fenced = _FENCE.match(stripped)
+    if fenced:
+        stripped = fenced.group(1).strip()
+    if not stripped:
+        raise OutputError("the answer is empty; answer with the JSON the format asks for")
+    try:
+        return json.loads(stripped)
+    except json.JSONDecodeError as exc:
+        raise OutputError(f"the answer must be JSON: {diagnose(stripped, exc)}") from None
+
+
+def _where(error: jsonschema.ValidationError) -> str:
+    return "answer" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.path)
+
+
+def output_spec(output_type: Any, name: str | None = None) -> OutputSpec:
+    """The :class:`OutputSpec` of a pydantic model, a type or a raw JSON schema.
+
+    Raises:
+        TypeError: The type has no JSON schema.
+    """
+    if isinstance(output_type, Mapping):
+        schema = dict(output_type)
+        jsonschema.Draft202012Validator.check_schema(schema)
+        return OutputSpec(name or str(schema.get("title") or "response"), schema,
+                          schema.get("description"))
+    title = name or getattr(output_type, "__name__", None) or "response"
+    description = _summary(getattr(output_type, "__doc__", None), output_type)
+    if hasattr(output_type, "model_json_schema") and hasattr(output_type, "model_validate"):
+        return OutputSpec(title, output_type.model_json_schema(), description,
+                          output_type.model_validate)
+    try:
+        builder = SchemaBuilder()
+        schema = _rooted(builder.schema(output_type), builder.defs)
+    except Exception as exc:
+        raise TypeError(f"{title} has no JSON schema: {exc}") from exc
+    return OutputSpec(title, schema, description, lambda value: coerce(value, output_type))
+
+
+def _rooted(schema: dict[str, Any], defs: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """A schema whose root is the referenced definition, the other definitions kept."""
+    ref = schema.get("$ref", "")
+    if not ref.startswith("#/$defs/"):
+        return {**schema, "$defs": defs} if defs else schema
+    root = dict(defs[ref.removeprefix("#/$defs/")])
+    others = {key: value for key, value in defs.items() if value is not defs.get(ref[8:])}
+    return {**root, "$defs": others} if others else root
+
+
+def _summary(doc: str | None, output_type: Any) -> str | None:
+    """The first paragraph of a type's own docstring (not a generated one)."""
+    if not doc or (dataclasses.is_dataclass(output_type) and doc.startswith(
+            f"{getattr(output_type, '__name__', '')}(")):
+        return None
+    return " ".join(doc.strip().split("\n\n")[0].split())
