@@ -10,6 +10,7 @@ one-prompt task.
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Callable
@@ -53,6 +54,13 @@ class TaskOutcome:
     final: Path | None = None
 
     @property
+    def output(self) -> Any:
+        """The structured answer as JSON data, when the task has an ``output_schema``."""
+        if self.result.output is None or self.result.final_text is None:
+            return None
+        return _json_of(self.result.final_text)
+
+    @property
     def passed(self) -> bool:
         """Whether the run answered and its check (if any) passed."""
         return self.result.ok and (self.check is None or self.check.passed)
@@ -60,6 +68,8 @@ class TaskOutcome:
     def to_dict(self) -> dict[str, Any]:
         """The JSON form recorded as ``task_finished`` and printed by ``--json``."""
         data: dict[str, Any] = {"transcript": str(self.transcript), "passed": self.passed}
+        if self.output is not None:
+            data["output"] = self.output
         if self.check is not None:
             data["check"] = {"passed": self.check.passed, "detail": self.check.detail}
         for key in ("diff_lines", "diff", "applied_back", "final"):
@@ -68,6 +78,14 @@ class TaskOutcome:
                 data[key] = list(value) if isinstance(value, tuple) else (
                     str(value) if isinstance(value, Path) else value)
         return data
+
+
+def _json_of(text: str) -> Any:
+    """The JSON an accepted structured answer holds (it parsed once already)."""
+    stripped = text.strip()
+    if stripped.startswith("```"):
+        stripped = stripped.strip("`").removeprefix("json").strip()
+    return json.loads(stripped)
 
 
 def transcript_path_for(settings: TaskSettings, session_id: str) -> Path:

@@ -157,3 +157,17 @@ def test_an_output_that_cannot_be_written_is_a_configuration_error(tmp_path: Pat
     assert completed.returncode == 2, completed.stderr
     assert "output.final: cannot write" in completed.stderr
     assert "Traceback" not in completed.stderr
+
+
+def test_a_structured_answer_is_printed_and_written_as_json(tmp_path: Path) -> None:
+    answer = '{\\"city\\": \\"Paris\\", \\"temperature\\": 18.5}'
+    task = write_task(tmp_path, (
+        'model:\n  backend: scripted\n  completions: ["<|channel|>final<|constrain|>json'
+        f'<|message|>{answer}<|return|>"]\n'
+        "prompt: weather?\noutput:\n  final: answer.json\n"
+        "output_schema:\n  type: object\n  required: [city, temperature]\n"))
+    completed = cli("run", str(task), "--json")
+    assert completed.returncode == 0, completed.stderr
+    finished = json.loads(completed.stdout.splitlines()[-1])
+    assert finished["output"] == {"city": "Paris", "temperature": 18.5}
+    assert json.loads((tmp_path / "answer.json").read_text()) == finished["output"]
