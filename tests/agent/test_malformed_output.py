@@ -275,3 +275,17 @@ async def test_cut_off_final_does_not_end_the_turn(codec: HarmonyCodec) -> None:
     assert result.ok and kinds(result.model_errors) == ["truncated"]
     # The turn is still open after the cut-off answer: its analysis is still there.
     assert "KEEP-ME" in backend.decoded_prompts()[2]
+
+
+async def test_ending_without_a_stop_token_is_not_blamed_on_the_budget(
+        codec: HarmonyCodec) -> None:
+    cut = "<|channel|>final<|message|>It is"  # the backend stopped early: no stop token
+    agent, backend = scripted_agent(codec, [cut, FINAL], sampling=SamplingParams(max_tokens=50))
+    result = await agent.run("2+3?")
+    told = backend.decoded_prompts()[1]
+    assert result.ok and "without a stop token" in told and "token budget" not in told
+    at_budget = "<|channel|>final<|message|>" + "word " * 40
+    agent, backend = scripted_agent(codec, [at_budget, FINAL],
+                                    sampling=SamplingParams(max_tokens=10))
+    await agent.run("2+3?")
+    assert "token budget" in backend.decoded_prompts()[1]

@@ -15,6 +15,7 @@ _WHERE = {
     "ParsedMessage": "gptoss_agent.agent.harmony.parser",
     "parse_completion": "gptoss_agent.agent.harmony.parser",
     "SystemSettings": "gptoss_agent.agent.harmony.prompt",
+    "ResponseFormat": "gptoss_agent.agent.harmony.prompt",
     "HarmonyError": "gptoss_agent.agent.harmony.errors",
     "VocabularyError": "gptoss_agent.agent.harmony.vocab",
     "ensure_vocabulary": "gptoss_agent.agent.harmony.vocab",

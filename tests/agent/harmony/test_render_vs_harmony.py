@@ -147,3 +147,38 @@ def test_instructions_only_render_exactly_as_harmony(codec: HarmonyCodec) -> Non
     mine = developer_message_text(text, [])
     assert mine is not None
     assert Conversation(codec, [("developer", mine)]).tokens() == harmony
+
+
+def random_namespace(rng: random.Random, name: str) -> NamespaceSpec:
+    functions = tuple(FunctionSpec(schema_gen.function_name(rng), schema_gen.description(rng),
+                                   schema_gen.parameters(rng))
+                      for _ in range(rng.choice([0, 0, 1, 2])))
+    return NamespaceSpec(name, schema_gen.description(rng), functions, builtin=True)
+
+
+@pytest.mark.parametrize("seed", SEEDS[:2])
+def test_random_builtin_namespaces_render_exactly_as_harmony(codec: HarmonyCodec,
+                                                             seed: int) -> None:
+    from openai_harmony import ReasoningEffort, SystemContent, ToolNamespaceConfig
+
+    from gptoss_agent.agent.harmony.prompt import SystemSettings, system_message_text
+
+    rng = random.Random(seed)
+    for case in range(100):
+        names = rng.sample(["python", "browser", "container", "zeta", "a_tool"], rng.randint(1, 3))
+        specs = [random_namespace(rng, name) for name in names]
+        settings = SystemSettings(reasoning_effort="high", conversation_start_date="2025-01-02")
+        mine = Conversation(codec, [("system", system_message_text(settings, specs, False))])
+        content = (SystemContent.new().with_reasoning_effort(ReasoningEffort.HIGH)
+                   .with_conversation_start_date("2025-01-02"))
+        for spec in specs:
+            content = content.with_tools(ToolNamespaceConfig(
+                name=spec.name, description=spec.description,
+                tools=[ToolDescription.new(f.name, f.description,
+                                           parameters=None if f.parameters is None
+                                           else dict(f.parameters))
+                       for f in spec.functions]))
+        harmony = codec.encoding.render(Message.from_role_and_content(Role.SYSTEM, content))
+        assert mine.tokens() == harmony, (seed, case, "\n".join(difflib.unified_diff(
+            codec.decode(harmony).splitlines(), codec.decode(mine.tokens()).splitlines(),
+            "harmony", "ours", lineterm="")))

@@ -20,6 +20,16 @@ and streams the completion back over server-sent events
   sessions run concurrently against one server (or a load balancer over replicas;
   ``session_header`` lets it route a session to the replica that holds its prefix cache).
 
+A request's decoding constraint is sent as its Harmony grammar
+(:func:`~gptoss_agent.agent.backends.transformers.grammar.harmony_grammar`) in the field
+``config.constraint_field`` names, for servers whose grammar engine is llguidance
+(:mod:`~gptoss_agent.agent.backends.server.config`); :attr:`ServerBackend.constrains`
+says whether this backend does. Otherwise no constraint is sent (a warning is logged once
+per backend; for llama.cpp's server, which crashes on grammars that name stop tokens,
+that is always the case), and the loop validates what comes back. A stream resumed after
+a break is sent without the constraint (the grammar describes a whole completion, not
+the rest of one), with a warning.
+
 Servers keep their own prefix caches (vLLM's automatic prefix caching, SGLang's radix
 cache, llama.cpp's slot cache); ``last_stats`` reports cached prompt tokens when the server
 says how many (``usage.prompt_tokens_details.cached_tokens``).
@@ -28,6 +38,7 @@ says how many (``usage.prompt_tokens_details.cached_tokens``).
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
@@ -38,16 +49,23 @@ import httpx
 
 from gptoss_agent.agent.backends.base import GenerationRequest, GenerationStats
 from gptoss_agent.agent.backends.errors import BackendUnavailableError, ServerUnavailableError
-from gptoss_agent.agent.backends.server.config import RetryPolicy, ServerBackendConfig
+from gptoss_agent.agent.backends.server.config import (
+    LLAMA_CPP_NO_GRAMMAR,
+    RetryPolicy,
+    ServerBackendConfig,
+)
 from gptoss_agent.agent.backends.server.stream import (
     Attempt,
     RetryableFailure,
     stop_token_after,
     stream_completion,
 )
+from gptoss_agent.agent.backends.transformers.grammar import harmony_grammar
 from gptoss_agent.agent.harmony.codec import HarmonyCodec, load_codec
 
 __all__ = ["RetryPolicy", "ServerBackend", "ServerBackendConfig"]
+
+_LOG = logging.getLogger(__name__)
 
 
 class ServerBackend:
@@ -89,6 +107,12 @@ class ServerBackend:
         self._rng = random.Random()
         self.retries = 0
         """Retries made over the backend's lifetime (tests and monitoring read it)."""
+        self._warned: set[str] = set()
+
+    @property
+    def constrains(self) -> bool:
+        """Whether a request's decoding constraint is sent to the server (and enforced)."""
+        return self.config.constraint_field is not None
 
     def last_stats(self, session_id: str) -> GenerationStats | None:
         """Figures of the most recent finished generation of ``session_id``."""
@@ -195,7 +219,36 @@ class ServerBackend:
         if config.include_usage:
             body["stream_options"] = {"include_usage": True}
         body.update(config.extra_body)
+        if request.constraint is not None:
+            self._add_constraint(body, request, resumed=bool(emitted))
         return body
+
+    def _add_constraint(self, body: dict[str, Any], request: GenerationRequest, *,
+                        resumed: bool) -> None:
+        """Put ``request``'s constraint in ``body``, or say once why it is not sent."""
+        field = self.config.constraint_field
+        if field is None:
+            reason = LLAMA_CPP_NO_GRAMMAR if self.config.kind == "llama.cpp" else (
+                "this server backend sends no decoding constraint (set constraint_field, "
+                "or constrain=True on the vLLM/SGLang presets, for a server whose grammar "
+                "engine is llguidance); the agent loop validates calls and answers instead")
+            self._warn_once("unsent", reason)
+            return
+        if resumed:
+            self._warn_once("resumed", "a stream resumed after a break is sent without its "
+                            "decoding constraint (the grammar describes a whole completion)")
+            return
+        assert request.constraint is not None
+        grammar = harmony_grammar(request.constraint)
+        if field == "structured_outputs":
+            body["structured_outputs"] = {"grammar": grammar}
+        else:
+            body[field] = grammar
+
+    def _warn_once(self, key: str, message: str) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            _LOG.warning("%s", message)
 
     def _stream_once(
         self, request: GenerationRequest, emitted: list[int], attempt: Attempt

@@ -66,7 +66,7 @@ class Message:
     Attributes:
         header: The text between ``<|channel|>`` and ``<|message|>`` (``commentary
             to=functions.f <|constrain|>json``), or everything before the body when
-            either is missing.
+            there is no ``<|channel|>``.
         body: The message text after ``<|message|>``.
         stop: The token that ended it (``<|call|>``, ``<|return|>``), or ``None`` when
             the completion ran out of budget first.
@@ -99,8 +99,10 @@ def last_message(tokens: Sequence[int], codec: HarmonyCodec,
         head, body = message[:cut], message[cut + 1:]
     else:
         head, body = message, []
-    header = codec.decode([t for t in head if t != special.channel])
-    return Message(header=header.strip(), body=codec.decode(list(body)), stop=stop)
+    if special.channel in head:  # the role before it ("assistant") is not the header
+        head = head[list(head).index(special.channel) + 1:]
+    return Message(header=codec.decode(list(head)).strip(), body=codec.decode(list(body)),
+                   stop=stop)
 
 
 def arguments_valid(text: str, schema: Mapping[str, Any]) -> bool:

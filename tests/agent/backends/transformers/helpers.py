@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import importlib.util
 import random
 from pathlib import Path
 from typing import Any
 
 from gptoss_agent.agent.backends.base import GenerationRequest, ModelBackend, SamplingParams
 from tests.agent.backends.conftest import need_torch
+from tests.support import require_or_skip
 
 STOPS = frozenset({200002, 200012})
 GREEDY = SamplingParams(temperature=0.0, max_tokens=6)
+
+
+def need_llguidance() -> None:
+    """Skip locally without llguidance (constrained decoding); fail in CI."""
+    require_or_skip(importlib.util.find_spec("llguidance") is not None,
+                    "llguidance is not installed")
 
 
 def load(model_dir: Path, **settings: Any) -> Any:
