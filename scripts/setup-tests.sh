@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What the test suite needs on top of scripts/setup.sh (run that first), as root: the dev
-# tools (pytest, ruff, mypy) and llama.cpp's server for the server-backend tests, built from
-# source once and cached as a wheel. One line per step, details in the log file.
+# tools (pytest, ruff, mypy), llama.cpp's server for the server-backend tests (built from
+# source once and cached as a wheel) and real MCP servers from PyPI and npm. One line per
+# step, details in the log file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/steps.sh
@@ -11,5 +12,6 @@ started=$SECONDS
 
 step "dev tools (pytest, ruff, mypy)" install_extra dev
 step "llama.cpp server (cached wheel)" bash scripts/setup-tests.d/llama-cpp.sh
+step "MCP test servers (PyPI, npm)" bash scripts/setup-tests.d/mcp-servers.sh
 
 echo "test setup ready in $(( SECONDS - started )) s (log: $SETUP_LOG)"

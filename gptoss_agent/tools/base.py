@@ -220,3 +220,20 @@ class FinalReviewer(Tool, Protocol):
     def review_final(self, session_id: str, text: str) -> Mapping[str, Any] | None:
         """A JSON-serialisable review of ``text``, or ``None`` when there is nothing to say."""
         ...
+
+
+@runtime_checkable
+class ToolGroup(Tool, Protocol):
+    """A named group of functions (an MCP server, a user's own list of tools).
+
+    It is shown to the model either as its own Harmony namespace (``namespace git {...}``,
+    called as ``to=git.status``) or, when :attr:`prefixed`, inside ``functions`` with its
+    name as a prefix (``functions.git_status``). Either way the registry hands the call
+    to the group with ``namespace`` = the group's name and ``name`` = the function's own
+    name.
+
+    Attributes:
+        prefixed: Show the functions inside ``functions`` as ``<group>_<function>``.
+    """
+
+    prefixed: bool
