@@ -1,7 +1,8 @@
 """Human approval of tool calls: which calls need a yes, and who gives it.
 
-A call needs approval when its recipient (``functions.delete_file``, ``browser.open``)
-or its namespace (``python``, ``browser``, ``functions``) is listed. The approver is a
+A call needs approval when its recipient (``functions.delete_file``, ``browser.open``),
+what the model wrote for it (``functions.git_commit`` for the prefixed ``git.commit``) or
+its namespace (``python``, ``browser``, ``git``) is listed. The approver is a
 callback: the CLI asks at the terminal, an embedding application decides however it
 likes. A refusal goes back to the model as a tool message; the run goes on.
 """
@@ -36,7 +37,7 @@ class ApprovalPolicy:
 
     def needs_approval(self, call: ToolCall) -> bool:
         """Whether ``call`` must be approved before it runs."""
-        return call.recipient in self.required or call.namespace in self.required
+        return bool({call.recipient, call.written, call.namespace} & self.required)
 
     async def decide(self, call: ToolCall) -> bool:
         """Ask the approver; no approver means no."""

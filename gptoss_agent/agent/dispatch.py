@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from collections.abc import AsyncIterator
 
@@ -64,6 +65,8 @@ async def dispatch(state: SessionState, run: RunState, message: ParsedMessage) -
     call = ToolCall(call_id=f"call_{state.calls_made}", namespace=resolution.namespace,
                     name=resolution.name, arguments=message.text, channel=channel,
                     content_type=message.content_type)
+    if call.recipient != recipient:  # a prefixed group's function
+        call = dataclasses.replace(call, address=recipient)
     run.emit(ToolCallStarted(call))
     if state.approval.needs_approval(call) and not await _approved(state, run, call):
         declined = ToolResult.error(
@@ -142,6 +145,6 @@ async def _call(state: SessionState, run: RunState, resolution: Resolution,
 
 def _answer(state: SessionState, run: RunState, call: ToolCall, result: ToolResult,
             seconds: float) -> None:
-    append_tool_message(state, run, call.recipient, call.channel, result.text,
+    append_tool_message(state, run, call.written, call.channel, result.text,
                         result.is_error)
     run.emit(ToolCallFinished(call, result, seconds))

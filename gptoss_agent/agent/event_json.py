@@ -53,8 +53,10 @@ def event_to_dict(event: Event) -> dict[str, Any]:
         case MessageRecorded(message=message):
             return {"type": "message", **message.to_dict()}
         case ToolCallStarted(call=call):
-            return {"type": "tool_call", "call_id": call.call_id, "recipient": call.recipient,
-                    "channel": call.channel, "arguments": call.arguments}
+            started = {"type": "tool_call", "call_id": call.call_id,
+                       "recipient": call.recipient, "channel": call.channel,
+                       "arguments": call.arguments}
+            return {**started, "address": call.address} if call.address else started
         case ToolCallFinished(call=call, result=result, seconds=seconds):
             return {"type": "tool_result", "call_id": call.call_id,
                     "recipient": call.recipient, "text": result.text,

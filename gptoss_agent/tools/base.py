@@ -87,6 +87,9 @@ class ToolCall:
         channel: The channel the call was made on (``analysis`` or ``commentary``).
         content_type: The declared content type (``json`` for ``<|constrain|>json``),
             or ``None``.
+        address: What the model wrote after ``to=`` when it differs from
+            :attr:`recipient` (a prefixed group's ``functions.git_status`` for
+            ``git.status``), else ``None``.
     """
 
     call_id: str
@@ -95,11 +98,17 @@ class ToolCall:
     arguments: str
     channel: str = "commentary"
     content_type: str | None = None
+    address: str | None = None
 
     @property
     def recipient(self) -> str:
-        """The address the model wrote after ``to=`` (``browser.search``, ``python``)."""
+        """The namespace and function called (``browser.search``, ``python``)."""
         return self.namespace if self.name is None else f"{self.namespace}.{self.name}"
+
+    @property
+    def written(self) -> str:
+        """What the model wrote after ``to=``: :attr:`address`, or :attr:`recipient`."""
+        return self.address or self.recipient
 
 
 @dataclass(frozen=True)

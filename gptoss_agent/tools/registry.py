@@ -5,6 +5,10 @@ and plain typed callables (wrapped with :func:`function_tool`), rejects duplicat
 resolves the recipient the model wrote (``functions.get_weather``, ``browser.open``,
 ``python``) to a tool, or to a message for the model saying why it cannot and what is
 available (an unknown name, a built-in tool that is not enabled, a missing namespace).
+
+A :class:`~.base.ToolGroup` (an MCP server, a user's own list) is its own namespace
+(``git.status``) or, when ``prefixed``, part of ``functions`` as ``git_status``; either way
+its calls reach the group under its own namespace and function names.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from gptoss_agent.tools.base import NamespaceSpec, Tool
+from gptoss_agent.tools.base import FunctionSpec, NamespaceSpec, Tool, ToolGroup
 from gptoss_agent.tools.errors import ToolRegistrationError
 from gptoss_agent.tools.function import FunctionTool, function_tool
 from gptoss_agent.tools.function_toolset import FUNCTIONS_NAMESPACE, FunctionToolset
@@ -93,6 +97,49 @@ class ToolRegistry:
             return
         raise ToolRegistrationError(f"{item!r} is not a tool, a FunctionTool or a function")
 
+    def _prefixed(self) -> dict[str, tuple[Tool, FunctionSpec]]:
+        """The functions of prefixed groups, by their name inside ``functions``.
+
+        Raises:
+            ToolRegistrationError: Two functions would have the same name.
+        """
+        found: dict[str, tuple[Tool, FunctionSpec]] = {}
+        for tool in self._namespaces.values():
+            if not (isinstance(tool, ToolGroup) and tool.prefixed):
+                continue
+            for function in tool.spec.functions:
+                shown = f"{tool.spec.name}_{function.name}"
+                if shown in found or shown in self.functions:
+                    raise ToolRegistrationError(
+                        f"functions.{shown} would name two tools ({tool.spec.name}'s "
+                        f"{function.name} and another); rename one, or show "
+                        f"{tool.spec.name} as its own namespace")
+                found[shown] = (tool, function)
+        return found
+
+    def check_names(self) -> None:
+        """Report name collisions across groups now (they are also found when rendering).
+
+        Raises:
+            ToolRegistrationError: Two functions would have the same name.
+        """
+        self._prefixed()
+
+    def _functions_spec(self) -> NamespaceSpec | None:
+        """``functions``: the developer's function tools, then the prefixed groups'."""
+        prefixed = self._prefixed()
+        if not len(self.functions) and not prefixed:
+            return None
+        renamed = tuple(FunctionSpec(name, function.description, function.parameters,
+                                     function.strict)
+                        for name, (_, function) in prefixed.items())
+        spec = self.functions.spec
+        return NamespaceSpec(spec.name, spec.description, (*spec.functions, *renamed))
+
+    @staticmethod
+    def _shown_alone(tool: Tool) -> bool:
+        return not (isinstance(tool, ToolGroup) and tool.prefixed)
+
     @property
     def builtin_specs(self) -> tuple[NamespaceSpec, ...]:
         """Namespaces rendered in the system message (browser, then python, then others)."""
@@ -103,8 +150,10 @@ class ToolRegistry:
     @property
     def developer_specs(self) -> tuple[NamespaceSpec, ...]:
         """Namespaces rendered in the developer message (functions first)."""
-        specs = [self.functions.spec] if len(self.functions) else []
-        specs.extend(tool.spec for tool in self._namespaces.values() if not tool.spec.builtin)
+        functions = self._functions_spec()
+        specs = [functions] if functions is not None else []
+        specs.extend(tool.spec for tool in self._namespaces.values()
+                     if not tool.spec.builtin and self._shown_alone(tool))
         return tuple(specs)
 
     @property
@@ -115,7 +164,10 @@ class ToolRegistry:
     def available(self) -> tuple[str, ...]:
         """Every recipient the model may address."""
         names: list[str] = [f"{FUNCTIONS_NAMESPACE}.{name}" for name in self.functions.names]
+        names.extend(f"{FUNCTIONS_NAMESPACE}.{name}" for name in self._prefixed())
         for namespace, tool in self._namespaces.items():
+            if not self._shown_alone(tool):
+                continue
             spec = tool.spec
             if spec.is_freeform:
                 names.append(namespace)
@@ -127,10 +179,14 @@ class ToolRegistry:
         """Find the tool that answers ``recipient``."""
         namespace, _, name = recipient.partition(".")
         available = ", ".join(self.available()) or "no tools"
-        if namespace == FUNCTIONS_NAMESPACE and len(self.functions):
+        if namespace == FUNCTIONS_NAMESPACE:
             if name in self.functions:
                 return Resolution(self.functions, namespace, name)
-            return self._unknown(recipient, available)
+            grouped = self._prefixed().get(name)
+            if grouped is not None:
+                return Resolution(grouped[0], grouped[0].spec.name, grouped[1].name)
+            if len(self.functions) or self._prefixed():
+                return self._unknown(recipient, available)
         tool = self._namespaces.get(namespace)
         if tool is not None:
             spec = tool.spec

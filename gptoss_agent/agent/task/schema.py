@@ -141,12 +141,37 @@ CODING_TOOLS = _strict(
     description="apply_patch and shell tools in the python sandbox's workspace.",
 )
 
+_STRINGS = {"type": "object", "additionalProperties": {"type": "string"}}
+
+MCP_SERVER = _strict(
+    {
+        "command": {"type": "string", "description": "Program of a stdio server."},
+        "args": {"type": "array", "items": {"type": "string"}},
+        "env": {**_STRINGS, "description": "Environment of a stdio server (${VAR} expands)."},
+        "cwd": {"type": "string"},
+        "url": {"type": "string", "description": "Streamable HTTP endpoint of a server."},
+        "headers": {**_STRINGS, "description": "HTTP headers (${VAR} expands)."},
+        "namespace": {"type": "boolean",
+                      "description": "Show the tools as their own namespace (to=NAME.tool) "
+                                     "instead of inside functions as NAME_tool."},
+        "timeout_s": _POSITIVE_NUMBER,
+    },
+    description="One MCP server, in the mcpServers shape other clients use.",
+)
+
 TOOLS = _strict(
     {
         "python": {"oneOf": [PYTHON_TOOL, {"type": "boolean"}]},
         "browser": {"oneOf": [BROWSER_TOOL, {"type": "boolean"}]},
         "coding": CODING_TOOLS,
         "functions": {"type": "array", "items": FUNCTION},
+        "mcp": {
+            "type": "object",
+            "propertyNames": {"pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"},
+            "additionalProperties": MCP_SERVER,
+            "description": "MCP servers by name (the name prefixes or namespaces their "
+                           "tools).",
+        },
     },
 )
 

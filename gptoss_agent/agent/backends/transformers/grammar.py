@@ -4,6 +4,7 @@
 completions a constraint allows after ``<|start|>assistant`` (see
 :mod:`~gptoss_agent.agent.backends.constraint`)::
 
+    %llguidance {"no_forcing": true}
     start: prelude* reply
     prelude: <|channel|> ("analysis" | "commentary") <|message|> TEXT <|end|> <|start|> "assistant"
     reply: final | call_0 | call_1 ...                  (as ``tool_choice`` allows)
@@ -17,6 +18,10 @@ text, so free text can never contain one, and the only terminators are ``<|call|
 ``<|return|>``. ``tool_choice`` shapes ``reply``: ``none`` keeps ``final`` only,
 ``required`` the calls only, a recipient its own call only; nothing but the recipients of
 ``calls`` can follow ``to=``. Analysis messages and commentary preambles stay free text.
+
+``no_forcing`` lets any tokenization of fixed text through (by default llguidance allows
+only the canonical one, which a restricted-vocabulary model may not have: it spells
+``functions.f`` with the pieces it knows).
 
 JSON schemas are embedded with ``%json`` after two adjustments made for decoding (the text
 that comes out still validates against the caller's schema, which the loop checks):
@@ -77,7 +82,7 @@ def harmony_grammar(constraint: DecodingConstraint) -> str:
     if not replies:
         raise ConstraintError("the constraint allows neither a final answer nor a call")
     lines = [
-        "%llguidance {}",
+        '%llguidance {"no_forcing": true}',
         "start: prelude* reply",
         'prelude: <|channel|> ("analysis" | "commentary") <|message|> TEXT <|end|> '
         '<|start|> "assistant"',

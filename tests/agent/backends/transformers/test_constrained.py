@@ -162,12 +162,10 @@ async def test_constrained_and_free_sessions_share_a_batch(chatty_dir: Path, bac
         constraint = DecodingConstraint(calls=(CallTarget("functions.f", schema=schema),),
                                         tool_choice="required")
         jobs = [sample(backend, codec, prompt(codec, seed), seed,
-                       constraint if seed % 2 else None, temperature=0.0)
-                for seed in range(6)]
+                       constraint if seed % 2 else None) for seed in range(6)]
         together = await asyncio.gather(*jobs)
         alone = [await sample(lone, codec, prompt(codec, seed), seed,
-                              constraint if seed % 2 else None, temperature=0.0)
-                 for seed in range(6)]
+                              constraint if seed % 2 else None) for seed in range(6)]
     finally:
         await lone.aclose()
     assert together == alone
