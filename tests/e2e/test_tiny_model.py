@@ -167,3 +167,26 @@ async def test_cli_runs_the_tiny_model_task(tmp_path: Path) -> None:
     finished = events[-1]
     assert finished["type"] == "task_finished"
     assert finished["check"]["passed"] is True
+
+
+
+@pytest.mark.slow
+async def test_the_shipped_model_under_constraints_still_solves_its_tasks(backend: Any) -> None:
+    """Strict calls and tool_choice required, enforced while decoding the trained model:
+    its calls stay what it learned, and its answers stay right."""
+    from examples.tiny_model.agents import tiny_agent
+    from gptoss_agent import Agent
+
+    assert backend.constrains
+    correct = 0
+    cases = heldout_cases("function", 4)
+    for case in cases:
+        plain = tiny_agent(backend, [stock_tool()])
+        agent = Agent(model=backend, tools=[stock_tool()], instructions=plain.instructions,
+                      reasoning_effort="low", conversation_start_date="",
+                      sampling=plain.sampling, limits=plain.limits, tool_choice="required",
+                      strict=True)
+        result = await agent.run(case.prompt)
+        assert result.tool_calls >= 1 and result.tool_errors == 0, result.new_messages
+        correct += result.final_text == case.answer
+    assert correct >= len(cases) - 1

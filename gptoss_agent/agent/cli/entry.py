@@ -2,8 +2,9 @@
 
 Commands: ``run`` (one task, or a batch), ``resume``, ``show``, ``export``, ``chat``,
 ``doctor``, ``schema``, ``sandbox`` (build and check the python sandbox image), ``serve``
-(an OpenAI-compatible completions server on the transformers backend) and ``finetune``
-(training on Harmony transcripts).
+(an OpenAI-compatible completions server on the transformers backend), ``finetune``
+(training on Harmony transcripts) and ``mcp serve`` (our python sandbox and browser as
+MCP servers).
 Exit codes are listed in :mod:`gptoss_agent.agent.cli.exit_codes`.
 """
 
@@ -48,12 +49,14 @@ def build_parser() -> argparse.ArgumentParser:
     schema = commands.add_parser("schema", help="print the task file JSON Schema")
     schema.set_defaults(handler=_cmd_schema)
     from gptoss_agent.agent.cli.finetune import add_finetune_command
+    from gptoss_agent.agent.cli.mcp import add_mcp_commands
     from gptoss_agent.agent.cli.sandbox import add_sandbox_commands
     from gptoss_agent.agent.cli.serve import add_backend_commands
 
     add_sandbox_commands(commands)
     add_backend_commands(commands)
     add_finetune_command(commands)
+    add_mcp_commands(commands)
     return parser
 
 

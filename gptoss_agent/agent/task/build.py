@@ -83,7 +83,7 @@ def _server_backend(model: ServerModel) -> ModelBackend:
             raise TaskFileError(f"model.api_key_env names {model.api_key_env!r}, which is not set")
     try:
         return ServerBackend(server_config(model.server, model.url, model=model.model_name,
-                                           api_key=key))
+                                           api_key=key, constrain=model.constrain))
     except ValueError as exc:
         raise TaskFileError(f"model.server: {exc}") from exc
 

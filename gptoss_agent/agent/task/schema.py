@@ -60,6 +60,10 @@ MODEL = _strict(
         "server": {"enum": ["vllm", "sglang", "llama.cpp", "gptoss-agent"]},
         "model_name": {"type": "string", "description": "Model name sent to the server."},
         "api_key_env": {"type": "string", "description": "Environment variable with a key."},
+        "constrain": {"type": "boolean",
+                      "description": "Send strict calls, tool_choice and output_schema to a "
+                                     "vLLM or SGLang server as a grammar (its guidance "
+                                     "backend must be on)."},
         "completions": {
             "type": "array",
             "items": {"type": "string"},

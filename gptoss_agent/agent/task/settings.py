@@ -54,6 +54,7 @@ class ServerModel:
     server: str = "vllm"
     model_name: str | None = None
     api_key_env: str | None = None
+    constrain: bool = False
 
 
 ModelChoice = ScriptedModel | TransformersModel | ServerModel
@@ -199,7 +200,7 @@ def _model(task: TaskFile, model: Mapping[str, Any]) -> ModelChoice:
                                  model.get("dtype", "auto"))
     if backend == "server":
         return ServerModel(model["url"], model.get("server", "vllm"), model.get("model_name"),
-                           model.get("api_key_env"))
+                           model.get("api_key_env"), bool(model.get("constrain", False)))
     completions = list(model.get("completions", []))
     if "script" in model:
         completions.extend(_script(task, task.resolve(model["script"])))

@@ -3,7 +3,8 @@
 Modules, one job each:
 
 * :mod:`.config`: :class:`ServerBackendConfig`, :class:`RetryPolicy`, the per-server
-  presets and :func:`server_config` (by kind, one of :data:`SERVER_KINDS`);
+  presets and :func:`server_config` (by kind, one of :data:`SERVER_KINDS`), and where
+  each server takes a decoding constraint (if it can);
 * :mod:`.backend`: :class:`ServerBackend`, the client (connection pool, retries, resume);
 * :mod:`.stream`: one streamed request, from chunks to token ids;
 * :mod:`.sse`: reading server-sent events;

@@ -48,6 +48,7 @@ from typing import Any
 import httpx
 
 from gptoss_agent.agent.backends.base import GenerationRequest, GenerationStats
+from gptoss_agent.agent.backends.constraint import DecodingConstraint
 from gptoss_agent.agent.backends.errors import BackendUnavailableError, ServerUnavailableError
 from gptoss_agent.agent.backends.server.config import (
     LLAMA_CPP_NO_GRAMMAR,
@@ -136,6 +137,7 @@ class ServerBackend:
             ServerUnavailableError: Every attempt failed (connection, timeout, 5xx).
             ServerProtocolError: The server's answer is not a completion stream.
             BackendUnavailableError: The backend was closed.
+            ConstraintError: The request's constraint cannot be written as a grammar.
             ValueError: The prompt is empty.
         """
         if not request.prompt:
@@ -220,12 +222,12 @@ class ServerBackend:
             body["stream_options"] = {"include_usage": True}
         body.update(config.extra_body)
         if request.constraint is not None:
-            self._add_constraint(body, request, resumed=bool(emitted))
+            self._add_constraint(body, request.constraint, resumed=bool(emitted))
         return body
 
-    def _add_constraint(self, body: dict[str, Any], request: GenerationRequest, *,
+    def _add_constraint(self, body: dict[str, Any], constraint: DecodingConstraint, *,
                         resumed: bool) -> None:
-        """Put ``request``'s constraint in ``body``, or say once why it is not sent."""
+        """Put ``constraint``'s grammar in ``body``, or say once why it is not sent."""
         field = self.config.constraint_field
         if field is None:
             reason = LLAMA_CPP_NO_GRAMMAR if self.config.kind == "llama.cpp" else (
@@ -238,8 +240,7 @@ class ServerBackend:
             self._warn_once("resumed", "a stream resumed after a break is sent without its "
                             "decoding constraint (the grammar describes a whole completion)")
             return
-        assert request.constraint is not None
-        grammar = harmony_grammar(request.constraint)
+        grammar = harmony_grammar(constraint)
         if field == "structured_outputs":
             body["structured_outputs"] = {"grammar": grammar}
         else:

@@ -13,10 +13,13 @@ Modules, one job each:
 * :mod:`.sink_attention`: gpt-oss attention without copying the cache;
 * :mod:`.ragged_batch` and :mod:`.decode_batcher`: decode steps of concurrent sessions
   in one forward pass;
+* :mod:`.grammar` and :mod:`.constrained`: decoding constraints (the Harmony grammar of
+  one; llguidance's tokenizer, per-generation matchers and token masks);
 * :mod:`.compact_head`: logits over a restricted vocabulary only;
 * :mod:`.vocab` and :mod:`.compact`: restricted vocabularies and compact checkpoints
   (reading and expanding; writing them is training's, in ``finetune.pack``);
-* :mod:`.tiny`: a tiny random checkpoint and a Harmony tokenizer for tests.
+* :mod:`.tiny`: a tiny random checkpoint and a Harmony tokenizer for tests;
+  :mod:`.constraint_kit`: random schemas and a completion checker for constraint tests.
 
 Importing this package imports neither torch nor transformers; the names below are
 loaded on first use, and the modules that need torch import it when used.

@@ -201,8 +201,9 @@ class TokenGuide:
 
 
 def new_guide(constraint: DecodingConstraint) -> TokenGuide:
-    """A guide at the start of ``constraint``'s grammar (blocking: the first call builds
-    the tokenizer, each new grammar is compiled once).
+    """A guide at the start of ``constraint``'s grammar.
+
+    Blocking: the first call builds the tokenizer, each new grammar is compiled once.
 
     Raises:
         ConstraintError: The constraint's grammar is invalid.

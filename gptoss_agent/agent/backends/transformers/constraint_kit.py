@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from gptoss_agent.agent.harmony.codec import HarmonyCodec
 
+_RECIPIENT = re.compile(r"\bto=([^\s<]+)")
 _WORDS = ("city", "unit", "count", "name", "mode", "tags", "limit", "query", "level",
           "items", "owner", "flag", "depth", "kind")
 
@@ -78,11 +80,9 @@ class Message:
 
     @property
     def recipient(self) -> str | None:
-        """What follows ``to=`` in the header, if anything."""
-        for word in self.header.split():
-            if word.startswith("to="):
-                return word[3:]
-        return None
+        """What follows ``to=`` in the header (up to a space or ``<|constrain|>``)."""
+        found = _RECIPIENT.search(self.header)
+        return found.group(1) if found else None
 
 
 def last_message(tokens: Sequence[int], codec: HarmonyCodec,

@@ -11,7 +11,7 @@ completions a constraint allows after ``<|start|>assistant`` (see
     final: <|channel|> "final" <|message|> TEXT <|return|>      (or JSON of final_schema)
     call_0: <|channel|> ("commentary") " to=functions.f" content_type? <|message|> args_0 <|call|>
     args_0: %json {...}                                  (or TEXT: freeform / not strict)
-    content_type: " " <|constrain|> "json" | " json" | " code"
+    content_type: " "? <|constrain|> "json" | " json" | " code"
 
 Special tokens are named (``<|channel|>``): llguidance matches them as tokens, never as
 text, so free text can never contain one, and the only terminators are ``<|call|>`` and
@@ -42,7 +42,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
-from gptoss_agent.agent.backends.constraint import CallTarget, DecodingConstraint
+from gptoss_agent.agent.backends.constraint import TOOL_CHOICES, CallTarget, DecodingConstraint
 from gptoss_agent.agent.backends.errors import BackendError
 
 JSON_WHITESPACE = r"[\x20\x0A\x0D\x09]{1,20}"
@@ -92,7 +92,7 @@ def harmony_grammar(constraint: DecodingConstraint) -> str:
     for index, target in enumerate(targets):
         lines.extend(_call_rules(index, target))
     lines += [
-        'json_type: " " <|constrain|> "json" | " json"',
+        'json_type: " "? <|constrain|> "json" | " json"',
         'content_type: json_type | " code"',
         "TEXT: /(?s:.*)/",
     ]
@@ -101,7 +101,7 @@ def harmony_grammar(constraint: DecodingConstraint) -> str:
 
 def _named(constraint: DecodingConstraint) -> bool:
     """Whether ``tool_choice`` names one recipient."""
-    return constraint.tool_choice not in ("auto", "required", "none")
+    return constraint.tool_choice not in TOOL_CHOICES
 
 
 def _targets(constraint: DecodingConstraint) -> list[CallTarget]:

@@ -217,7 +217,7 @@ class ModelRunner:
                     self._layout = self._mask_layout()
                 guide.fill(self._layout)
 
-    def _mask_layout(self) -> Any:
+    def _mask_layout(self) -> MaskLayout:
         """How llguidance's masks line up with this model's logits."""
         if self.head is not None:
             return MaskLayout(len(self.head.token_ids), token_ids=self.head.token_ids)

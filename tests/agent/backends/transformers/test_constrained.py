@@ -30,7 +30,7 @@ from tests.agent.backends.transformers.helpers import load, need_llguidance
 
 PYTHON = CallTarget("python", channels=("analysis", "commentary"), freeform=True)
 NOTE = CallTarget("functions.note")
-BUDGET = 400
+BUDGET = 1200
 
 
 @pytest.fixture(scope="module")
@@ -156,24 +156,31 @@ async def test_a_final_schema_answer_parses_and_validates(backend: Any,
 
 async def test_constrained_and_free_sessions_share_a_batch(chatty_dir: Path, backend: Any,
                                                            codec: HarmonyCodec) -> None:
+    """Free rows decode as they would alone (greedy: exact); constrained rows match."""
+    schema = random_schema(random.Random(9))
+    constraint = DecodingConstraint(calls=(CallTarget("functions.f", schema=schema),),
+                                    tool_choice="required")
+
+    async def free(seed: int, on: Any) -> list[int]:
+        request = GenerationRequest(
+            prompt=prompt(codec, seed), stop_tokens=codec.assistant_stop_tokens,
+            sampling=SamplingParams(temperature=0.0, max_tokens=64), session_id=f"f{seed}")
+        return [token async for token in on.generate(request)]
+
+    jobs = [free(seed, backend) if seed % 2 == 0 else
+            sample(backend, codec, prompt(codec, seed), seed, constraint)
+            for seed in range(8)]
+    together = await asyncio.gather(*jobs)
     lone = load(chatty_dir, decode_batch=1)
     try:
-        schema = random_schema(random.Random(9))
-        constraint = DecodingConstraint(calls=(CallTarget("functions.f", schema=schema),),
-                                        tool_choice="required")
-        jobs = [sample(backend, codec, prompt(codec, seed), seed,
-                       constraint if seed % 2 else None) for seed in range(6)]
-        together = await asyncio.gather(*jobs)
-        alone = [await sample(lone, codec, prompt(codec, seed), seed,
-                              constraint if seed % 2 else None) for seed in range(6)]
+        alone = [await free(seed, lone) for seed in range(0, 8, 2)]
     finally:
         await lone.aclose()
-    assert together == alone
-    for seed, tokens in enumerate(together):
+    assert together[0::2] == alone
+    for tokens in together[1::2]:
         message = last_message(tokens, codec)
-        if seed % 2:
-            assert message.recipient == "functions.f"
-            assert arguments_valid(message.body, schema)
+        assert message.recipient == "functions.f" and message.stop == codec.special.call
+        assert arguments_valid(message.body, schema)
     assert backend.counters.batched_decode_steps > 0
 
 
@@ -215,8 +222,8 @@ async def test_a_dead_end_fails_its_own_session_only(chatty_dir: Path,
 
     base = load(chatty_dir)
     # Enough to write the headers, nothing to open a JSON object with.
-    words = "analysis commentary final assistant to=functions.f x y z"
-    allowed = sorted({*codec.encode_text(words), *codec.encode_text(" to=functions.f"),
+    pieces = ("analysis", "commentary", "final", "assistant", " to=functions.f", " x y z")
+    allowed = sorted({*(t for piece in pieces for t in codec.encode_text(piece)),
                       *range(199_998, 201_088)})
     narrow = TransformersBackend(base.model, TransformersBackendConfig(model=""),
                                  allowed_ids=allowed)
@@ -229,6 +236,7 @@ async def test_a_dead_end_fails_its_own_session_only(chatty_dir: Path,
             sample(narrow, codec, prompt(codec, 2), 2), return_exceptions=True)
         assert isinstance(stuck, ConstraintError) and isinstance(stuck, BackendError)
         assert "allows no token this model can produce" in str(stuck)
+        assert narrow.last_stats("s1-True").sampled_tokens > 8  # it got as far as the call
         assert isinstance(free, list) and free
         # The stuck session's cache is still consistent: its next turn runs.
         again = await sample(narrow, codec, prompt(codec, 1), 1)
@@ -261,3 +269,36 @@ async def test_without_llguidance_a_constraint_is_ignored_with_one_warning(
         "llguidance is not installed: decoding constraints are ignored "
         "(pip install 'gptoss-agent[transformers]')") == 1
     assert not backend.constrains
+
+
+async def test_the_agent_gets_strict_calls_and_typed_output_from_a_random_model(
+        backend: Any, codec: HarmonyCodec) -> None:
+    """Through the whole loop, with random weights: tool_choice required gives a strict
+    call whose arguments the tool accepts, and an output type gives a valid answer."""
+    import jsonschema
+
+    from gptoss_agent import Agent, LoopLimits, SamplingParams, StopReason, function_tool
+
+    seen: list[dict[str, Any]] = []
+
+    @function_tool(strict=True)
+    def note(text: str, count: int) -> str:
+        """Write a note."""
+        seen.append({"text": text, "count": count})
+        return "noted"
+
+    sampling = SamplingParams(temperature=1.0, max_tokens=BUDGET, seed=3)
+    calling = Agent(model=backend, tools=[note], codec=codec, conversation_start_date="",
+                    sampling=sampling, limits=LoopLimits(max_generations=1),
+                    tool_choice="required")
+    called = await calling.run("Take a note.")
+    assert called.stop_reason is StopReason.MAX_GENERATIONS  # one generation: the call
+    assert called.tool_calls == 1 and called.tool_errors == 0 and len(seen) == 1
+
+    schema = random_schema(random.Random(11))
+    answering = Agent(model=backend, codec=codec, conversation_start_date="",
+                      sampling=sampling, limits=LoopLimits(max_generations=2),
+                      output_type=schema)
+    answered = await answering.run("Answer in the format.")
+    assert answered.stop_reason is StopReason.FINAL, (answered.error, answered.incidents)
+    jsonschema.validate(answered.output, schema)

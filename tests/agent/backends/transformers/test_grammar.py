@@ -13,6 +13,7 @@ import pytest
 
 from gptoss_agent.agent.backends.constraint import CallTarget, DecodingConstraint
 from gptoss_agent.agent.harmony.codec import HarmonyCodec
+from tests.agent.backends.conftest import need_torch
 from tests.agent.backends.transformers.helpers import need_llguidance
 
 WEATHER = {"type": "object", "properties": {"city": {"type": "string"},
@@ -191,3 +192,30 @@ def test_the_tokenizer_knows_every_harmony_special_token(codec: HarmonyCodec) ->
         assert tokenizer.is_special_token(token)
     assert tokenizer.decode_bytes(codec.encode_text("héllo wörld")) == "héllo wörld".encode()
     assert harmony_tokenizer() is tokenizer  # built once per process
+
+
+def test_a_guide_fails_clearly(codec: HarmonyCodec) -> None:
+    need_llguidance()
+    need_torch()
+    import torch
+
+    from gptoss_agent.agent.backends.transformers.constrained import MaskLayout, new_guide
+    from gptoss_agent.agent.backends.transformers.grammar import ConstraintError
+
+    guide = new_guide(AUTO)
+    with pytest.raises(ConstraintError, match=r"token \d+ breaks the decoding constraint"):
+        guide.accept(codec.encode_text("hello")[0])  # a completion starts with <|channel|>
+
+    class Broken(MaskLayout):
+        def allowed(self, mask: Any) -> Any:
+            raise RuntimeError("mask buffer gone")
+
+    failing = new_guide(AUTO)
+    failing.fill(Broken(201_088))
+    with pytest.raises(ConstraintError, match="failed after 0 tokens: mask buffer gone"):
+        failing.restrict(torch.zeros(201_088))
+
+    fine = new_guide(AUTO)
+    fine.fill(MaskLayout(201_088))
+    allowed = torch.isfinite(fine.restrict(torch.zeros(201_088))).nonzero().flatten().tolist()
+    assert allowed == [codec.special.channel]  # every completion opens a channel
