@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from gptoss_agent.tools.browser import BrowserTool
     from gptoss_agent.tools.errors import ToolError
     from gptoss_agent.tools.function import FunctionTool, function_tool
+    from gptoss_agent.tools.mcp import MCPServer, MCPServerConfig
     from gptoss_agent.tools.python_tool import PythonTool
 
 _EVENTS = ("Event", "FinalAnswer", "IncidentRaised", "MessageRecorded", "Preamble",
@@ -71,6 +72,8 @@ _LAZY: dict[str, str] = {
     "function_tool": "gptoss_agent.tools.function",
     "PythonTool": "gptoss_agent.tools.python_tool",
     "BrowserTool": "gptoss_agent.tools.browser",
+    "MCPServer": "gptoss_agent.tools.mcp",
+    "MCPServerConfig": "gptoss_agent.tools.mcp",
     "AgentError": "gptoss_agent.agent.errors",
     "BackendError": "gptoss_agent.agent.backends.errors",
     "ToolError": "gptoss_agent.tools.errors",
@@ -80,11 +83,12 @@ _LAZY: dict[str, str] = {
 
 __all__ = ["Agent", "AgentError", "AgentSession", "AnalysisPolicy", "ApprovalPolicy",
     "BackendError", "BrowserTool", "ChatMessage", "Event", "FinalAnswer", "FunctionTool",
-    "Incident", "IncidentRaised", "LoopLimits", "MessageRecorded", "ModelBackend", "Preamble",
-    "PreambleDelta", "PythonTool", "ReasoningDelta", "RunFinished", "RunResult",
-    "SamplingParams", "SandboxError", "ScriptedBackend", "ServerBackend", "StopReason",
-    "TextDelta", "ToolCallFinished", "ToolCallStarted", "ToolError", "TransformersBackend",
-    "Usage", "UsageUpdated", "function_tool"]
+    "Incident", "IncidentRaised", "LoopLimits", "MCPServer", "MCPServerConfig",
+    "MessageRecorded", "ModelBackend", "Preamble", "PreambleDelta", "PythonTool",
+    "ReasoningDelta", "RunFinished", "RunResult", "SamplingParams", "SandboxError",
+    "ScriptedBackend", "ServerBackend", "StopReason", "TextDelta", "ToolCallFinished",
+    "ToolCallStarted", "ToolError", "TransformersBackend", "Usage", "UsageUpdated",
+    "function_tool"]
 
 
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY)

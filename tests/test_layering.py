@@ -103,6 +103,8 @@ def test_heavy_libraries_are_imported_at_module_level_only_by_their_owners() -> 
         "torch": ("agent/backends/transformers/", "agent/finetune/"),
         "transformers": ("agent/backends/transformers/", "agent/finetune/"),
         "peft": ("agent/finetune/",),
+        "mcp": ("tools/mcp/",),
+        "mcp_types": ("tools/mcp/",),
     }
     found = [hit for library, allowed in owners.items()
              for part in ("agent", "tools", "sandbox")
@@ -113,7 +115,7 @@ def test_heavy_libraries_are_imported_at_module_level_only_by_their_owners() -> 
 def test_importing_the_packages_stays_cheap() -> None:
     code = ("import sys, gptoss_agent, gptoss_agent.agent.backends, gptoss_agent.tools, "
             "gptoss_agent.sandbox, gptoss_agent.agent.cli.entry\n"
-            "heavy = ('torch', 'transformers', 'docker', 'playwright', 'httpx')\n"
+            "heavy = ('torch', 'transformers', 'docker', 'playwright', 'httpx', 'mcp')\n"
             "print([m for m in heavy if m in sys.modules])")
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                                check=True)

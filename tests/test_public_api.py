@@ -10,7 +10,7 @@ import pytest
 
 import gptoss_agent
 
-FACE = ("Agent", "function_tool", "PythonTool", "BrowserTool", "ScriptedBackend",
+FACE = ("Agent", "function_tool", "PythonTool", "BrowserTool", "MCPServer", "ScriptedBackend",
         "TransformersBackend", "ServerBackend", "LoopLimits", "SamplingParams", "RunResult",
         "StopReason", "RunFinished", "FinalAnswer", "ToolCallStarted", "AgentError")
 

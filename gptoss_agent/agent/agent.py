@@ -111,6 +111,7 @@ class Agent:
         self.analysis_policy = AnalysisPolicy(analysis_policy)
         self.approval = approval or ApprovalPolicy()
         self.codec = codec or load_codec()
+        self.registry.check_names()  # clashes across tool groups, reported at start
         self.output = output_spec(output_type) if output_type is not None else None
         self.tool_choice = normalise_choice(tool_choice, self.registry)
         self.strict = strict

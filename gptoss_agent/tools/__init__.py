@@ -16,6 +16,7 @@ from gptoss_agent.tools.base import (
     Tool,
     ToolCall,
     ToolContext,
+    ToolGroup,
     ToolResult,
 )
 from gptoss_agent.tools.errors import ToolError, ToolRegistrationError, ToolUnavailableError
@@ -27,12 +28,31 @@ _WHERE = {
     "PythonTool": "gptoss_agent.tools.python_tool",
     "BrowserTool": "gptoss_agent.tools.browser",
     "CodingToolkit": "gptoss_agent.tools.coding",
+    "MCPServer": "gptoss_agent.tools.mcp",
+    "MCPServerConfig": "gptoss_agent.tools.mcp",
 }
 
 __all__ = [
-    "BrowserTool", "CodingToolkit", "FinalReviewer", "FunctionSpec", "FunctionTool",
-    "NamespaceSpec", "PythonTool", "SessionScopedTool", "StatefulTool", "Tool", "ToolCall",
-    "ToolContext", "ToolError", "ToolRegistrationError", "ToolRegistry", "ToolResult",
-    "ToolUnavailableError", "function_tool",
+    "BrowserTool",
+    "CodingToolkit",
+    "FinalReviewer",
+    "FunctionSpec",
+    "FunctionTool",
+    "MCPServer",
+    "MCPServerConfig",
+    "NamespaceSpec",
+    "PythonTool",
+    "SessionScopedTool",
+    "StatefulTool",
+    "Tool",
+    "ToolCall",
+    "ToolContext",
+    "ToolError",
+    "ToolGroup",
+    "ToolRegistrationError",
+    "ToolRegistry",
+    "ToolResult",
+    "ToolUnavailableError",
+    "function_tool",
 ]
 __getattr__, __dir__ = lazy_exports(__name__, _WHERE)

@@ -103,6 +103,10 @@ def build_tools(settings: TaskSettings) -> TaskTools:
     if settings.browser is not None:
         tools.append(_browser_tool(settings.browser))
     tools.extend(build_function_tool(settings.base_dir, entry) for entry in settings.functions)
+    if settings.mcp:
+        from gptoss_agent.tools.mcp import MCPServer
+
+        tools.extend(MCPServer(config) for config in settings.mcp)
     return TaskTools(tuple(tools), python, coding)
 
 

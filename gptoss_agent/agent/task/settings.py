@@ -13,6 +13,8 @@ the config fields they set.
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +30,7 @@ from gptoss_agent.agent.task.load import TaskFile, TaskFileError
 from gptoss_agent.sandbox.config import SandboxConfig
 from gptoss_agent.sandbox.limits import SandboxLimits
 from gptoss_agent.tools.browser.config import BrowserConfig
+from gptoss_agent.tools.mcp.config import MCPServerConfig
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,7 @@ class TaskSettings:
     browser: BrowserSettings | None = None
     coding: CodingSettings | None = None
     functions: tuple[FunctionEntry, ...] = ()
+    mcp: tuple[MCPServerConfig, ...] = ()
     approval: tuple[str, ...] = ()
     analysis_policy: AnalysisPolicy = AnalysisPolicy.PER_TURN
     conversation_start_date: str | None = None
@@ -179,6 +183,7 @@ def task_settings(task: TaskFile) -> TaskSettings:
             python=_python(task, tools.get("python"), coding),
             browser=_browser(task, tools.get("browser")), coding=coding,
             functions=tuple(_function(task, spec) for spec in tools.get("functions", [])),
+            mcp=tuple(_mcp(task, name, spec) for name, spec in tools.get("mcp", {}).items()),
             approval=tuple(data.get("approval", [])),
             analysis_policy=AnalysisPolicy(data.get("analysis_policy", "per_turn")),
             conversation_start_date=_start_date(data.get("conversation_start_date")),
@@ -281,6 +286,44 @@ def _function(task: TaskFile, spec: Mapping[str, Any]) -> FunctionEntry:
         function=spec.get("function"), name=spec.get("name"),
         description=spec.get("description"), schema=spec.get("schema"),
         timeout_s=spec.get("timeout_s"), strict=spec.get("strict"))
+
+
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _expanded(task: TaskFile, where: str, values: Mapping[str, str]) -> dict[str, str]:
+    """``${VAR}`` in MCP ``env`` and ``headers`` values, from the environment."""
+    def one(match: re.Match[str]) -> str:
+        value = os.environ.get(match.group(1))
+        if value is None:
+            raise TaskFileError(f"{task.path}: {where} names ${{{match.group(1)}}}, which "
+                                "is not set")
+        return value
+
+    return {key: _VARIABLE.sub(one, str(value)) for key, value in values.items()}
+
+
+def _mcp(task: TaskFile, name: str, spec: Mapping[str, Any]) -> MCPServerConfig:
+    """One ``tools.mcp`` entry (the ``mcpServers`` shape) as a server config."""
+    where = f"tools.mcp.{name}"
+    if ("command" in spec) == ("url" in spec):
+        raise TaskFileError(f"{task.path}: {where}: give either command (a stdio server) "
+                            "or url (Streamable HTTP)")
+    options: dict[str, Any] = {"prefixed": not spec.get("namespace", False)}
+    if "timeout_s" in spec:
+        options["timeout_s"] = float(spec["timeout_s"])
+    if "command" in spec:
+        options.update(command=spec["command"], args=tuple(spec.get("args", ())),
+                       env=_expanded(task, f"{where}.env", spec.get("env", {})))
+        if "cwd" in spec:
+            options["cwd"] = str(task.resolve(spec["cwd"]))
+    else:
+        options.update(url=spec["url"],
+                       headers=_expanded(task, f"{where}.headers", spec.get("headers", {})))
+    try:
+        return MCPServerConfig(name, **options)
+    except ValueError as exc:
+        raise TaskFileError(f"{task.path}: {where}: {exc}") from exc
 
 
 def _output_schema(task: TaskFile, value: Any) -> Mapping[str, Any] | None:

@@ -1,4 +1,4 @@
-"""One live connection to an MCP server, held open by one task on the MCP loop.
+"""One live connection to an MCP server, held open by one task of the loop it lives on.
 
 The SDK's ``Client`` is an async context manager whose task groups must be entered and
 left by the same task, so a :class:`Connection` runs a *holder* task that enters the
@@ -92,13 +92,20 @@ def _leaf(exc: BaseException) -> BaseException:
     return exc
 
 
+def _annotations(tool: Any) -> dict[str, Any]:
+    annotations = getattr(tool, "annotations", None)
+    if annotations is None:
+        return {}
+    return dict(annotations.model_dump(by_alias=True, exclude_none=True, mode="json"))
+
+
 class Connection:
     """One session with one server process (or HTTP endpoint).
 
     Args:
         config: The server.
-        on_tools_changed: Called (on the MCP loop) when the server says its tools changed.
-        on_lost: Called once (on the MCP loop) when the connection ends without
+        on_tools_changed: Called (on its loop) when the server says its tools changed.
+        on_lost: Called once (on its loop) when the connection ends without
             :meth:`close` having been asked for.
     """
 
@@ -222,7 +229,7 @@ class Connection:
             if cursor is None:
                 break
         return [RemoteTool(tool.name, tool.description or tool.title or "",
-                           dict(tool.input_schema)) for tool in tools]
+                           dict(tool.input_schema), _annotations(tool)) for tool in tools]
 
     async def call_tool(self, name: str, arguments: dict[str, Any],
                         timeout_s: float) -> types.CallToolResult:

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 from gptoss_agent.tools.mcp.config import MCPServerConfig
 from gptoss_agent.tools.mcp.errors import MCPServerError
+from gptoss_agent.tools.mcp.listing import Listing
 from gptoss_agent.tools.mcp.runner import LoopThread, shared_loop
 from gptoss_agent.tools.mcp.supervisor import Supervisor
 
@@ -69,6 +70,7 @@ class Homes:
         self._home: Home | None = None
         self._lock = threading.Lock()
         self.closed = False
+        self.kept: Listing | None = None  # the last listing, still shown once closed
 
     @property
     def supervisor(self) -> Supervisor | None:
@@ -149,6 +151,7 @@ class Homes:
             home, self._home = self._home, None
         if home is None:
             return
+        self.kept = home.supervisor.listing
         if home.thread is not None and home.exit_key is not None:
             home.thread.forget(home.exit_key)
         if home.loop.is_closed():

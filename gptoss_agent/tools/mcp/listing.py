@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -37,11 +37,14 @@ class RemoteTool:
         name: Its MCP name (what ``tools/call`` is sent with).
         description: Its description (or title), possibly empty.
         input_schema: The JSON schema of its arguments object.
+        annotations: Its MCP annotations, camelCase as on the wire (``readOnlyHint``,
+            ``destructiveHint``, ``idempotentHint``, ``openWorldHint``, ``title``).
     """
 
     name: str
     description: str
     input_schema: Mapping[str, Any]
+    annotations: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
 
 _TOP_KEYS = frozenset({"type", "properties", "required", "additionalProperties", "title",

@@ -1,12 +1,13 @@
-"""The event loop, on its own thread, that every MCP connection of the process lives on.
+"""The event loop, on its own thread, where MCP connections live when no caller loop will do.
 
 An MCP connection is a task group holding a child process (or an HTTP client) open, and
-the SDK ties it to the event loop that opened it. The agent, though, may run each turn
-in a fresh loop (``Agent.run_sync`` calls ``asyncio.run``), and builds its prompt (reading
-each tool's ``spec``) from synchronous code. So connections live on this one long-lived
-loop: callers in any loop await them through :meth:`LoopThread.run`, synchronous code
-blocks on :meth:`LoopThread.wait`, and at interpreter exit every connection still open
-is closed, so no server process outlives us.
+the SDK ties it to the event loop that opened it. The agent, though, builds its prompt
+(reading each tool's ``spec``) from synchronous code, and may run each turn in a fresh
+loop (``Agent.run_sync`` calls ``asyncio.run``). A connection first needed from plain
+code, or whose loop has closed, lives on this one long-lived loop instead (see
+:mod:`.home`): callers in any loop await it through :meth:`LoopThread.run`, synchronous
+code blocks on :meth:`LoopThread.wait`, and at interpreter exit every connection still
+open here is closed, so no server process outlives us.
 """
 
 from __future__ import annotations

@@ -23,8 +23,11 @@ the server itself are handled by :mod:`.supervisor`.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import weakref
 from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
 
 from gptoss_agent.tools.base import NamespaceSpec, ToolCall, ToolContext, ToolResult
 from gptoss_agent.tools.json_args import ArgumentsError
@@ -82,6 +85,8 @@ class MCPServer:
         await self._homes.run(Supervisor.start)
 
     def _listing(self) -> Listing:
+        if self._homes.kept is not None:
+            return self._homes.kept  # closed: the last listing is still shown
         supervisor = self._homes.supervisor
         if supervisor is not None:
             if supervisor.listing is not None:
@@ -111,6 +116,15 @@ class MCPServer:
     def collisions(self) -> tuple[str, ...]:
         """One sentence per clash of safe names (settled with a numbered suffix)."""
         return self._listing().collisions
+
+    def annotations(self, name: str) -> Mapping[str, Any]:
+        """The MCP annotations of the tool shown as ``name`` (``{}`` if unknown).
+
+        Keys are as on the wire: ``readOnlyHint``, ``destructiveHint``,
+        ``idempotentHint``, ``openWorldHint``, ``title``; approval rules may use them.
+        """
+        tool = self._listing().tools.get(name)
+        return tool.remote.annotations if tool is not None else {}
 
     @property
     def tools_revision(self) -> int:
@@ -168,13 +182,18 @@ class MCPServer:
         try:
             arguments = tool.parse(call.arguments)
         except ArgumentsError as exc:
-            return ToolResult.invalid(f"Error: {exc}", kind=exc.kind)
+            return self._tagged(ToolResult.invalid(f"Error: {exc}", kind=exc.kind), tool)
         deadline = self._deadline(context)
         outcome = await self._homes.run(lambda s: s.call(tool, arguments, deadline, shown))
         if isinstance(outcome, ToolResult):
-            return outcome
+            return self._tagged(outcome, tool)
         return to_tool_result(outcome, server=self.name, tool=tool.remote.name,
                               limit=self.config.max_result_bytes)
+
+    def _tagged(self, result: ToolResult, tool: ListedTool) -> ToolResult:
+        """``result`` with the server and the tool's MCP name in its metadata."""
+        metadata = {**result.metadata, "mcp_server": self.name, "mcp_tool": tool.remote.name}
+        return dataclasses.replace(result, metadata=MappingProxyType(metadata))
 
     async def close_session(self, session_id: str) -> None:
         """Nothing to free: one connection serves every session."""

@@ -1,13 +1,14 @@
 """Keeping one MCP server usable: starting it, restarting it once, and its tool listing.
 
-Everything here runs on the MCP loop (:mod:`.runner`). The rules:
+Everything here runs on the event loop the server lives on (see :mod:`.home`). The rules:
 
 - The first start gets two attempts; if both fail the server is unavailable
   (:class:`~.errors.MCPServerError`, which ends the run: the model cannot fix it).
 - When the connection is lost (the process exited, mid-call or while idle; the endpoint
   vanished; the server hung), the old process is stopped and the server is restarted
-  once, before the next call runs. A restart that fails, or a restarted server that is
-  lost again before it answered one call, makes the server unavailable.
+  once, right away (a call made meanwhile waits for it). A restart that fails, or a
+  restarted server that is lost again before it answered one call, makes the server
+  unavailable.
 - A call that times out leaves the connection in doubt: the server is asked for its tool
   list (a cheap request) before the next call; a server that cannot answer that is hung,
   and is stopped and restarted like a crashed one.
@@ -184,6 +185,8 @@ class Supervisor:
         self._lost(conn)
         if self._failure is not None:
             raise self._failure
+        if self._closed:
+            raise MCPServerError(f"MCP server {self.config.name!r} was closed during the call")
         stderr = conn.stderr_tail(since=mark)
         said = f" It wrote to stderr:\n{stderr}\n" if stderr else " "
         return ToolResult.error(

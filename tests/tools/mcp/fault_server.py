@@ -1,10 +1,13 @@
 """An MCP server built with the SDK for the client's fault tests, run as a child process.
 
-Usage: ``python fault_server.py [--http] [--refuse-start-if FILE]``. Over stdio by default;
-with ``--http`` it serves Streamable HTTP on a free port of 127.0.0.1 and prints that port
-on its first stdout line once the socket listens (the test reads it: no polling).
-``--refuse-start-if FILE`` makes it exit at once, with a message on stderr, when FILE
-exists (a server whose restart fails).
+Usage: ``python fault_server.py [--http] [--refuse-start-if FILE] [--linger]``.
+
+Over stdio by default; with ``--http`` it serves Streamable HTTP on a free port of
+127.0.0.1 and prints that port on its first stdout line once the socket listens (the
+test reads it: no polling). ``--refuse-start-if FILE`` makes it exit at once, with a
+message on stderr, when FILE exists (a server whose restart fails). ``--linger`` keeps
+it running a minute after its stdin closes, so only a signal stops it in time (a server
+that ignores the end of input).
 """
 
 from __future__ import annotations
@@ -139,6 +142,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--http", action="store_true")
     parser.add_argument("--refuse-start-if", type=Path)
+    parser.add_argument("--linger", action="store_true",
+                        help="stay a minute after stdin closes (only a signal stops it)")
     args = parser.parse_args()
     MARKER = args.refuse_start_if
     if MARKER is not None and MARKER.exists():
@@ -148,6 +153,8 @@ def main() -> None:
         asyncio.run(serve_http())
     else:
         server.run()
+    if args.linger:
+        time.sleep(60)
 
 
 if __name__ == "__main__":

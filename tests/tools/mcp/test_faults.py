@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -219,6 +220,9 @@ async def test_closing_stops_the_process(fault_args: dict[str, Any]) -> None:
     assert not alive(pid)
     with pytest.raises(MCPServerError, match="closed"):
         await call(server, "pid")
+    assert server.spec.function("pid") is not None  # what it offered can still be shown
+    with pytest.raises(MCPServerError, match="closed"):
+        await server.start()
 
 
 def test_a_server_whose_loop_closed_moves_to_the_loop_thread(fault_args: dict[str, Any]) -> None:
@@ -239,3 +243,38 @@ def test_a_server_whose_loop_closed_moves_to_the_loop_thread(fault_args: dict[st
     assert third == second
     asyncio.run(server.aclose())
     assert not alive(second)
+
+
+async def test_concurrent_calls_share_one_connection(servers: Make,
+                                                     fault_args: dict[str, Any]) -> None:
+    server = servers(**fault_args)
+    texts = [f"call {index}" for index in range(12)]
+    results = await asyncio.gather(*(call(server, "echo", json.dumps({"text": text}))
+                                     for text in texts))
+    assert [result.text for result in results] == texts
+    pids = {(await call(server, "pid")).text for _ in range(3)}
+    assert len(pids) == 1
+
+
+@pytest.mark.parametrize("first_use", ["spec", "start"])
+def test_a_server_left_open_is_stopped_when_python_exits(first_use: str,
+                                                         fault_args: dict[str, Any]) -> None:
+    use = ("server.spec" if first_use == "spec"
+           else "asyncio.run(server.start())")  # the loop thread, or a loop that then ends
+    script = (
+        "import asyncio, os, sys\n"
+        "from gptoss_agent.tools.mcp import MCPServer, MCPServerConfig\n"
+        f"server = MCPServer(MCPServerConfig('faults', command={sys.executable!r}, "
+        f"args={[*fault_args['args'], '--linger']!r}))\n"
+        f"{use}\n"
+        "kids = [p for p in os.listdir('/proc') if p.isdigit() and "
+        "open(f'/proc/{p}/stat').read().rsplit(')', 1)[1].split()[1] == str(os.getpid())]\n"
+        "print(' '.join(kids), flush=True)\n"
+    )  # and exits without closing the server
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, check=True)
+    pids = [int(pid) for pid in done.stdout.split()]
+    if first_use == "start":
+        assert pids == []  # the end of its loop stopped it already
+        return
+    assert len(pids) == 1 and not alive(pids[0])  # stopped at exit, not by the end of stdin

@@ -91,3 +91,22 @@ def test_bad_json_is_an_invalid_json_error() -> None:
     assert caught.value.kind == "invalid_json"
     with pytest.raises(ArgumentsError, match="'x' is a required property"):
         tool.parse("")
+
+
+def test_the_quick_check_only_accepts_what_the_full_validator_accepts() -> None:
+    from gptoss_agent.tools.mcp.listing import quick_check
+
+    schema = {"type": "object", "properties": {"n": {"type": "integer", "title": "N"},
+                                               "s": {"type": "string"}},
+              "required": ["n"], "additionalProperties": False}
+    quick = quick_check(schema)
+    assert quick is not None and quick({"n": 1, "s": "x"})
+    assert not quick({"n": True}) and not quick({"n": 1.0}) and not quick({"s": "x"})
+    assert not quick({"n": 1, "extra": 2})
+    assert quick_check({"type": "object", "properties": {"m": {"enum": ["a"]}}}) is None
+    [tool] = Listing.build("s", "", [RemoteTool("t", "", schema)], 1).tools.values()
+    with pytest.raises(ArgumentsError, match="True is not of type 'integer'"):
+        tool.parse('{"n": true}')
+    assert tool.parse('{"n": 1.0}') == {"n": 1.0}  # JSON Schema's integer: the full check
+    with pytest.raises(ArgumentsError, match="Additional properties"):
+        tool.parse('{"n": 1, "extra": 2}')

@@ -51,6 +51,8 @@ async def test_git_server_shows_an_untracked_file(servers: Make, tmp_path: Path)
     status = await call(server, "git_status", arguments)
     assert not status.is_error
     assert "Untracked files" in status.text and "notes.txt" in status.text
+    assert server.annotations("git_status")["readOnlyHint"] is True
+    assert server.annotations("git_commit")["readOnlyHint"] is False
     missing = await call(server, "git_status", "{}")
     assert missing.invalid_call and "'repo_path' is a required property" in missing.text
 
