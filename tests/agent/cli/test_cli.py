@@ -60,7 +60,7 @@ GOOD_MODEL = """model:
          "task.yaml:6: budgets.max_generations: expected a number >= 1, got 0"),
         (GOOD_MODEL + "prompt: hi\ntools:\n  functionz: []\n",
          "task.yaml:6: tools.functionz: unknown key; expected one of: "
-         "browser, coding, functions, python"),
+         "browser, coding, functions, mcp, python"),
         (GOOD_MODEL + "prompt: 5\n", "task.yaml:4: prompt: expected a string, got 5"),
         (GOOD_MODEL, "(top level): 'prompt' is required"),
         ("model:\n  backend: llama\nprompt: hi\n",
