@@ -54,7 +54,7 @@ class OutputSpec:
         Raises:
             OutputError: The answer is not JSON, breaks the schema, or does not convert.
         """
-        value = _parse(text)
+        value = parse_answer(text)
         validator = jsonschema.Draft202012Validator(
             dict(self.schema), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
         errors = sorted(validator.iter_errors(value), key=lambda e: list(map(str, e.path)))
@@ -71,7 +71,12 @@ class OutputSpec:
                               f"{exc}") from exc
 
 
-def _parse(text: str) -> Any:
+def parse_answer(text: str) -> Any:
+    """The JSON a final answer holds (inside a code fence or not).
+
+    Raises:
+        OutputError: The answer is empty or not JSON.
+    """
     stripped = text.strip()
     fenced = _FENCE.match(stripped)
     if fenced:

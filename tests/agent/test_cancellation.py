@@ -4,7 +4,9 @@ transcript, lets the cancellation propagate, and the session goes on afterwards.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,6 +21,29 @@ from gptoss_agent.tools.function import function_tool
 CALL_SLOW = ("<|channel|>commentary to=functions.slow <|constrain|>json"
              "<|message|>{}<|call|>")
 FINAL = "<|channel|>final<|message|>Done.<|return|>"
+
+
+class StallAfter(ScriptedBackend):
+    """Samples ``text``, then never finishes (a stalled model, or a stream left open)."""
+
+    def __init__(self, text: str, codec: HarmonyCodec) -> None:
+        super().__init__([], codec=codec)
+        self.codec, self.text, self.sampled = codec, text, asyncio.Event()
+
+    async def generate(self, request):  # type: ignore[no-untyped-def]
+        for token in self.codec.encode_with_special(self.text):
+            yield token
+        self.sampled.set()
+        await asyncio.Event().wait()
+
+
+async def cancel_when(reached: asyncio.Event, work: Coroutine[Any, Any, Any]) -> None:
+    """Start ``work``, cancel it once ``reached`` is set, and see the cancellation out."""
+    task = asyncio.create_task(work)
+    await reached.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
 
 
 def slow_tool(entered: asyncio.Event) -> object:
@@ -40,11 +65,7 @@ async def test_cancelling_a_run_mid_call_records_it_and_the_session_goes_on(
     events: list[Event] = []
     path = tmp_path / "run.jsonl"
     async with agent.session("s", transcript=TranscriptWriter(path)) as session:
-        task = asyncio.create_task(session.send("go", on_event=events.append))
-        await entered.wait()
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+        await cancel_when(entered, session.send("go", on_event=events.append))
         finished = [e for e in events if isinstance(e, RunFinished)]
         assert [f.result.stop_reason for f in finished] == [StopReason.CANCELLED]
         tool_messages = [m for m in finished[0].result.new_messages if m.role == "tool"]
@@ -57,23 +78,11 @@ async def test_cancelling_a_run_mid_call_records_it_and_the_session_goes_on(
 
 
 async def test_cancelling_mid_generation_keeps_what_was_sampled(codec: HarmonyCodec) -> None:
-    sampled = asyncio.Event()
-
-    class Stalling(ScriptedBackend):
-        async def generate(self, request):  # type: ignore[no-untyped-def]
-            for token in codec.encode_with_special("<|channel|>analysis<|message|>thinking"):
-                yield token
-            sampled.set()
-            await asyncio.Event().wait()
-
-    agent = Agent(Stalling([], codec=codec), [], codec=codec, conversation_start_date="")
+    stalling = StallAfter("<|channel|>analysis<|message|>thinking", codec)
+    agent = Agent(stalling, [], codec=codec, conversation_start_date="")
     events: list[Event] = []
     async with agent.session("s") as session:
-        task = asyncio.create_task(session.send("go", on_event=events.append))
-        await sampled.wait()
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+        await cancel_when(stalling.sampled, session.send("go", on_event=events.append))
     result = next(e.result for e in events if isinstance(e, RunFinished))
     assert result.stop_reason is StopReason.CANCELLED
     assert result.usage.sampled_tokens > 0
@@ -87,11 +96,7 @@ async def test_a_cancelled_run_is_resumed_from_its_transcript(codec: HarmonyCode
     agent = Agent(ScriptedBackend([CALL_SLOW], codec=codec), [slow_tool(entered)],
                   codec=codec, conversation_start_date="")
     session = agent.session("s", transcript=TranscriptWriter(path))
-    task = asyncio.create_task(session.send("go"))
-    await entered.wait()
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
+    await cancel_when(entered, session.send("go"))
     await session.aclose()
     records = read_records(path)
     from gptoss_agent.agent.transcript import replay_conversation
@@ -121,11 +126,7 @@ async def test_a_call_waiting_for_approval_is_answered_when_cancelled(
                   approval=ApprovalPolicy.of(["functions.slow"], never))
     events: list[Event] = []
     async with agent.session("s") as session:
-        task = asyncio.create_task(session.send("go", on_event=events.append))
-        await asked.wait()
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+        await cancel_when(asked, session.send("go", on_event=events.append))
         result = next(e.result for e in events if isinstance(e, RunFinished))
         assert [m.role for m in result.new_messages] == ["user", "assistant", "tool"]
         assert "cancelled" in result.new_messages[-1].text
@@ -133,24 +134,12 @@ async def test_a_call_waiting_for_approval_is_answered_when_cancelled(
 
 async def test_a_sampled_call_is_answered_when_the_run_is_cancelled_before_it_runs(
         codec: HarmonyCodec) -> None:
-    sampled = asyncio.Event()
-
-    class OpenStream(ScriptedBackend):
-        async def generate(self, request):  # type: ignore[no-untyped-def]
-            for token in codec.encode_with_special(CALL_SLOW):
-                yield token
-            sampled.set()
-            await asyncio.Event().wait()  # a server stream left open after the stop
-
-    agent = Agent(OpenStream([], codec=codec), [slow_tool(asyncio.Event())], codec=codec,
+    stalling = StallAfter(CALL_SLOW, codec)
+    agent = Agent(stalling, [slow_tool(asyncio.Event())], codec=codec,
                   conversation_start_date="")
     events: list[Event] = []
     async with agent.session("s") as session:
-        task = asyncio.create_task(session.send("go", on_event=events.append))
-        await sampled.wait()
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+        await cancel_when(stalling.sampled, session.send("go", on_event=events.append))
     result = next(e.result for e in events if isinstance(e, RunFinished))
     tool = [m for m in result.new_messages if m.role == "tool"]
     assert len(tool) == 1 and "the call was not made" in tool[0].text
@@ -158,23 +147,11 @@ async def test_a_sampled_call_is_answered_when_the_run_is_cancelled_before_it_ru
 
 async def test_a_cut_off_answer_is_not_taken_as_the_answer_on_resume(
         codec: HarmonyCodec, tmp_path: Path) -> None:
-    sampled = asyncio.Event()
-
-    class CutOff(ScriptedBackend):
-        async def generate(self, request):  # type: ignore[no-untyped-def]
-            for token in codec.encode_with_special("<|channel|>final<|message|>It is 65"):
-                yield token
-            sampled.set()
-            await asyncio.Event().wait()
-
+    stalling = StallAfter("<|channel|>final<|message|>It is 65", codec)
     path = tmp_path / "run.jsonl"
-    agent = Agent(CutOff([], codec=codec), [], codec=codec, conversation_start_date="")
+    agent = Agent(stalling, [], codec=codec, conversation_start_date="")
     session = agent.session("s", transcript=TranscriptWriter(path))
-    task = asyncio.create_task(session.send("temperature?"))
-    await sampled.wait()
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
+    await cancel_when(stalling.sampled, session.send("temperature?"))
     await session.aclose()
     again = Agent(ScriptedBackend(["<|channel|>final<|message|>It is 65 °F.<|return|>"],
                                   codec=codec), [], codec=codec, conversation_start_date="")

@@ -108,11 +108,11 @@ async def _attempt(task: TaskSettings, models: SharedBackends, approver: Approve
 
 def _row(task: TaskSettings, outcome: TaskOutcome, started: float) -> BatchRow:
     result = outcome.result
-    check_passed = outcome.check.passed if outcome.check else None
-    name = "check_failed" if result.ok and check_passed is False else result.stop_reason.value
+    failed_check = outcome.check is not None and not outcome.check.passed
+    name = "check_failed" if result.ok and failed_check else result.stop_reason.value
     return BatchRow(
         task=task.name, path=str(task.path), outcome=name,
-        exit_code=task_exit_code(result, check_passed), generations=result.usage.generations,
+        exit_code=task_exit_code(outcome), generations=result.usage.generations,
         tokens=result.usage.sampled_tokens, tool_calls=result.tool_calls,
         errors=len(result.model_errors) + result.tool_errors,
         seconds=round(time.monotonic() - started, 3), transcript=str(outcome.transcript),

@@ -19,11 +19,11 @@ from rich.text import Text
 from gptoss_agent.agent.cli.common import (
     CommandFailed,
     build_task,
-    close_task,
-    fail,
     load_settings,
+    print_check,
+    run_command,
 )
-from gptoss_agent.agent.cli.exit_codes import EXIT_INTERRUPTED, EXIT_OK, task_exit_code
+from gptoss_agent.agent.cli.exit_codes import EXIT_OK, task_exit_code
 from gptoss_agent.agent.cli.view import TerminalView
 from gptoss_agent.agent.result import RunResult
 from gptoss_agent.agent.task.lifecycle import TaskOutcome, TaskRun
@@ -73,26 +73,17 @@ def cmd_chat(args: argparse.Namespace) -> int:
     view = TerminalView(console, show_reasoning=not args.hide_reasoning)
 
     async def go() -> TaskOutcome | None:
-        try:
-            async with await TaskRun.start(task) as run:
-                err.print(f"transcript: {run.transcript}", style="dim", highlight=False,
-                          soft_wrap=True)
-                last = await _converse(run, view, console, err, settings.prompt)
-                return await run.finish(last) if last is not None else None
-        finally:
-            await close_task(task)
+        async with await TaskRun.start(task) as run:
+            err.print(f"transcript: {run.transcript}", style="dim", highlight=False,
+                      soft_wrap=True)
+            last = await _converse(run, view, console, err, settings.prompt)
+            return await run.finish(last) if last is not None else None
 
     try:
-        outcome = asyncio.run(go())
-    except KeyboardInterrupt:
-        console.print()
-        return EXIT_INTERRUPTED
-    except Exception as exc:
-        return fail(err, exc, "infrastructure failure: ").code
+        outcome = run_command(task, go, err, on_interrupt=console.print)
+    except CommandFailed as failed:
+        return failed.code
     if outcome is None:
         return EXIT_OK
-    check = outcome.check
-    if check is not None:
-        err.print(Text(f"check {'passed' if check.passed else 'FAILED'}: {check.detail}",
-                       style="green" if check.passed else "bold red"), soft_wrap=True)
-    return task_exit_code(outcome.result, check.passed if check else None)
+    print_check(err, outcome.check)
+    return task_exit_code(outcome)

@@ -9,9 +9,9 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from rich.console import Console
 from rich.text import Text
@@ -21,9 +21,12 @@ from gptoss_agent.agent.cli.exit_codes import EXIT_INFRA, EXIT_INTERRUPTED, exit
 from gptoss_agent.agent.event_json import event_to_dict
 from gptoss_agent.agent.events import Event
 from gptoss_agent.agent.task.build import TaskAgent, build_agent
+from gptoss_agent.agent.task.checks import CheckOutcome
 from gptoss_agent.agent.task.load import load_task
 from gptoss_agent.agent.task.settings import TaskSettings, task_settings
 from gptoss_agent.tools.base import ToolCall
+
+T = TypeVar("T")
 
 
 class CommandFailed(Exception):
@@ -71,6 +74,36 @@ def build_task(settings: TaskSettings, err: Console, auto_yes: bool,
         raise CommandFailed(EXIT_INTERRUPTED) from None
     except Exception as exc:
         raise fail(err, exc, "cannot start: ") from exc
+
+
+def print_check(err: Console, check: CheckOutcome | None) -> None:
+    """The task's check verdict, one line, when it has a check."""
+    if check is not None:
+        err.print(Text(f"check {'passed' if check.passed else 'FAILED'}: {check.detail}",
+                       style="green" if check.passed else "bold red"), soft_wrap=True)
+
+
+def run_command(task: TaskAgent, work: Callable[[], Awaitable[T]], err: Console,
+                on_interrupt: Callable[[], None] | None = None) -> T:
+    """Run ``work`` on a new event loop, then close the task's tools and backend.
+
+    Raises:
+        CommandFailed: Ctrl-C (after ``on_interrupt``, by default an "interrupted"
+            line), or an error of one of the roots, printed with its exit code.
+    """
+    async def go() -> T:
+        try:
+            return await work()
+        finally:
+            await close_task(task)
+
+    try:
+        return asyncio.run(go())
+    except KeyboardInterrupt:
+        (on_interrupt or (lambda: print_error(err, "interrupted")))()
+        raise CommandFailed(EXIT_INTERRUPTED) from None
+    except Exception as exc:
+        raise fail(err, exc, "infrastructure failure: ") from exc
 
 
 def make_sink(args: argparse.Namespace, console: Console) -> Callable[[Event], None]:

@@ -7,7 +7,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from gptoss_agent.agent.result import RunResult, StopReason
+
+if TYPE_CHECKING:
+    from gptoss_agent.agent.task.lifecycle import TaskOutcome
 
 EXIT_OK = 0
 EXIT_BUDGET = 1
@@ -60,9 +65,9 @@ def exit_code_for_error(error: BaseException) -> int | None:
     return None
 
 
-def task_exit_code(result: RunResult, check_passed: bool | None) -> int:
+def task_exit_code(outcome: TaskOutcome) -> int:
     """A task's exit code: the run's, or ``EXIT_CHECK`` when it answered but failed its check."""
-    code = exit_code_for(result)
-    if code == EXIT_OK and check_passed is False:
+    code = exit_code_for(outcome.result)
+    if code == EXIT_OK and outcome.check is not None and not outcome.check.passed:
         return EXIT_CHECK
     return code

@@ -8,7 +8,6 @@ check and outputs happen as in ``run``.
 from __future__ import annotations
 
 import argparse
-import asyncio
 from pathlib import Path
 
 from rich.console import Console
@@ -16,12 +15,12 @@ from rich.console import Console
 from gptoss_agent.agent.cli.common import (
     CommandFailed,
     build_task,
-    close_task,
     fail,
     make_sink,
     print_error,
+    run_command,
 )
-from gptoss_agent.agent.cli.exit_codes import EXIT_CONFIG, EXIT_INTERRUPTED, EXIT_OK
+from gptoss_agent.agent.cli.exit_codes import EXIT_CONFIG, EXIT_OK
 from gptoss_agent.agent.cli.run import add_output_arguments, report
 from gptoss_agent.agent.task.lifecycle import TaskOutcome, TaskRun
 from gptoss_agent.agent.task.load import recorded_task
@@ -77,17 +76,11 @@ def cmd_resume(args: argparse.Namespace) -> int:
     sink = make_sink(args, Console())
 
     async def go() -> TaskOutcome:
-        try:
-            async with await TaskRun.restore(task, records, writer) as run:
-                return await run.finish(await run.resume(records, sink))
-        finally:
-            await close_task(task)
+        async with await TaskRun.restore(task, records, writer) as run:
+            return await run.finish(await run.resume(records, sink))
 
     try:
-        outcome = asyncio.run(go())
-    except KeyboardInterrupt:
-        print_error(err, "interrupted")
-        return EXIT_INTERRUPTED
-    except Exception as exc:
-        return fail(err, exc, "infrastructure failure: ").code
+        outcome = run_command(task, go, err)
+    except CommandFailed as failed:
+        return failed.code
     return report(outcome, args, err)

@@ -7,23 +7,21 @@ transcript that ``gptoss-agent resume`` (:mod:`.resume`) continues.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 from pathlib import Path
 
 from rich.console import Console
-from rich.text import Text
 
 from gptoss_agent.agent.cli.common import (
     CommandFailed,
     build_task,
-    close_task,
-    fail,
     load_settings,
     make_sink,
+    print_check,
     print_error,
+    run_command,
 )
-from gptoss_agent.agent.cli.exit_codes import EXIT_CONFIG, EXIT_INTERRUPTED, task_exit_code
+from gptoss_agent.agent.cli.exit_codes import EXIT_CONFIG, task_exit_code
 from gptoss_agent.agent.task.lifecycle import TaskOutcome, run_task
 
 
@@ -62,23 +60,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
             return run_batch(tasks, args, err)
         task = build_task(tasks[0], err, args.yes)
+        sink = make_sink(args, Console())
+        outcome = run_command(task, lambda: run_task(task, sink), err)
     except CommandFailed as failed:
         return failed.code
-    sink = make_sink(args, Console())
-
-    async def go() -> TaskOutcome:
-        try:
-            return await run_task(task, sink)
-        finally:
-            await close_task(task)
-
-    try:
-        outcome = asyncio.run(go())
-    except KeyboardInterrupt:
-        print_error(err, "interrupted")
-        return EXIT_INTERRUPTED
-    except Exception as exc:
-        return fail(err, exc, "infrastructure failure: ").code
     return report(outcome, args, err)
 
 
@@ -89,7 +74,7 @@ def report(outcome: TaskOutcome, args: argparse.Namespace, err: Console) -> int:
     transcript and the check otherwise.
     """
     result = outcome.result
-    code = task_exit_code(result, outcome.check.passed if outcome.check else None)
+    code = task_exit_code(outcome)
     if args.quiet and result.final_text is not None:
         print(result.final_text)
     if args.json:
@@ -102,9 +87,5 @@ def report(outcome: TaskOutcome, args: argparse.Namespace, err: Console) -> int:
     if not args.json and not args.quiet:
         err.print(f"transcript: {outcome.transcript}", style="dim", highlight=False,
                   soft_wrap=True)
-    check = outcome.check
-    if check is not None:
-        style = "green" if check.passed else "bold red"
-        err.print(Text(f"check {'passed' if check.passed else 'FAILED'}: {check.detail}",
-                       style=style), soft_wrap=True)
+    print_check(err, outcome.check)
     return code

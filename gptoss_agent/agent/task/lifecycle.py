@@ -10,7 +10,6 @@ one-prompt task.
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from typing import Any
 from gptoss_agent.agent.agent import AgentSession
 from gptoss_agent.agent.backends.scripted import ScriptedBackend
 from gptoss_agent.agent.events import Event
+from gptoss_agent.agent.output import parse_answer
 from gptoss_agent.agent.result import RunResult
 from gptoss_agent.agent.task.build import TaskAgent
 from gptoss_agent.agent.task.checks import CheckContext, CheckOutcome, run_check
@@ -58,7 +58,7 @@ class TaskOutcome:
         """The structured answer as JSON data, when the task has an ``output_schema``."""
         if self.result.output is None or self.result.final_text is None:
             return None
-        return _json_of(self.result.final_text)
+        return parse_answer(self.result.final_text)
 
     @property
     def passed(self) -> bool:
@@ -78,14 +78,6 @@ class TaskOutcome:
                 data[key] = list(value) if isinstance(value, tuple) else (
                     str(value) if isinstance(value, Path) else value)
         return data
-
-
-def _json_of(text: str) -> Any:
-    """The JSON an accepted structured answer holds (it parsed once already)."""
-    stripped = text.strip()
-    if stripped.startswith("```"):
-        stripped = stripped.strip("`").removeprefix("json").strip()
-    return json.loads(stripped)
 
 
 def transcript_path_for(settings: TaskSettings, session_id: str) -> Path:
@@ -122,13 +114,7 @@ class TaskRun:
         path = transcript_path_for(settings, sid)
         writer = TranscriptWriter(path, metadata={"task_path": str(settings.path),
                                                   "task": dict(settings.source)})
-        run = cls(task, task.agent.session(sid, transcript=writer), path)
-        try:
-            await run._place_inputs()
-        except BaseException:
-            await run.aclose()
-            raise
-        return run
+        return await cls(task, task.agent.session(sid, transcript=writer), path)._with_inputs()
 
     @classmethod
     async def restore(cls, task: TaskAgent, records: list[dict[str, Any]],
@@ -143,13 +129,16 @@ class TaskRun:
         if isinstance(model, ScriptedBackend):
             # A scripted model must not replay what the crashed run already generated.
             model.skip(replay_conversation(records).generations)
-        run = cls(task, session, writer.path)
+        return await cls(task, session, writer.path)._with_inputs()
+
+    async def _with_inputs(self) -> TaskRun:
+        """This run with the task's inputs placed; closed again if they cannot be."""
         try:
-            await run._place_inputs()
+            await self._place_inputs()
         except BaseException:
-            await run.aclose()
+            await self.aclose()
             raise
-        return run
+        return self
 
     async def _place_inputs(self) -> None:
         inputs = self.task.settings.inputs
