@@ -11,19 +11,21 @@ act on.
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import jsonschema
-
 from gptoss_agent.agent.errors import AgentError
-from gptoss_agent.tools.json_args import diagnose
+from gptoss_agent.tools.json_args import ArgumentsError, load_strict
+from gptoss_agent.tools.schema_check import (
+    SchemaRefusedError,
+    compile_validator,
+    violation_text,
+    violations,
+)
 from gptoss_agent.tools.type_schema import SchemaBuilder, coerce
 
-_MAX_ERRORS_SHOWN = 8
 _FENCE = re.compile(r"^```(?:json)?\s*\n(.*?)\n?```\s*$", re.DOTALL)
 
 
@@ -55,15 +57,13 @@ class OutputSpec:
             OutputError: The answer is not JSON, breaks the schema, or does not convert.
         """
         value = parse_answer(text)
-        validator = jsonschema.Draft202012Validator(
-            dict(self.schema), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
-        errors = sorted(validator.iter_errors(value), key=lambda e: list(map(str, e.path)))
-        if errors:
-            lines = [f"- {_where(error)}: {error.message}" for error in errors]
-            more = len(lines) - _MAX_ERRORS_SHOWN
-            shown = lines[:_MAX_ERRORS_SHOWN] + ([f"- ... and {more} more"] if more > 0 else [])
-            raise OutputError(f"the answer does not match the {self.name} format:\n"
-                              + "\n".join(shown))
+        try:
+            problems = violations(compile_validator(self.schema), value, root="answer")
+        except SchemaRefusedError as exc:  # output_spec checked it; a hand-made spec may not be
+            raise OutputError(f"the {self.name} format is an invalid schema: {exc}") from exc
+        if problems:
+            raise OutputError(violation_text(
+                f"the answer does not match the {self.name} format:", problems))
         try:
             return self.convert(value)
         except (TypeError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
@@ -84,13 +84,9 @@ def parse_answer(text: str) -> Any:
     if not stripped:
         raise OutputError("the answer is empty; answer with the JSON the format asks for")
     try:
-        return json.loads(stripped)
-    except json.JSONDecodeError as exc:
-        raise OutputError(f"the answer must be JSON: {diagnose(stripped, exc)}") from None
-
-
-def _where(error: jsonschema.ValidationError) -> str:
-    return "answer" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.path)
+        return load_strict(stripped)
+    except ArgumentsError as exc:
+        raise OutputError(f"the answer must be JSON: {exc}") from None
 
 
 def output_spec(output_type: Any, name: str | None = None) -> OutputSpec:
@@ -101,7 +97,10 @@ def output_spec(output_type: Any, name: str | None = None) -> OutputSpec:
     """
     if isinstance(output_type, Mapping):
         schema = dict(output_type)
-        jsonschema.Draft202012Validator.check_schema(schema)
+        try:
+            compile_validator(schema)
+        except SchemaRefusedError as exc:
+            raise TypeError(f"the output schema is invalid: {exc}") from exc
         return OutputSpec(name or str(schema.get("title") or "response"), schema,
                           schema.get("description"))
     title = name or getattr(output_type, "__name__", None) or "response"

@@ -22,11 +22,16 @@ from dataclasses import dataclass, field
 from typing import Any, overload
 
 import docstring_parser
-import jsonschema
 
 from gptoss_agent.tools.base import FunctionSpec, ToolContext, ToolResult
 from gptoss_agent.tools.errors import ToolRegistrationError
 from gptoss_agent.tools.json_args import ArgumentsError, parse_arguments
+from gptoss_agent.tools.schema_check import (
+    SchemaRefusedError,
+    compile_validator,
+    violation_text,
+    violations,
+)
 from gptoss_agent.tools.type_schema import (
     SchemaBuilder,
     coerce,
@@ -36,7 +41,6 @@ from gptoss_agent.tools.type_schema import (
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 DEFAULT_TIMEOUT_S = 60.0
-_MAX_ERRORS_SHOWN = 5
 
 
 @dataclass(frozen=True)
@@ -77,14 +81,10 @@ class FunctionTool:
                 f"tool {self.name!r}: the parameters schema must describe an object"
             )
         try:
-            jsonschema.Draft202012Validator.check_schema(dict(self.parameters))
-        except jsonschema.SchemaError as exc:
+            validator = compile_validator(self.parameters)
+        except SchemaRefusedError as exc:
             raise ToolRegistrationError(
-                f"tool {self.name!r} has an invalid JSON schema: {exc.message}"
-            ) from exc
-        validator = jsonschema.Draft202012Validator(
-            dict(self.parameters), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
-        )
+                f"tool {self.name!r} has an invalid JSON schema: {exc}") from None
         object.__setattr__(self, "_validator", validator)
         if self.timeout_s is not None and self.timeout_s <= 0:
             raise ToolRegistrationError(f"tool {self.name!r}: timeout_s must be positive")
@@ -119,14 +119,10 @@ class FunctionTool:
             ArgumentsError: With a message for the model.
         """
         arguments = parse_arguments(arguments_text)
-        errors = sorted(self._validator.iter_errors(arguments), key=lambda e: list(e.path))
-        if errors:
-            lines = [f"- {_error_location(error)}: {error.message}" for error in errors]
-            shown = lines[:_MAX_ERRORS_SHOWN]
-            if len(lines) > _MAX_ERRORS_SHOWN:
-                shown.append(f"- ... and {len(lines) - _MAX_ERRORS_SHOWN} more")
-            raise ArgumentsError(
-                f"the arguments for {self.name} do not match its schema:\n" + "\n".join(shown),
+        problems = violations(self._validator, arguments)
+        if problems:
+            raise ArgumentsError(violation_text(
+                f"the arguments for {self.name} do not match its schema:", problems),
                 kind="schema_violation")
         return arguments
 
@@ -142,7 +138,7 @@ class FunctionTool:
                 key: coerce(value, self.annotations.get(key, Any))
                 for key, value in arguments.items()
             }
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             return ToolResult.invalid(f"Error: bad arguments for {self.name}: {exc}",
                                       kind="schema_violation")
         if self.context_param is not None:
@@ -173,11 +169,6 @@ class FunctionTool:
         if inspect.isawaitable(result):
             return await result
         return result
-
-
-def _error_location(error: jsonschema.ValidationError) -> str:
-    path = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in error.path)
-    return f"arguments{path}" if path else "arguments"
 
 
 def _result_text(value: Any) -> str:

@@ -1,9 +1,11 @@
 """Strict parsing of the JSON arguments a model writes for a tool call.
 
 Python's ``json`` module accepts things a tool should never receive: ``NaN`` and
-``Infinity``, duplicate keys (the last one silently wins), and top-level values that are
-not objects. Each of these is an :class:`ArgumentsError` with a message the model can act
-on, including where a truncated document stopped.
+``Infinity``, numbers that overflow to infinity (``1e999``), duplicate keys (the last one
+silently wins), values nested hundreds of levels deep, and top-level values that are not
+objects. Each of these is an :class:`ArgumentsError` with a message the model can act on,
+including where a truncated document stopped. :func:`load_strict` is the decoding for
+any JSON a model writes (arguments and structured answers alike).
 """
 
 from __future__ import annotations
@@ -12,6 +14,10 @@ import json
 from typing import Any
 
 from gptoss_agent.tools.errors import ToolError
+from gptoss_agent.tools.schema_check import fits_float, nesting_depth
+
+MAX_ARGUMENT_DEPTH = 64
+"""The deepest nesting of objects and arrays accepted in what a model writes."""
 
 
 class ArgumentsError(ToolError, ValueError):
@@ -31,6 +37,42 @@ def _reject_constant(name: str) -> Any:
     raise ArgumentsError(f"{name} is not valid JSON; use a finite number or null")
 
 
+def _finite_float(literal: str) -> float:
+    value = float(literal)
+    if not fits_float(value):
+        raise ArgumentsError(f"the number {literal} is too large to be a number (JSON "
+                             "numbers must be finite; the most is about 1.8e308)")
+    return value
+
+
+def load_strict(text: str) -> Any:
+    """Decode ``text`` as JSON the way a tool or an answer check must read it.
+
+    NaN, infinities, overflowing numbers, duplicate keys and nesting deeper than
+    :data:`MAX_ARGUMENT_DEPTH` are refused.
+
+    Raises:
+        ArgumentsError: With a message for the model (``json.JSONDecodeError`` is
+            turned into one by :func:`diagnose`).
+    """
+    try:
+        value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float,
+                           object_pairs_hook=_no_duplicates)
+    except ArgumentsError:
+        raise
+    except json.JSONDecodeError as exc:
+        raise ArgumentsError(diagnose(text, exc)) from None
+    except RecursionError:
+        raise ArgumentsError("the JSON is nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer with thousands of digits
+        raise ArgumentsError(f"the JSON cannot be read: {exc}") from None
+    depth = nesting_depth(value)
+    if depth > MAX_ARGUMENT_DEPTH:
+        raise ArgumentsError(f"the JSON nests {depth} levels deep; the most accepted is "
+                             f"{MAX_ARGUMENT_DEPTH}")
+    return value
+
+
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for key, value in pairs:
@@ -48,25 +90,15 @@ def parse_arguments(text: str, *, allow_empty: bool = True) -> dict[str, Any]:
         allow_empty: Treat an empty body as ``{}`` (for functions without arguments).
 
     Raises:
-        ArgumentsError: Invalid, truncated, non-object JSON, NaN/Infinity or duplicate keys.
+        ArgumentsError: Invalid, truncated, non-object or too deeply nested JSON,
+            NaN/Infinity/overflowing numbers or duplicate keys.
     """
     stripped = text.strip()
     if not stripped:
         if allow_empty:
             return {}
         raise ArgumentsError("the arguments are empty; send a JSON object")
-    try:
-        value = json.loads(
-            stripped, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates
-        )
-    except ArgumentsError:
-        raise
-    except json.JSONDecodeError as exc:
-        raise ArgumentsError(diagnose(stripped, exc)) from None
-    except RecursionError:
-        raise ArgumentsError("the arguments are nested too deeply") from None
-    except ValueError as exc:  # e.g. an integer with thousands of digits
-        raise ArgumentsError(f"the arguments cannot be read: {exc}") from None
+    value = load_strict(stripped)
     if not isinstance(value, dict):
         raise ArgumentsError(f"the arguments must be a JSON object, not {_json_type(value)}")
     return value

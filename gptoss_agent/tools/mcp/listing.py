@@ -17,15 +17,21 @@ from types import MappingProxyType
 from typing import Any
 
 import jsonschema
-from jsonschema.validators import validator_for
 from referencing import Registry
 from referencing.exceptions import Unresolvable
 
 from gptoss_agent.tools.base import FunctionSpec, NamespaceSpec
 from gptoss_agent.tools.json_args import ArgumentsError, parse_arguments
 from gptoss_agent.tools.mcp.names import map_names
+from gptoss_agent.tools.schema_check import (
+    MAX_SCHEMA_DEPTH,
+    compile_validator,
+    fits_float,
+    nesting_depth,
+    violation_text,
+    violations,
+)
 
-_MAX_ERRORS_SHOWN = 5
 _COMBINERS = ("properties", "$ref", "additionalProperties", "anyOf", "oneOf", "allOf")
 
 
@@ -59,7 +65,7 @@ def _fits(kind: str, value: Any) -> bool:
     if kind in ("integer", "number"):
         if isinstance(value, bool):
             return False
-        return isinstance(value, int) if kind == "integer" else isinstance(value, int | float)
+        return isinstance(value, int) if kind == "integer" else fits_float(value)
     return isinstance(value, _PYTHON_TYPES[kind])
 
 
@@ -98,11 +104,6 @@ def quick_check(schema: Mapping[str, Any]) -> Callable[[dict[str, Any]], bool] |
     return check
 
 
-def _error_location(error: jsonschema.ValidationError) -> str:
-    path = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in error.path)
-    return f"arguments{path}" if path else "arguments"
-
-
 @dataclass(frozen=True)
 class ListedTool:
     """One tool of a listing.
@@ -134,12 +135,9 @@ class ListedTool:
         A schema we cannot read is the server's business: the call goes through and the
         server checks the arguments itself.
         """
-        schema = dict(self.remote.input_schema)
         try:
-            cls = validator_for(schema, default=jsonschema.Draft202012Validator)
-            cls.check_schema(schema)
-            return cls(schema, registry=Registry())
-        except (jsonschema.SchemaError, TypeError, ValueError):
+            return compile_validator(self.remote.input_schema, registry=Registry())
+        except (TypeError, ValueError):  # SchemaRefusedError, or a schema that is no document
             return None
 
     def parse(self, text: str) -> dict[str, Any]:
@@ -157,17 +155,13 @@ class ListedTool:
         if validator is None:
             return arguments
         try:
-            errors = sorted(validator.iter_errors(arguments), key=lambda e: list(map(str, e.path)))
+            problems = violations(validator, arguments)
         except (Unresolvable, jsonschema.SchemaError):
             return arguments  # a $ref we cannot follow: leave the check to the server
-        if not errors:
+        if not problems:
             return arguments
-        lines = [f"- {_error_location(error)}: {error.message}" for error in errors]
-        shown = lines[:_MAX_ERRORS_SHOWN]
-        if len(lines) > _MAX_ERRORS_SHOWN:
-            shown.append(f"- ... and {len(lines) - _MAX_ERRORS_SHOWN} more")
-        raise ArgumentsError(
-            f"the arguments for {self.safe_name} do not match its schema:\n" + "\n".join(shown),
+        raise ArgumentsError(violation_text(
+            f"the arguments for {self.safe_name} do not match its schema:", problems),
             kind="schema_violation")
 
 
@@ -181,6 +175,8 @@ class Listing:
         renamed: Safe name -> MCP name, for the tools whose names had to change.
         collisions: One sentence per name clash that needed a suffix.
         revision: 1 for the first listing, one more for each one after it.
+        refused: One sentence per tool left out because its input schema nests too
+            deeply to be shown to the model or checked.
     """
 
     spec: NamespaceSpec
@@ -188,20 +184,28 @@ class Listing:
     renamed: Mapping[str, str]
     collisions: tuple[str, ...]
     revision: int
+    refused: tuple[str, ...] = ()
 
     @classmethod
     def build(cls, server: str, description: str, remote: Iterable[RemoteTool],
               revision: int) -> Listing:
         """The listing of ``server`` (its name) from the tools the server listed."""
         by_name: dict[str, RemoteTool] = {}
+        refused: list[str] = []
         for tool in remote:
+            depth = nesting_depth(tool.input_schema)
+            if depth > MAX_SCHEMA_DEPTH:
+                refused.append(f"MCP server {server!r}: tool {tool.name!r} is left out: its "
+                               f"input schema nests {depth} levels deep (the most is "
+                               f"{MAX_SCHEMA_DEPTH})")
+                continue
             by_name.setdefault(tool.name, tool)  # a name listed twice: the first one wins
         names = map_names(by_name, server)
         tools = {safe: ListedTool(safe, by_name[name]) for safe, name in names.by_safe.items()}
         spec = NamespaceSpec(server, description,
                              tuple(tool.spec for tool in tools.values()), builtin=False)
         return cls(spec, MappingProxyType(tools), MappingProxyType(names.renamed),
-                   names.collisions, revision)
+                   names.collisions, revision, tuple(refused))
 
     def addresses(self, prefixed: bool) -> str:
         """The recipients the model may write for these tools, comma-separated."""

@@ -245,9 +245,10 @@ class Supervisor:
         revision = self.listing.revision + 1 if self.listing is not None else 1
         listing = Listing.build(self.config.name, instructions[:_DESCRIPTION_CHARS], tools,
                                 revision)
-        for collision in listing.collisions:
-            if self.listing is None or collision not in self.listing.collisions:
-                logger.warning("%s", collision)
+        known = () if self.listing is None else self.listing.collisions + self.listing.refused
+        for note in listing.collisions + listing.refused:
+            if note not in known:
+                logger.warning("%s", note)
         self.listing = listing
         self._changed.set()
         self._changed = asyncio.Event()
