@@ -59,6 +59,9 @@ class FunctionTool:
             (empty for raw-schema tools, which receive plain JSON values).
         context_param: The parameter that receives the :class:`ToolContext` (declared
             by annotating it ``ToolContext``; it is not shown to the model).
+        idempotent: Calling it twice with the same arguments does no harm, so a call
+            whose result was lost (the run stopped while it ran) is run again on resume
+            instead of the model being told it may have taken effect.
     """
 
     name: str
@@ -69,6 +72,7 @@ class FunctionTool:
     strict: bool = False
     annotations: Mapping[str, Any] = field(default_factory=dict)
     context_param: str | None = None
+    idempotent: bool = False
     _validator: Any = field(init=False, repr=False, compare=False, default=None)
 
     def __post_init__(self) -> None:
@@ -99,9 +103,11 @@ class FunctionTool:
         *,
         timeout_s: float | None = DEFAULT_TIMEOUT_S,
         strict: bool = False,
+        idempotent: bool = False,
     ) -> FunctionTool:
         """A tool from an explicit JSON schema; the handler gets plain JSON values."""
-        return cls(name, description, dict(parameters), handler, timeout_s, strict)
+        return cls(name, description, dict(parameters), handler, timeout_s, strict,
+                   idempotent=idempotent)
 
     @property
     def spec(self) -> FunctionSpec:
@@ -262,6 +268,7 @@ def function_tool(
     description: str | None = None,
     timeout_s: float | None = DEFAULT_TIMEOUT_S,
     strict: bool = False,
+    idempotent: bool = False,
 ) -> Callable[[Callable[..., Any]], FunctionTool]: ...
 
 
@@ -273,6 +280,7 @@ def function_tool(
     description: str | None = None,
     timeout_s: float | None = DEFAULT_TIMEOUT_S,
     strict: bool = False,
+    idempotent: bool = False,
 ) -> FunctionTool | Callable[[Callable[..., Any]], FunctionTool]:
     """Turn a typed Python function into a tool; use bare or with options.
 
@@ -288,6 +296,8 @@ def function_tool(
         timeout_s: Deadline of one call in seconds, or ``None`` for none.
         strict: Constrain the model's arguments to the schema where the backend can
             (see ``Agent(strict=...)`` to make every call strict).
+        idempotent: Calls are safe to repeat: one whose result was lost when a run
+            stopped is run again on resume.
 
     Raises:
         ToolRegistrationError: A parameter has no annotation or no JSON equivalent.
@@ -304,6 +314,7 @@ def function_tool(
             strict=strict,
             annotations=annotations,
             context_param=context_param,
+            idempotent=idempotent,
         )
 
     if func is not None:

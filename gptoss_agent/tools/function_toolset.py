@@ -41,6 +41,11 @@ class FunctionToolset:
         """The function tool called ``name``, if there is one."""
         return self._tools.get(name)
 
+    def is_idempotent(self, name: str | None) -> bool:
+        """Whether ``functions.<name>`` was declared safe to call twice."""
+        tool = self._tools.get(name or "")
+        return tool is not None and tool.idempotent
+
     @property
     def names(self) -> tuple[str, ...]:
         """The registered function names, in registration order."""

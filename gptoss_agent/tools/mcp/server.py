@@ -126,6 +126,12 @@ class MCPServer:
         tool = self._listing().tools.get(name)
         return tool.remote.annotations if tool is not None else {}
 
+    def is_idempotent(self, name: str | None) -> bool:
+        """Whether the server marked tool ``name`` idempotent or read-only."""
+        annotations = self.annotations(name or "")
+        return annotations.get("idempotentHint") is True or \
+            annotations.get("readOnlyHint") is True
+
     @property
     def tools_revision(self) -> int:
         """1 after the first listing, one more for every listing since."""
