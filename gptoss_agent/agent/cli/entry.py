@@ -1,10 +1,11 @@
 """The ``gptoss-agent`` command line: parses arguments and hands each command to its module.
 
-Commands: ``run`` (one task, or a batch), ``resume``, ``show``, ``export``, ``chat``,
-``doctor``, ``schema``, ``sandbox`` (build and check the python sandbox image), ``serve``
-(an OpenAI-compatible completions server on the transformers backend), ``finetune``
-(training on Harmony transcripts) and ``mcp serve`` (our python sandbox and browser as
-MCP servers).
+Commands: ``run`` (one task, or a batch), ``eval`` (tasks run k times each across a
+settings grid: pass@k, pass^k, validity, JSON and HTML reports), ``resume``, ``show``,
+``export``, ``chat``, ``doctor``, ``schema``, ``sandbox`` (build and check the python
+sandbox image), ``serve`` (an OpenAI-compatible completions server on the transformers
+backend), ``finetune`` (training on Harmony transcripts) and ``mcp serve`` (our python
+sandbox and browser as MCP servers).
 Exit codes are listed in :mod:`gptoss_agent.agent.cli.exit_codes`.
 """
 
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The full argument parser."""
     from gptoss_agent.agent.cli.chat import add_chat_command
     from gptoss_agent.agent.cli.doctor import add_doctor_command
+    from gptoss_agent.agent.cli.eval import add_eval_command
     from gptoss_agent.agent.cli.resume import add_resume_command
     from gptoss_agent.agent.cli.run import add_run_arguments, cmd_run
     from gptoss_agent.agent.cli.transcripts import add_transcript_commands
@@ -42,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run a task file, or a batch of them")
     add_run_arguments(run)
     run.set_defaults(handler=cmd_run)
+    add_eval_command(commands)
     add_resume_command(commands)
     add_transcript_commands(commands)
     add_chat_command(commands)

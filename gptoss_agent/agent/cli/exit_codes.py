@@ -44,20 +44,21 @@ def exit_code_for(result: RunResult) -> int:
 def exit_code_for_error(error: BaseException) -> int | None:
     """The exit code for an error that stopped a command, by the root it derives from.
 
-    Bad task files, transcripts, tool definitions and sandbox settings are
+    Bad task files, transcripts, eval options, tool definitions and sandbox settings are
     configuration errors; the backends, the Harmony vocabulary, the tools' machinery and
     the sandbox are infrastructure. ``None`` for anything else: a bug, which should show
     its traceback.
     """
     from gptoss_agent.agent.backends.errors import BackendError
     from gptoss_agent.agent.errors import AgentError
+    from gptoss_agent.agent.eval.errors import EvalError
     from gptoss_agent.agent.task.load import TaskFileError
     from gptoss_agent.agent.transcript import TranscriptError
     from gptoss_agent.sandbox.errors import DataPathError, SandboxConfigError, SandboxError
     from gptoss_agent.tools.errors import ToolConfigError, ToolError, ToolRegistrationError
 
-    config = (TaskFileError, TranscriptError, ToolRegistrationError, ToolConfigError,
-              SandboxConfigError, DataPathError)
+    config = (TaskFileError, TranscriptError, EvalError, ToolRegistrationError,
+              ToolConfigError, SandboxConfigError, DataPathError)
     if isinstance(error, config):
         return EXIT_CONFIG
     if isinstance(error, (AgentError, BackendError, ToolError, SandboxError)):
