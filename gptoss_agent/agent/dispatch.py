@@ -2,7 +2,9 @@
 
 Every call ends with exactly one tool message after it, whatever happened (an unknown
 recipient, a refusal, a timeout, a crash, a cancellation), so the history stays
-well-formed for the next generation or a later resume.
+well-formed for the next generation or a later resume. Every result is made encodable and
+bounded to its token budget on the way (:mod:`gptoss_agent.agent.tool_output`); the pager
+of cut results (``functions.read_tool_output``) is answered here even when undeclared.
 """
 
 from __future__ import annotations
@@ -22,9 +24,17 @@ from gptoss_agent.agent.state import (
     append_tool_message,
     incident,
 )
+from gptoss_agent.agent.tool_output import (
+    bound_result,
+    full_text_at,
+    output_store,
+    safe_result,
+)
 from gptoss_agent.tools.base import ToolCall, ToolContext, ToolResult
 from gptoss_agent.tools.errors import ToolUnavailableError
-from gptoss_agent.tools.registry import Resolution
+from gptoss_agent.tools.function_toolset import FunctionToolset
+from gptoss_agent.tools.output_pages import PAGER_ADDRESS, PAGER_NAME
+from gptoss_agent.tools.registry import Resolution, Unresolved
 
 
 @contextlib.asynccontextmanager
@@ -51,7 +61,7 @@ async def dispatch(state: SessionState, run: RunState, message: ParsedMessage) -
     """
     recipient = message.recipient or ""
     channel = answer_channel(message)
-    resolution = state.registry.resolve(recipient)
+    resolution = _resolve(state, recipient)
     if not isinstance(resolution, Resolution):
         incident(run, resolution.kind, resolution.message, repaired=False)
         append_tool_message(state, run, recipient, channel, f"Error: {resolution.message}",
@@ -75,14 +85,24 @@ async def dispatch(state: SessionState, run: RunState, message: ParsedMessage) -
         _answer(state, run, call, declined, 0.0)
         return True
     result, seconds = await _call(state, run, resolution, call)
+    result = bound_result(state, resolution.tool, call, result)
     if result.is_error:
         run.tool_errors += 1
     if result.invalid_call:  # the model wrote the call wrongly: an incident of its kind
         kind = str(result.metadata.get("kind") or "invalid_arguments")
-        incident(run, kind, f"{call.recipient}: {result.text.splitlines()[0]}",
-                 repaired=False)
+        first_line = next(iter(result.text.splitlines()), "(no message)")
+        incident(run, kind, f"{call.recipient}: {first_line}", repaired=False)
     _answer(state, run, call, result, seconds)
     return not result.invalid_call
+
+
+def _resolve(state: SessionState, recipient: str) -> Resolution | Unresolved:
+    """The registry's answer; the pager of cut outputs answers even when not declared."""
+    resolution = state.registry.resolve(recipient)
+    if isinstance(resolution, Unresolved) and recipient == PAGER_ADDRESS:
+        pager = FunctionToolset([output_store(state).pager()])
+        return Resolution(pager, "functions", PAGER_NAME)
+    return resolution
 
 
 async def _approved(state: SessionState, run: RunState, call: ToolCall) -> bool:
@@ -145,6 +165,7 @@ async def _call(state: SessionState, run: RunState, resolution: Resolution,
 
 def _answer(state: SessionState, run: RunState, call: ToolCall, result: ToolResult,
             seconds: float) -> None:
+    result = safe_result(result)  # nothing unencodable reaches the codec or transcript
     append_tool_message(state, run, call.written, call.channel, result.text,
-                        result.is_error)
+                        result.is_error, full_text_at(result))
     run.emit(ToolCallFinished(call, result, seconds))

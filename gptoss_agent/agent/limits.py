@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+DEFAULT_TOOL_OUTPUT_TOKENS = 8_192
+"""Default token budget of one tool result (about 6% of gpt-oss's 131,072 positions)."""
+
+MIN_TOOL_OUTPUT_TOKENS = 256
+"""The smallest budget that leaves room for a head, a tail and the cut marker."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +40,8 @@ class LoopLimits:
     max_consecutive_errors: int = 3
     tool_timeout_s: float | None = 300.0
     max_output_retries: int = 2
+    tool_output_tokens: int | None = DEFAULT_TOOL_OUTPUT_TOKENS
+    tool_output_budgets: Mapping[str, int | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.max_output_retries < 0:
@@ -46,3 +55,17 @@ class LoopLimits:
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise ValueError(f"{name} must be positive")
+        budgets = {"tool_output_tokens": self.tool_output_tokens,
+                   **{f"tool_output_budgets[{key!r}]": value
+                      for key, value in self.tool_output_budgets.items()}}
+        for name, budget in budgets.items():
+            if budget is not None and budget < MIN_TOOL_OUTPUT_TOKENS:
+                raise ValueError(f"{name} must be at least {MIN_TOOL_OUTPUT_TOKENS} tokens "
+                                 "(or null for no limit)")
+
+    def output_budget(self, address: str, recipient: str, namespace: str) -> int | None:
+        """The token budget of a result of a call (most specific key first)."""
+        for key in (address, recipient, namespace):
+            if key in self.tool_output_budgets:
+                return self.tool_output_budgets[key]
+        return self.tool_output_tokens

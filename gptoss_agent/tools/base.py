@@ -246,3 +246,32 @@ class ToolGroup(Tool, Protocol):
     """
 
     prefixed: bool
+
+
+@runtime_checkable
+class OutputKeeper(Tool, Protocol):
+    """A tool that keeps the full text of a long result where the model can read it.
+
+    When a result is cut to its token budget, the loop hands the whole text to
+    :meth:`keep_output` and names the returned place in the cut marker (the python tool
+    writes a file under ``/mnt/data``, which the model opens with python itself).
+    """
+
+    def keep_output(self, session_id: str, output_id: str, text: str) -> str:
+        """Keep ``text``; return where the model finds it (a path it can open).
+
+        Raises:
+            OSError: The text could not be kept (the loop then keeps it in the session).
+        """
+        ...
+
+
+@runtime_checkable
+class SelfPagingTool(Tool, Protocol):
+    """A tool that bounds and pages its own output (the browser): the loop never cuts it.
+
+    Attributes:
+        pages_own_output: ``True`` to leave every result of the tool as it is.
+    """
+
+    pages_own_output: bool
