@@ -3,8 +3,10 @@
 Between the three parts: ``agent -> tools -> sandbox``. Inside ``agent/``: the CLI above
 tasks, tasks above the run (the modules directly in ``agent/``), the run above Harmony;
 backends never import the CLI, the task layer or training; training never imports the
-CLI or tasks. ``openai_harmony`` is imported only inside ``agent/harmony/``; docker-py,
-Playwright, torch and transformers only at the module level of the modules that own them.
+CLI or tasks; the agent's HTTP app (``agent/serve/``) is imported only by the CLI and never
+imports it. ``openai_harmony`` is imported only inside ``agent/harmony/``; docker-py,
+Playwright, torch, transformers, Starlette, uvicorn and sse-starlette only at the module level
+of the modules that own them.
 """
 
 from __future__ import annotations
@@ -90,6 +92,14 @@ def test_training_never_imports_the_cli_or_tasks() -> None:
     assert violations("agent/finetune", (f"{AGENT}.cli", f"{AGENT}.task")) == []
 
 
+def test_the_served_agent_sits_just_below_the_cli() -> None:
+    serve = f"{AGENT}.serve"
+    below = [hit for part in ("agent", "tools", "sandbox")
+             for hit in violations(part, (serve,), allowed=("agent/serve/", "agent/cli/"))]
+    assert below == []
+    assert violations("agent/serve", (f"{AGENT}.cli",)) == []
+
+
 def test_harmony_is_imported_only_inside_agent_harmony() -> None:
     found = [hit for part in ("agent", "tools", "sandbox")
              for hit in violations(part, ("openai_harmony",), allowed=("agent/harmony/",))]
@@ -105,6 +115,9 @@ def test_heavy_libraries_are_imported_at_module_level_only_by_their_owners() -> 
         "peft": ("agent/finetune/",),
         "mcp": ("tools/mcp/",),
         "mcp_types": ("tools/mcp/",),
+        "starlette": ("agent/backends/http/", "agent/serve/", "tools/mcp/"),
+        "uvicorn": ("agent/backends/http/server.py", "tools/mcp/"),
+        "sse_starlette": ("agent/backends/http/completions.py", "agent/serve/routes.py"),
     }
     found = [hit for library, allowed in owners.items()
              for part in ("agent", "tools", "sandbox")
@@ -115,7 +128,8 @@ def test_heavy_libraries_are_imported_at_module_level_only_by_their_owners() -> 
 def test_importing_the_packages_stays_cheap() -> None:
     code = ("import sys, gptoss_agent, gptoss_agent.agent.backends, gptoss_agent.tools, "
             "gptoss_agent.sandbox, gptoss_agent.agent.cli.entry\n"
-            "heavy = ('torch', 'transformers', 'docker', 'playwright', 'httpx', 'mcp')\n"
+            "heavy = ('torch', 'transformers', 'docker', 'playwright', 'httpx', 'mcp', "
+            "'starlette', 'uvicorn', 'sse_starlette')\n"
             "print([m for m in heavy if m in sys.modules])")
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                                check=True)

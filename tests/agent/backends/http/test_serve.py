@@ -213,3 +213,20 @@ def test_a_device_that_is_not_there_is_a_load_error(tiny_model_dir: Path) -> Non
     assert completed.returncode == 4
     assert "gptoss-agent serve: cannot start: " in completed.stderr
     assert "Traceback" not in completed.stderr
+
+
+def test_the_same_app_serves_the_agent_and_keeps_its_cache(served: Served) -> None:
+    import openai
+
+    api = openai.OpenAI(base_url=served.url, api_key="unused", max_retries=0, timeout=120)
+    first = api.responses.create(model="tiny", input="alpha beta gamma", max_output_tokens=6,
+                                 temperature=0)
+    assert first.object == "response" and first.model == "tiny"
+    assert first.status in ("completed", "incomplete", "failed")
+    assert first.usage is not None and first.usage.input_tokens > 0
+    second = api.responses.create(model="tiny", input="delta", previous_response_id=first.id,
+                                  max_output_tokens=6, temperature=0)
+    assert second.usage is not None
+    # the conversation's session kept its KV cache: the first prompt was not prefilled again
+    assert second.usage.input_tokens_details.cached_tokens > 0
+    assert api.responses.retrieve(first.id).id == first.id
