@@ -13,7 +13,7 @@ start_log
 started=$SECONDS
 
 step_bg "system packages (docker.io, chromium)" bash scripts/setup.d/system-packages.sh
-step "python package (gptoss-agent, MCP)" pip_quiet -e ".[mcp]"
+step "python package (gptoss-agent, MCP, serve)" pip_quiet -e ".[mcp,serve]"
 step_bg "model runtime (torch CPU, transformers)" bash scripts/setup.d/model-runtime.sh
 step_wait "system packages (docker.io, chromium)"
 step "docker engine" bash scripts/setup.d/docker-engine.sh

@@ -3,8 +3,8 @@
 Between the three parts: ``agent -> tools -> sandbox``. Inside ``agent/``: the CLI above
 tasks, tasks above the run (the modules directly in ``agent/``), the run above Harmony;
 backends never import the CLI, the task layer or training; training never imports the
-CLI or tasks; the agent's HTTP app (``agent/serve/``) is imported only by the CLI and never
-imports it. ``openai_harmony`` is imported only inside ``agent/harmony/``; docker-py,
+CLI or tasks; the agent's HTTP app (``agent/serve/``) and evaluation (``agent/eval/``) are
+imported only by the CLI and never import it. ``openai_harmony`` is imported only inside ``agent/harmony/``; docker-py,
 Playwright, torch, transformers, Starlette, uvicorn and sse-starlette only at the module level
 of the modules that own them.
 """
@@ -52,9 +52,16 @@ def violations(part: str, forbidden: tuple[str, ...], top_level_only: bool = Fal
     return found
 
 
+RUN_PACKAGES = ("context", "tool_output")
+"""Folders of ``agent/`` that belong to the run (its window budget, its tool-output bounds)."""
+
+
 def run_modules() -> list[Path]:
-    """The run: the modules directly inside ``agent/``."""
-    return sorted((PACKAGE / "agent").glob("*.py"))
+    """The run: the modules directly inside ``agent/``, and its own sub-packages."""
+    modules = list((PACKAGE / "agent").glob("*.py"))
+    for folder in RUN_PACKAGES:
+        modules += (PACKAGE / "agent" / folder).rglob("*.py")
+    return sorted(modules)
 
 
 def test_sandbox_imports_neither_tools_nor_agent() -> None:
@@ -92,12 +99,13 @@ def test_training_never_imports_the_cli_or_tasks() -> None:
     assert violations("agent/finetune", (f"{AGENT}.cli", f"{AGENT}.task")) == []
 
 
-def test_the_served_agent_sits_just_below_the_cli() -> None:
-    serve = f"{AGENT}.serve"
-    below = [hit for part in ("agent", "tools", "sandbox")
-             for hit in violations(part, (serve,), allowed=("agent/serve/", "agent/cli/"))]
-    assert below == []
-    assert violations("agent/serve", (f"{AGENT}.cli",)) == []
+def test_the_served_agent_and_evaluation_sit_just_below_the_cli() -> None:
+    for package in ("serve", "eval"):
+        name = f"{AGENT}.{package}"
+        below = [hit for part in ("agent", "tools", "sandbox")
+                 for hit in violations(part, (name,), allowed=(f"agent/{package}/", "agent/cli/"))]
+        assert below == [], package
+        assert violations(f"agent/{package}", (f"{AGENT}.cli",)) == [], package
 
 
 def test_harmony_is_imported_only_inside_agent_harmony() -> None:
