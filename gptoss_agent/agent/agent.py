@@ -25,6 +25,7 @@ from typing import Any
 from gptoss_agent.agent.approval import ApprovalPolicy
 from gptoss_agent.agent.backends.base import ModelBackend, SamplingParams
 from gptoss_agent.agent.choice import normalise_choice
+from gptoss_agent.agent.context.config import CompactionConfig
 from gptoss_agent.agent.errors import SessionClosedError
 from gptoss_agent.agent.event_json import event_to_dict, result_to_dict
 from gptoss_agent.agent.events import DELTA_EVENTS, Event, RunFinished, ToolCallFinished
@@ -72,6 +73,10 @@ class Agent:
         conversation_start_date: ``YYYY-MM-DD`` for the system message; today if
             ``None``; ``""`` leaves the line out.
         codec: The Harmony codec (loaded offline when omitted).
+        context_window: The window in tokens; wins over what the backend says (a
+            checkpoint's ``max_position_embeddings``, a server's ``max_model_len``).
+        compaction: When and how the history is compacted to fit the window (default:
+            never; a run that outgrows the window stops with ``context_full``).
 
     Raises:
         ToolRegistrationError: Duplicate or invalid tools.
@@ -95,6 +100,8 @@ class Agent:
         output_type: Any = None,
         tool_choice: str = "auto",
         strict: bool = False,
+        context_window: int | None = None,
+        compaction: CompactionConfig | None = None,
     ) -> None:
         self.model = model
         self.registry = ToolRegistry(tools)
@@ -115,6 +122,10 @@ class Agent:
         self.output = output_spec(output_type) if output_type is not None else None
         self.tool_choice = normalise_choice(tool_choice, self.registry)
         self.strict = strict
+        if context_window is not None and context_window < 1:
+            raise ValueError(f"context_window must be at least 1, got {context_window}")
+        self.context_window = context_window
+        self.compaction = compaction or CompactionConfig()
 
     def header_texts(self) -> list[tuple[str, str]]:
         """The ``(role, text)`` of the system and developer messages."""
@@ -239,6 +250,8 @@ class AgentSession:
             tool_choice=agent.tool_choice,
             strict=agent.strict,
             output=agent.output,
+            compaction=agent.compaction,
+            window=agent.context_window,
         )
         self._lock = asyncio.Lock()
         self._closed = False

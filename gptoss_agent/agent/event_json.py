@@ -5,7 +5,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from gptoss_agent.agent.context.compactor import CompactionReport
 from gptoss_agent.agent.events import (
+    ContextCompacted,
     Event,
     FinalAnswer,
     IncidentRaised,
@@ -62,12 +64,20 @@ def event_to_dict(event: Event) -> dict[str, Any]:
                     "recipient": call.recipient, "text": result.text,
                     "is_error": result.is_error, "metadata": dict(result.metadata),
                     "seconds": round(seconds, 4)}
+    return _step_event_to_dict(event)
+
+
+def _step_event_to_dict(event: Event) -> dict[str, Any]:
+    """The events that come once per step, as JSON data."""
+    match event:
         case IncidentRaised(incident=incident):
             return {"type": "incident", **dataclasses.asdict(incident)}
         case UsageUpdated(usage=usage, generation=generation, tokens_per_second=speed,
                           elapsed_s=elapsed):
             return {"type": "usage", "generation": generation, "usage": usage.to_dict(),
                     "tokens_per_second": round(speed, 2), "elapsed_s": round(elapsed, 3)}
+        case ContextCompacted(report=report):
+            return {"type": "context_compacted", **report.to_dict()}
         case FinalAnswer(text=text, content_type=content_type):
             return {"type": "final", "text": text, "content_type": content_type}
         case RunFinished(result=result):
@@ -102,6 +112,10 @@ def event_from_dict(data: dict[str, Any]) -> Event | None:
     if kind == "usage":
         return UsageUpdated(_usage_from(data["usage"]), int(data["generation"]),
                             float(data["tokens_per_second"]), float(data["elapsed_s"]))
+    if kind == "context_compacted":
+        return ContextCompacted(CompactionReport(
+            tuple(str(name) for name in data["strategies"]), int(data["tokens_before"]),
+            int(data["tokens_after"]), int(data["first_changed_token"]), int(data["window"])))
     if kind == "final":
         return FinalAnswer(str(data["text"]), data.get("content_type"))
     if kind == "preamble":

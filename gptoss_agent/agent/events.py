@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gptoss_agent.agent.context.compactor import CompactionReport
 from gptoss_agent.agent.result import ChatMessage, Incident, RunResult, Usage
 from gptoss_agent.tools.base import ToolCall, ToolResult
 
@@ -81,6 +82,13 @@ class UsageUpdated:
 
 
 @dataclass(frozen=True)
+class ContextCompacted:
+    """The history was compacted to fit the context window (before a generation)."""
+
+    report: CompactionReport
+
+
+@dataclass(frozen=True)
 class FinalAnswer:
     """The final answer of the run."""
 
@@ -107,6 +115,7 @@ Event = (
     | ToolCallFinished
     | IncidentRaised
     | UsageUpdated
+    | ContextCompacted
     | FinalAnswer
     | RunFinished
 )

@@ -14,8 +14,10 @@ from dataclasses import replace
 from gptoss_agent.agent.act import Stop, act
 from gptoss_agent.agent.backends.base import GenerationRequest
 from gptoss_agent.agent.choice import decoding_constraint, effective_choice
+from gptoss_agent.agent.context.fit import fit_window
 from gptoss_agent.agent.dispatch import answer_unrun, deadline, dispatch
 from gptoss_agent.agent.events import (
+    ContextCompacted,
     FinalAnswer,
     Preamble,
     PreambleDelta,
@@ -38,6 +40,7 @@ from gptoss_agent.agent.state import (
     RunState,
     SessionState,
     account_generation,
+    context_window,
     incident,
     record,
 )
@@ -50,7 +53,9 @@ async def run_loop(state: SessionState, user_text: str | None, emit: EventSink) 
 
     Steps, repeated until something stops the run:
 
-    1. **render**: the conversation's token-exact prompt plus ``<|start|>assistant``;
+    1. **render**: the conversation's token-exact prompt plus ``<|start|>assistant``,
+       fitted to the context window (compacted when the configuration says so, the
+       generation's budget cut to the room left);
     2. **generate**: stream tokens from the backend within the remaining budgets;
     3. **parse**: feed each token to the stream parser, emitting text deltas;
     4. **classify**: a final answer, tool calls, or a retry;
@@ -58,9 +63,9 @@ async def run_loop(state: SessionState, user_text: str | None, emit: EventSink) 
     6. **append**: the sampled tokens verbatim, then tool results and error messages.
 
     The run stops on a final answer, or when a budget runs out (generations, sampled
-    tokens, wall time), the same call repeats too often, the model keeps producing
-    unusable output, a tool's machinery or the backend fails. It never raises for the
-    model's mistakes. A cancelled run (a task cancelled, Ctrl-C) emits its
+    tokens, wall time, the context window), the same call repeats too often, the model
+    keeps producing unusable output, a tool's machinery or the backend fails. It never
+    raises for the model's mistakes. A cancelled run (a task cancelled, Ctrl-C) emits its
     :class:`RunFinished` with :attr:`StopReason.CANCELLED`, every call answered, and
     then lets the cancellation propagate.
     """
@@ -123,8 +128,12 @@ async def _generate(state: SessionState, run: RunState
                     ) -> tuple[ParsedCompletion | None, Stop | None]:
     """Render, generate and parse one completion, and append it verbatim."""
     limits = state.limits
+    left = limits.max_sampled_tokens - run.usage.sampled_tokens
+    fitted = await _fit_window(state, run, min(state.sampling.max_tokens, left))
+    if isinstance(fitted, Stop):
+        return None, fitted
+    budget = fitted
     prompt = state.conversation.prompt()
-    budget = min(state.sampling.max_tokens, limits.max_sampled_tokens - run.usage.sampled_tokens)
     constraint = decoding_constraint(state.registry,
                                      effective_choice(state.tool_choice, run.tool_calls),
                                      state.strict, state.output)
@@ -168,6 +177,33 @@ async def _generate(state: SessionState, run: RunState
     if not stopped and run.usage.sampled_tokens >= limits.max_sampled_tokens:
         return None, Stop(StopReason.MAX_SAMPLED_TOKENS)
     return completion, None
+
+
+async def _fit_window(state: SessionState, run: RunState, budget: int) -> int | Stop:
+    """The generation's budget within the window (compacting first if needed), or a stop."""
+    window = await context_window(state)
+    if window is None:
+        return budget
+    try:
+        fit = await fit_window(state.conversation, state.codec, state.compaction,
+                               window=window, budget=budget, backend=state.backend,
+                               session_id=state.session_id)
+    except AssertionError:
+        raise  # a scripted summariser's script mismatch is a test failure
+    except Exception as exc:  # a summariser that failed: stop cleanly, keep what we have
+        return Stop(StopReason.BACKEND_ERROR,
+                    error=f"compaction failed: {type(exc).__name__}: {exc}")
+    if fit.report is not None:
+        run.add_usage(compactions=1)
+        run.emit(ContextCompacted(fit.report))
+    if not fit.fits:
+        reserve = min(state.compaction.reserve_tokens, budget)
+        how = ("nothing more could be compacted" if state.compaction.strategies
+               else "no compaction is configured")
+        return Stop(StopReason.CONTEXT_FULL, error=(
+            f"the prompt ({fit.prompt_tokens} tokens) leaves fewer than {reserve} tokens "
+            f"of the {window}-token context window to answer in, and {how}"))
+    return fit.budget
 
 
 def _finish(state: SessionState, run: RunState, stop: Stop) -> RunResult:

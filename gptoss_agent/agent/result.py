@@ -21,6 +21,7 @@ class StopReason(str, Enum):
     TOOL_UNAVAILABLE = "tool_unavailable"
     INVALID_OUTPUT = "invalid_output"
     CANCELLED = "cancelled"
+    CONTEXT_FULL = "context_full"
 
     @property
     def is_success(self) -> bool:
@@ -73,6 +74,10 @@ class Usage:
         sampled_tokens: Tokens the model produced.
         analysis_tokens / commentary_tokens / final_tokens: Sampled tokens by channel.
         tool_output_tokens: Tokens of tool results added to the conversation.
+        context_window: The backend's context window in tokens (0: unknown).
+        context_tokens: Tokens the history holds after the last generation (how full
+            the window is).
+        compactions: How many times the history was compacted to fit the window.
     """
 
     generations: int = 0
@@ -83,10 +88,18 @@ class Usage:
     commentary_tokens: int = 0
     final_tokens: int = 0
     tool_output_tokens: int = 0
+    context_window: int = 0
+    context_tokens: int = 0
+    compactions: int = 0
 
     def to_dict(self) -> dict[str, int]:
         """JSON-serialisable form."""
         return dict(self.__dict__)
+
+    @property
+    def context_fill(self) -> float | None:
+        """The fraction of the window the history fills, or ``None`` if the window is unknown."""
+        return self.context_tokens / self.context_window if self.context_window else None
 
 
 @dataclass(frozen=True)

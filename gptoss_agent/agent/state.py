@@ -12,7 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from gptoss_agent.agent.approval import ApprovalPolicy
-from gptoss_agent.agent.backends.base import ModelBackend, SamplingParams
+from gptoss_agent.agent.backends.base import ModelBackend, SamplingParams, backend_context_window
+from gptoss_agent.agent.context.config import CompactionConfig
 from gptoss_agent.agent.events import Event, IncidentRaised, MessageRecorded
 from gptoss_agent.agent.harmony.codec import HarmonyCodec
 from gptoss_agent.agent.harmony.conversation import Conversation
@@ -43,6 +44,9 @@ class SessionState:
     messages: list[ChatMessage] = field(default_factory=list)
     calls_made: int = 0
     runs: int = 0
+    compaction: CompactionConfig = field(default_factory=CompactionConfig)
+    window: int | None = None
+    window_resolved: bool = False
 
 
 @dataclass
@@ -75,6 +79,15 @@ class RunState:
                                        for key, value in deltas.items()})
 
 
+async def context_window(state: SessionState) -> int | None:
+    """The session's context window: the one configured, else the backend's (asked once)."""
+    if not state.window_resolved:
+        if state.window is None:
+            state.window = await backend_context_window(state.backend)
+        state.window_resolved = True
+    return state.window
+
+
 def record(state: SessionState, run: RunState, message: ChatMessage) -> None:
     """Keep ``message`` in the session and the run, and announce it."""
     state.messages.append(message)
@@ -95,10 +108,14 @@ def answer_channel(message: ParsedMessage) -> str:
 
 
 def append_tool_message(state: SessionState, run: RunState, author: str, channel: str,
-                        text: str, is_error: bool) -> None:
-    """Append a tool's (or the system's) answer to the history, counted and recorded."""
+                        text: str, is_error: bool, full_text_at: str | None = None) -> None:
+    """Append a tool's (or the system's) answer to the history, counted and recorded.
+
+    ``full_text_at`` says where the tool kept the untruncated output (an elision stub
+    names it).
+    """
     before = len(state.conversation)
-    state.conversation.add_tool_result(author, channel, text)
+    state.conversation.add_tool_result(author, channel, text, full_text_at)
     run.add_usage(tool_output_tokens=len(state.conversation) - before)
     record(state, run, ChatMessage(role="tool", text=text, channel=channel, author=author,
                                    is_error=is_error))
@@ -122,3 +139,5 @@ def account_generation(state: SessionState, run: RunState, prompt: tuple[int, ..
         commentary_tokens=by_channel["commentary"],
         final_tokens=by_channel["final"],
     )
+    run.usage = replace(run.usage, context_window=state.window or 0,
+                        context_tokens=len(prompt) + sampled)

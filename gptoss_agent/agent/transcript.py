@@ -8,10 +8,17 @@ so a crash loses at most the record being written. Records:
 * ``segment``: a run of conversation tokens appended (token-exact Harmony, with its kind,
   channel and user turn), in order;
 * ``drop``: conversation segments removed by the chain-of-thought policy (their indices);
+* ``compaction``: the history rewritten to fit the context window: ``keep`` leading
+  segments stay, ``segments`` replace the rest, with what was done (strategies, tokens
+  before and after, the first changed token);
 * ``event``: a loop event (parsed messages, tool inputs and outputs, timings, usage);
 * ``run_started`` / ``run_finished``: one per user message, the latter with the result;
 * ``tool_state``: after each call to a stateful tool, its per-session state (the
   browser's page stack), restored on resume.
+
+Text that UTF-8 cannot hold (a lone surrogate from a tool or a user message) is stored
+with U+FFFD in its place, as the tokenizer saw it, and the record says so
+(``"text_repaired"``) instead of the run ending with a lost record.
 
 A torn last line (a crash mid-write) is detected and cut off when the file is opened for
 appending (:func:`repair_torn_tail`); a damaged line in the middle is an error naming the
@@ -145,7 +152,7 @@ class TranscriptWriter:
         """
         if self._handle is None:
             raise TranscriptError(f"transcript {self.path} is closed")
-        line = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode()
+        line = _encode(record)
         try:
             self._handle.write(line + b"\n")
             self._handle.flush()
@@ -169,6 +176,29 @@ class TranscriptWriter:
     def write_header(self, session_id: str) -> None:
         """Write the first record: version, time, session id and :attr:`metadata`."""
         self.write(header_record(session_id, self.metadata))
+
+
+_REPAIRED = "text that UTF-8 cannot hold (lone surrogates) was replaced by U+FFFD"
+
+
+def _encode(record: Mapping[str, Any]) -> bytes:
+    """One record as a UTF-8 JSON line; lone surrogates replaced (and said so)."""
+    try:
+        return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode()
+    except UnicodeEncodeError:
+        repaired = {**_without_surrogates(dict(record)), "text_repaired": _REPAIRED}
+        return json.dumps(repaired, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _without_surrogates(value: Any) -> Any:
+    """``value`` with every string's lone surrogates replaced by U+FFFD."""
+    if isinstance(value, str):
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, Mapping):
+        return {_without_surrogates(k): _without_surrogates(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_without_surrogates(item) for item in value]
+    return value
 
 
 def header_record(session_id: str, metadata: Mapping[str, Any] | None = None
@@ -215,8 +245,14 @@ def _without(segments: list[dict[str, Any]], indices: list[int]) -> list[dict[st
     return [segment for index, segment in enumerate(segments) if index not in removed]
 
 
+def _compacted(segments: list[dict[str, Any]], record: dict[str, Any]
+               ) -> list[dict[str, Any]]:
+    """Apply a ``compaction`` record: the kept leading segments, then its own."""
+    return [*segments[: int(record["keep"])], *record["segments"]]
+
+
 def replay_conversation(records: list[dict[str, Any]]) -> ReplayedConversation:
-    """Apply ``segment`` and ``drop`` records in order."""
+    """Apply ``segment``, ``drop`` and ``compaction`` records in order."""
     segments: list[dict[str, Any]] = []
     finished = True
     runs = 0
@@ -232,6 +268,8 @@ def replay_conversation(records: list[dict[str, Any]]) -> ReplayedConversation:
                 prompt_recorded = True
         elif kind == "drop":
             segments = _without(segments, record["indices"])
+        elif kind == "compaction":
+            segments = _compacted(segments, record)
         elif kind == "run_started":
             finished = False
             runs += 1
@@ -276,3 +314,5 @@ def iter_training_examples(records: list[dict[str, Any]], return_token: int,
                 yield tokens, mask
         elif kind == "drop":
             segments = _without(segments, record["indices"])
+        elif kind == "compaction":
+            segments = _compacted(segments, record)

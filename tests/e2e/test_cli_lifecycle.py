@@ -279,3 +279,39 @@ def test_resume_of_a_missing_file_creates_nothing(tmp_path: Path) -> None:
     completed = cli("resume", str(missing))
     assert completed.returncode == 2 and "cannot read" in completed.stderr
     assert not missing.parent.exists()
+
+
+LOG_TOOL = '''
+def read_log(part: int) -> str:
+    """Read one part of the build log.
+
+    Args:
+        part: Which part.
+    """
+    return "\\n".join(f"part {part} line {n}: all tests passed so far" for n in range(12))
+'''
+
+
+def test_a_long_run_compacts_and_show_draws_it(tmp_path: Path) -> None:
+    (tmp_path / "log_tool.py").write_text(LOG_TOOL)
+    calls = [CALL.format(name="read_log", args=f'{{"part": {part}}}') for part in range(30)]
+    task = {
+        "name": "long", "prompt": "did anything fail?",
+        "model": {"backend": "scripted", "context_window": 2500,
+                  "completions": [*calls, FINAL.format(text="Nothing failed.")]},
+        "tools": {"functions": [{"file": "log_tool.py", "function": "read_log"}]},
+        "compaction": {"strategies": ["elide_tool_outputs"], "threshold": 0.8},
+        "budgets": {"max_generations": 40},
+        "output": {"transcript": "long.jsonl"},
+    }
+    path = tmp_path / "long.yaml"
+    path.write_text(json.dumps(task))
+    completed = cli("run", str(path), "--quiet")
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == "Nothing failed."
+    records = read_records(tmp_path / "long.jsonl")
+    assert any(r["type"] == "compaction" for r in records)
+    shown = cli("show", str(tmp_path / "long.jsonl"))
+    assert shown.returncode == 0, shown.stderr
+    assert "compacted (elide_tool_outputs)" in shown.stdout
+    assert "2,500" in shown.stdout and "run finished: final" in shown.stdout

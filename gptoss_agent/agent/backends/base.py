@@ -3,7 +3,9 @@
 Every backend (scripted replay, in-process transformers, an inference server) implements
 ``ModelBackend``. The loop hands it the whole prompt of a generation as token ids; backends that
 keep a KV cache per session compare it with what they saw last time and prefill only the
-difference. A backend honours the stop tokens (yielding the stop token it stopped on as
+difference. A backend that knows its context window (the positions its model reads)
+also implements :class:`KnowsContextWindow`; :func:`backend_context_window` asks any
+backend for it. A backend honours the stop tokens (yielding the stop token it stopped on as
 its last token) and the token budget (stopping after ``max_tokens`` sampled tokens,
 without a stop token: the loop sees the truncation).
 """
@@ -100,3 +102,20 @@ class ModelBackend(Protocol):
     async def aclose(self) -> None:
         """Free everything (models, connections, server processes). Idempotent."""
         ...
+
+
+@runtime_checkable
+class KnowsContextWindow(Protocol):
+    """A backend that can say how many positions (prompt plus sampled tokens) it reads."""
+
+    async def context_window(self) -> int | None:
+        """The window in tokens, or ``None`` when it cannot be found out."""
+        ...
+
+
+async def backend_context_window(backend: ModelBackend) -> int | None:
+    """``backend``'s context window, or ``None`` for a backend that does not know it."""
+    if isinstance(backend, KnowsContextWindow):
+        window = await backend.context_window()
+        return window if isinstance(window, int) and window > 0 else None
+    return None

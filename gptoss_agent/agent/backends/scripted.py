@@ -12,15 +12,25 @@ The backend is strict so that tests cannot pass by accident: it raises
 :meth:`ScriptedBackend.assert_finished` raises when fewer completions were consumed.
 It honours the request's stop tokens and token budget like a real backend, and records
 every prompt it received so tests can inspect what the model would have seen.
+
+Given a real backend as ``through``, every prompt is first run through it (prefilled, one
+token sampled and thrown away) before the script is replayed: the model's turns are
+forced, but the prompt's KV cache, its reuse and its cost are real (benchmarks of long
+runs on a model that knows no long task).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from gptoss_agent.agent.backends.base import GenerationRequest, GenerationStats
+from gptoss_agent.agent.backends.base import (
+    GenerationRequest,
+    GenerationStats,
+    ModelBackend,
+    backend_context_window,
+)
 from gptoss_agent.agent.backends.errors import BackendError
 from gptoss_agent.agent.harmony.codec import HarmonyCodec, load_codec
 
@@ -52,6 +62,10 @@ class ScriptedBackend:
         allow_text_after_stop: Accept scripts that go on after a stop token (the rest
             is discarded, as a real backend would never sample it). Off by default,
             because such a script is almost always a mistake.
+        context_window: The window the backend claims (tests of budgets and
+            compaction); ``None``: ``through``'s, or none.
+        through: A real backend each prompt is run through first (its figures are
+            reported); ``None``: replay only.
     """
 
     def __init__(
@@ -60,7 +74,11 @@ class ScriptedBackend:
         *,
         codec: HarmonyCodec | None = None,
         allow_text_after_stop: bool = False,
+        context_window: int | None = None,
+        through: ModelBackend | None = None,
     ) -> None:
+        self.window = context_window
+        self.through = through
         self._codec = codec or load_codec()
         self._script = [
             item if isinstance(item, ScriptedCompletion) else ScriptedCompletion(item)
@@ -109,6 +127,11 @@ class ScriptedBackend:
         self.prompts.append(request.prompt)
         if item.check_prompt is not None:
             item.check_prompt(self._codec.decode(request.prompt))
+        if self.through is not None:
+            probe = replace(request, sampling=replace(request.sampling, max_tokens=1),
+                            constraint=None)
+            async for _ in self.through.generate(probe):
+                pass
         tokens = self._codec.encode_with_special(item.text)
         started = time.perf_counter()
         sampled = 0
@@ -132,13 +155,25 @@ class ScriptedBackend:
             seconds=time.perf_counter() - started,
         )
 
+    async def context_window(self) -> int | None:
+        """The window given to the constructor, else ``through``'s."""
+        if self.window is None and self.through is not None:
+            return await backend_context_window(self.through)
+        return self.window
+
     def last_stats(self, session_id: str) -> GenerationStats | None:
-        """Figures of the last replay for ``session_id``."""
-        return self._stats.get(session_id)
+        """Figures of the last replay for ``session_id`` (``through``'s prefill, if any)."""
+        stats = self._stats.get(session_id)
+        if stats is None or self.through is None:
+            return stats
+        real = self.through.last_stats(session_id)
+        return replace(stats, prefilled_tokens=real.prefilled_tokens) if real else stats
 
     async def release(self, session_id: str) -> None:
-        """Forget a session's figures."""
+        """Forget a session's figures (and ``through``'s cache of it)."""
         self._stats.pop(session_id, None)
+        if self.through is not None:
+            await self.through.release(session_id)
 
     async def aclose(self) -> None:
         """Nothing to free."""

@@ -159,9 +159,14 @@ def _approval_lock() -> asyncio.Lock:
 
 
 async def close_task(task: TaskAgent, close_backend: bool = True) -> None:
-    """Close the task's tools and (unless shared) its backend."""
+    """Close the task's tools, its summariser and (unless shared) its backend."""
+    summariser = task.agent.compaction.summariser
     try:
         await task.agent.aclose()
     finally:
-        if close_backend:
-            await task.agent.model.aclose()
+        try:
+            if summariser is not None and summariser is not task.agent.model:
+                await summariser.aclose()
+        finally:
+            if close_backend:
+                await task.agent.model.aclose()

@@ -1,8 +1,9 @@
 """The terminal view of a run, drawn with rich: the only place that prints events.
 
 Reasoning streams dimmed (or hidden), preambles in italics, each tool call and its result
-in a panel, the final answer as Markdown, and a status line after each generation with
-the generation, tokens, tokens per second and elapsed time.
+in a panel, the final answer as Markdown, a status line after each generation with
+the generation, tokens, tokens per second, elapsed time and how full the context window
+is, and a line for each compaction of the history.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from rich.syntax import Syntax
 from rich.text import Text
 
 from gptoss_agent.agent.events import (
+    ContextCompacted,
     Event,
     FinalAnswer,
     IncidentRaised,
@@ -119,11 +121,23 @@ class TerminalView:
     def _usage_updated(self, event: UsageUpdated) -> None:
         self._end_stream()
         usage = event.usage
+        window = (f" · context {usage.context_tokens:,}/{usage.context_window:,} "
+                  f"({usage.context_tokens / usage.context_window:.0%})"
+                  if usage.context_window else "")
         self.console.print(Text(
             f"generation {event.generation} · {usage.sampled_tokens} tokens out · "
             f"{usage.prompt_tokens} in · {event.tokens_per_second:.1f} tok/s · "
-            f"{event.elapsed_s:.1f}s",
+            f"{event.elapsed_s:.1f}s{window}",
             style="dim"))
+
+    def _context_compacted(self, event: ContextCompacted) -> None:
+        self._end_stream()
+        report = event.report
+        self.console.print(Text(
+            f"⟲ compacted ({', '.join(report.strategies)}): {report.tokens_before:,} → "
+            f"{report.tokens_after:,} tokens of the {report.window:,}-token window; "
+            f"unchanged up to token {report.first_changed_token:,}",
+            style="yellow"))
 
     def _final_answer(self, event: FinalAnswer) -> None:
         self._end_stream()
@@ -184,6 +198,7 @@ _DRAWERS: dict[type, Callable[[TerminalView, Any], None]] = {
     ToolCallFinished: TerminalView._tool_call_finished,
     IncidentRaised: TerminalView._incident_raised,
     UsageUpdated: TerminalView._usage_updated,
+    ContextCompacted: TerminalView._context_compacted,
     FinalAnswer: TerminalView._final_answer,
     RunFinished: TerminalView._run_finished,
 }

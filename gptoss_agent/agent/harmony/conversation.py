@@ -13,6 +13,10 @@ the reasoning, calls made from analysis (e.g. to ``python``) and their results. 
 other policies keep everything or drop analysis as soon as a generation ends.
 Harmony's ``auto_drop_analysis`` only drops analysis before the first final, which is
 wrong for multi-turn chats.
+
+Compaction (``agent/context/``) rewrites the history through :meth:`Conversation.rewrite`,
+which keeps every segment before the first changed one and reports the rest to the
+observer as one ``compaction`` record, so a transcript replays exactly what the model saw.
 """
 
 from __future__ import annotations
@@ -48,6 +52,8 @@ class Segment:
         turn: Index of the user turn the segment belongs to (0 for the header).
         answer: Whether it is a final answer that was not cut off (recorded as
             ``final`` in transcripts).
+        full_text_at: For a tool result, where its full text is kept when the tool
+            says so (a file, a paging handle), named by an elision stub.
     """
 
     kind: SegmentKind
@@ -55,6 +61,7 @@ class Segment:
     channel: str | None
     turn: int
     answer: bool = False
+    full_text_at: str | None = None
 
 
 def _is_answer(message: ParsedMessage) -> bool:
@@ -72,7 +79,24 @@ def segment_record(segment: Segment) -> dict[str, Any]:
     }
     if segment.answer:
         record["final"] = True
+    if segment.full_text_at is not None:
+        record["full_text_at"] = segment.full_text_at
     return record
+
+
+def segment_from_record(record: dict[str, Any]) -> Segment:
+    """A segment saved with :func:`segment_record`."""
+    tokens = record["tokens"]
+    channel = record["channel"]
+    turn = record["turn"]
+    kind = record["kind"]
+    where = record.get("full_text_at")
+    assert isinstance(tokens, list) and isinstance(turn, int)
+    assert kind in ("header", "user", "assistant", "tool")
+    return Segment(kind, tuple(int(t) for t in tokens),
+                   channel if isinstance(channel, str) else None, turn,
+                   bool(record.get("final", False)),
+                   where if isinstance(where, str) else None)
 
 
 class Conversation:
@@ -195,10 +219,32 @@ class Conversation:
                 lambda segment: segment.kind == "assistant" and segment.tokens[-1:] != call
             )
 
-    def add_tool_result(self, author: str, channel: str, text: str) -> None:
-        """Append a tool's answer, addressed to the assistant on ``channel``."""
+    def add_tool_result(self, author: str, channel: str, text: str,
+                        full_text_at: str | None = None) -> None:
+        """Append a tool's answer, addressed to the assistant on ``channel``.
+
+        ``full_text_at`` says where the untruncated output is kept, if anywhere.
+        """
         tokens = self.render_tool_result(author, channel, text)
-        self._push(Segment("tool", tokens, channel, self._turn))
+        self._push(Segment("tool", tokens, channel, self._turn, full_text_at=full_text_at))
+
+    def rewrite(self, segments: Sequence[Segment], details: dict[str, Any]) -> int:
+        """Replace the history with ``segments`` (a compaction); return the first changed index.
+
+        Segments before the first one that differs are kept as they are (a KV cache
+        reuses them); the observer gets one ``compaction`` record with ``keep`` (how
+        many leading segments stay), the segments after them, and ``details``.
+        """
+        keep = 0
+        limit = min(len(segments), len(self._segments))
+        while keep < limit and segments[keep] == self._segments[keep]:
+            keep += 1
+        self._segments = list(segments)
+        self._flat = [token for segment in self._segments for token in segment.tokens]
+        if self.observer is not None:
+            self.observer({"type": "compaction", **details, "keep": keep,
+                           "segments": [segment_record(s) for s in self._segments[keep:]]})
+        return keep
 
     def end_turn(self) -> None:
         """Apply the policy after a turn ended with a final answer."""
@@ -243,21 +289,8 @@ class Conversation:
         """
         conversation = cls(codec, (), policy)
         for record in records:
-            tokens = record["tokens"]
-            channel = record["channel"]
-            turn = record["turn"]
-            kind = record["kind"]
-            assert isinstance(tokens, list) and isinstance(turn, int)
-            assert kind in ("header", "user", "assistant", "tool")
-            conversation._push(
-                Segment(
-                    kind,
-                    tuple(int(t) for t in tokens),
-                    channel if isinstance(channel, str) else None,
-                    turn,
-                    bool(record.get("final", False)),
-                )
-            )
-            conversation._turn = max(conversation._turn, turn)
+            segment = segment_from_record(record)
+            conversation._push(segment)
+            conversation._turn = max(conversation._turn, segment.turn)
         conversation.observer = observer
         return conversation

@@ -19,6 +19,7 @@ from gptoss_agent.agent.approval import ApprovalPolicy, Approver
 from gptoss_agent.agent.backends.base import ModelBackend
 from gptoss_agent.agent.backends.scripted import ScriptedBackend
 from gptoss_agent.agent.choice import normalise_choice
+from gptoss_agent.agent.context.config import CompactionConfig
 from gptoss_agent.agent.output import output_spec
 from gptoss_agent.agent.task.functions import build_function_tool, load_check
 from gptoss_agent.agent.task.load import TaskFileError
@@ -183,5 +184,17 @@ def build_agent(settings: TaskSettings, backend: ModelBackend | None = None,
         output_type=settings.output_schema,
         tool_choice=settings.tool_choice,
         strict=settings.strict,
+        context_window=settings.context_window,
+        compaction=_compaction(settings),
     )
     return TaskAgent(settings, agent, tools, check)
+
+
+def _compaction(settings: TaskSettings) -> CompactionConfig | None:
+    """The task's compaction config, with its summariser's backend built."""
+    section = settings.compaction
+    if section is None:
+        return None
+    if section.summariser is None:
+        return section.config
+    return dataclasses.replace(section.config, summariser=build_backend(section.summariser))

@@ -72,8 +72,40 @@ MODEL = _strict(
         "script": {"type": "string", "description": "YAML file with a list of completions."},
         "sampling": SAMPLING,
         "reasoning_effort": {"enum": ["low", "medium", "high"]},
+        "context_window": {**_POSITIVE_INT,
+                           "description": "The model's window in tokens; wins over what "
+                                          "the backend says (a checkpoint's "
+                                          "max_position_embeddings, a server's "
+                                          "max_model_len)."},
     },
     required=["backend"],
+)
+
+COMPACTION = _strict(
+    {
+        "strategies": {
+            "type": "array",
+            "items": {"enum": ["elide_tool_outputs", "drop_reasoning", "summarise"]},
+            "uniqueItems": True,
+            "description": "Run in this order until the prompt is small enough.",
+        },
+        "threshold": {
+            "anyOf": [{"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+                      {"type": "integer", "minimum": 2}],
+            "description": "Compact when the prompt passes this fraction of the window "
+                           "(0.8) or this many tokens (100000).",
+        },
+        "target": {"type": "number", "exclusiveMinimum": 0, "maximum": 1,
+                   "description": "Compact down to this fraction of the window."},
+        "keep_recent": {**_POSITIVE_INT,
+                        "description": "Most recent exchanges kept verbatim."},
+        "reserve_tokens": {**_POSITIVE_INT,
+                           "description": "Fewest tokens a generation must have room for."},
+        "summary_max_tokens": _POSITIVE_INT,
+        "summariser": {**MODEL, "description": "A second (cheaper) model that writes "
+                                                "summaries; default: the task's model."},
+    },
+    description="Keeping long runs inside the context window (docs/long_runs.md).",
 )
 
 FUNCTION = _strict(
@@ -213,6 +245,7 @@ TASK_SCHEMA: dict[str, Any] = {
             "inputs": {"type": "array", "items": {"type": "string"}},
             "tools": TOOLS,
             "budgets": BUDGETS,
+            "compaction": COMPACTION,
             "approval": {
                 "type": "array",
                 "items": {"type": "string"},

@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from gptoss_agent.agent.backends.base import SamplingParams
+from gptoss_agent.agent.context.config import CompactionConfig
 from gptoss_agent.agent.harmony.conversation import AnalysisPolicy
 from gptoss_agent.agent.harmony.prompt import ReasoningEffort
 from gptoss_agent.agent.limits import LoopLimits
@@ -123,6 +124,14 @@ class OutputSettings:
 
 
 @dataclass(frozen=True)
+class CompactionSettings:
+    """The ``compaction:`` section: a compaction config, and the summariser's model."""
+
+    config: CompactionConfig
+    summariser: ModelChoice | None = None
+
+
+@dataclass(frozen=True)
 class TaskSettings:
     """Everything a task file says, typed.
 
@@ -153,6 +162,8 @@ class TaskSettings:
     output_schema: Mapping[str, Any] | None = None
     tool_choice: str = "auto"
     strict: bool = False
+    context_window: int | None = None
+    compaction: CompactionSettings | None = None
     source: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -190,7 +201,8 @@ def task_settings(task: TaskFile) -> TaskSettings:
             output=_output(task, data.get("output", {})), check=data.get("check"),
             output_schema=_output_schema(task, data.get("output_schema")),
             tool_choice=data.get("tool_choice", "auto"), strict=bool(data.get("strict", False)),
-            source=data,
+            context_window=model.get("context_window"),
+            compaction=_compaction(task, data.get("compaction")), source=data,
         )
     except (TypeError, ValueError) as exc:
         if isinstance(exc, TaskFileError):
@@ -210,6 +222,21 @@ def _model(task: TaskFile, model: Mapping[str, Any]) -> ModelChoice:
     if "script" in model:
         completions.extend(_script(task, task.resolve(model["script"])))
     return ScriptedModel(tuple(completions))
+
+
+def _compaction(task: TaskFile, section: Mapping[str, Any] | None
+                ) -> CompactionSettings | None:
+    """The ``compaction:`` section, typed (``None`` when absent)."""
+    if section is None:
+        return None
+    fields = {key: value for key, value in section.items() if key != "summariser"}
+    if "strategies" in fields:
+        fields["strategies"] = tuple(fields["strategies"])
+    if isinstance(fields.get("threshold"), int) and fields["threshold"] <= 1:
+        fields["threshold"] = float(fields["threshold"])  # `threshold: 1` is the whole window
+    summariser = section.get("summariser")
+    return CompactionSettings(CompactionConfig(**fields),
+                              _model(task, summariser) if summariser is not None else None)
 
 
 def _script(task: TaskFile, path: Path) -> list[str]:

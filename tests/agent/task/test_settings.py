@@ -117,3 +117,44 @@ def test_bad_choices_are_task_errors_before_any_model_loads(tmp_path: Path, text
                                                            message: str) -> None:
     with pytest.raises(TaskFileError, match=message):
         build_agent(task_settings(load_task(write(tmp_path, text))))
+
+
+def test_the_window_and_compaction_reach_the_agent(tmp_path: Path) -> None:
+    text = ("compaction:\n  strategies: [elide_tool_outputs, summarise]\n  threshold: 0.7\n"
+            "  target: 0.4\n  keep_recent: 3\n  reserve_tokens: 128\n"
+            "  summariser:\n    backend: scripted\n"
+            '    completions: ["<|channel|>final<|message|>short<|return|>"]\n')
+    path = tmp_path / "task.yaml"
+    path.write_text(MODEL + "  context_window: 4096\nprompt: hi\n" + text)
+    built = build_agent(task_settings(load_task(path)))
+    config = built.agent.compaction
+    assert built.agent.context_window == 4096
+    assert config.strategies == ("elide_tool_outputs", "summarise")
+    assert (config.threshold, config.target, config.keep_recent, config.reserve_tokens) == (
+        0.7, 0.4, 3, 128)
+    from gptoss_agent.agent.backends.scripted import ScriptedBackend
+
+    assert isinstance(config.summariser, ScriptedBackend)
+    assert config.summariser is not built.agent.model
+
+
+def test_no_compaction_section_means_none(tmp_path: Path) -> None:
+    built = build_agent(task_settings(load_task(write(tmp_path, ""))))
+    assert built.agent.compaction.strategies == () and built.agent.context_window is None
+    tokens = task_settings(load_task(write(tmp_path, "compaction:\n  threshold: 90000\n")))
+    assert tokens.compaction is not None and tokens.compaction.config.threshold == 90000
+    whole = task_settings(load_task(write(tmp_path, "compaction:\n  threshold: 1\n")))
+    assert whole.compaction is not None and whole.compaction.config.threshold == 1.0
+    assert isinstance(whole.compaction.config.threshold, float)
+
+
+@pytest.mark.parametrize("text", [
+    "compaction:\n  strategies: [shrink]\n",
+    "compaction:\n  threshold: 0\n",
+    "compaction:\n  target: 2\n",
+    "compaction:\n  keep_recent: 0\n",
+    "compaction:\n  window: 3\n",
+])
+def test_bad_compaction_keys_are_task_errors(tmp_path: Path, text: str) -> None:
+    with pytest.raises(TaskFileError):
+        task_settings(load_task(write(tmp_path, text)))

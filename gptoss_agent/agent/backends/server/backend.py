@@ -61,6 +61,7 @@ from gptoss_agent.agent.backends.server.stream import (
     stop_token_after,
     stream_completion,
 )
+from gptoss_agent.agent.backends.server.window import server_window
 from gptoss_agent.agent.backends.transformers.grammar import harmony_grammar
 from gptoss_agent.agent.harmony.codec import HarmonyCodec, load_codec
 
@@ -109,11 +110,24 @@ class ServerBackend:
         self.retries = 0
         """Retries made over the backend's lifetime (tests and monitoring read it)."""
         self._warned: set[str] = set()
+        self._window: int | None = None
+        self._window_asked = False
 
     @property
     def constrains(self) -> bool:
         """Whether a request's decoding constraint is sent to the server (and enforced)."""
         return self.config.constraint_field is not None
+
+    async def context_window(self) -> int | None:
+        """The server's window (vLLM's ``max_model_len``, llama.cpp's ``n_ctx``), asked once.
+
+        ``None`` when the server does not say; the task's ``model.context_window`` wins.
+        """
+        if not self._window_asked and self._client is not None:
+            self._window_asked = True
+            self._window = await server_window(self._client, self.config.base_url,
+                                               self.config.model, self.config.kind)
+        return self._window
 
     def last_stats(self, session_id: str) -> GenerationStats | None:
         """Figures of the most recent finished generation of ``session_id``."""

@@ -15,7 +15,8 @@ the event loop never blocks and a long prompt does not hold up the other session
 tokens. Sessions that generate at the same time share their decode steps:
 :mod:`~gptoss_agent.agent.backends.transformers.decode_batcher` gathers the sessions
 waiting for a token into one forward pass, which on a small model costs little more than
-one session's step. Tokens stream to the caller as they are sampled.
+one session's step; sessions that prefill at the same time likewise share one forward
+pass of their prompt chunks. Tokens stream to the caller as they are sampled.
 
 The KV cache (:mod:`~gptoss_agent.agent.backends.transformers.growable_cache`) keeps the
 keys and values of all positions in every layer, sliding-window layers included: a
@@ -64,6 +65,7 @@ from gptoss_agent.agent.backends.transformers.runner import (
     BackendCounters,
     DecodeRequest,
     ModelRunner,
+    PrefillRequest,
 )
 
 _T = TypeVar("_T")
@@ -111,8 +113,13 @@ class TransformersBackend:
         # One generation (or release) per session at a time; a lock lives while it has users.
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self._stats: dict[str, GenerationStats] = {}
+        batch = config.decode_batch if self._runner.sink_attention else 1
         self._decoder: DecodeBatcher[DecodeRequest, int] = DecodeBatcher(
-            self._decode_on_worker, config.decode_batch if self._runner.sink_attention else 1
+            self._decode_on_worker, batch
+        )
+        # Prompt chunks of sessions that prefill at the same time share a forward pass too.
+        self._prefiller: DecodeBatcher[PrefillRequest, int | None] = DecodeBatcher(
+            self._prefill_on_worker, batch
         )
         self._seed_source = self._torch.Generator()
         self._seed_source.seed()
@@ -154,6 +161,12 @@ class TransformersBackend:
     def counters(self) -> BackendCounters:
         """Lifetime totals of prefilled, reused and decoded tokens."""
         return self._runner.counters if self._runner is not None else self._counters_at_close
+
+    async def context_window(self) -> int | None:
+        """The checkpoint's ``max_position_embeddings`` (131,072 for gpt-oss)."""
+        model = self.model
+        window = getattr(getattr(model, "config", None), "max_position_embeddings", None)
+        return window if isinstance(window, int) else None
 
     def cached_tokens(self, session_id: str) -> int:
         """How many tokens of ``session_id`` the KV cache holds (0 if none)."""
@@ -294,19 +307,20 @@ class TransformersBackend:
                        guide: TokenGuide | None) -> int:
         """Bring ``entry``'s cache up to the prompt; return the first sampled token.
 
-        One worker job per chunk: other sessions' decode steps run between the chunks of
-        a long prompt instead of waiting for all of it. ``done.prefilled`` counts what was
-        computed, should the turn stop part way.
+        One worker job per chunk, shared with the chunks of other sessions prefilling at
+        the same time (one packed forward pass): other sessions' decode steps run between
+        the chunks of a long prompt instead of waiting for all of it. ``done.prefilled``
+        counts what was computed, should the turn stop part way.
         """
         plan = await self._run(runner.prepare, entry, request.prompt)
         chunk = self.config.prefill_chunk
         starts = range(0, len(plan.prefill), chunk)
         token: int | None = None
         for start in starts:
-            piece = list(plan.prefill[start : start + chunk])
+            piece = tuple(plan.prefill[start : start + chunk])
             last = start == starts[-1]
-            token = await self._run(runner.prefill_piece, entry, piece,
-                                    request.sampling if last else None, generator, guide)
+            token = await self._prefiller.step(PrefillRequest(
+                entry, piece, request.sampling if last else None, generator, guide))
             done.prefilled += len(piece)
         return cast(int, token)  # plan.prefill is never empty: the last chunk sampled
 
@@ -314,6 +328,12 @@ class TransformersBackend:
         if self._executor is None:
             raise BackendUnavailableError("the transformers backend is closed")
         return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+
+    async def _prefill_on_worker(
+        self, requests: Sequence[PrefillRequest]
+    ) -> list[int | Exception | None]:
+        runner = self._live_runner()
+        return await self._run(runner.prefill_batch, list(requests))
 
     async def _decode_on_worker(
         self, requests: Sequence[DecodeRequest]

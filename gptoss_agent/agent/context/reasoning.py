@@ -1,0 +1,35 @@
+"""Dropping old reasoning beyond what the analysis policy already drops.
+
+The policy keeps a turn's ``analysis`` messages while the model works inside its tool
+loop; in a long loop they pile up. This strategy removes the oldest pure reasoning
+messages outside the protected tail. A call made from ``analysis`` (to ``python``, say)
+stays, with its result, so every result still follows its call.
+"""
+
+from __future__ import annotations
+
+from gptoss_agent.agent.context.base import CompactionJob
+from gptoss_agent.agent.harmony.conversation import Segment
+
+
+class DropReasoning:
+    """Remove the oldest ``analysis`` messages that are not calls."""
+
+    name = "drop_reasoning"
+
+    async def compact(self, job: CompactionJob) -> tuple[Segment, ...] | None:
+        """The history without its oldest reasoning, until enough is freed."""
+        call = job.codec.special.call
+        dropped: set[int] = set()
+        freed = 0
+        for index in range(job.head, job.tail):
+            if freed >= job.to_free:
+                break
+            segment = job.segments[index]
+            if (segment.kind == "assistant" and segment.channel == "analysis"
+                    and segment.tokens[-1:] != (call,)):
+                dropped.add(index)
+                freed += len(segment.tokens)
+        if not dropped:
+            return None
+        return tuple(s for i, s in enumerate(job.segments) if i not in dropped)
