@@ -43,6 +43,7 @@ from gptoss_agent.agent.loop import run_loop
 from gptoss_agent.agent.output import output_spec
 from gptoss_agent.agent.result import RunResult
 from gptoss_agent.agent.state import SessionState
+from gptoss_agent.agent.tool_output import output_store
 from gptoss_agent.agent.transcript import TranscriptError, TranscriptWriter, replay_conversation
 from gptoss_agent.tools.base import SessionScopedTool, StatefulTool
 from gptoss_agent.tools.registry import ToolLike, ToolRegistry
@@ -178,6 +179,9 @@ class Agent:
         session = AgentSession(self, str(records[0]["session_id"]), transcript=transcript,
                                segments=replayed.segments)
         session.state.runs = replayed.runs
+        session.state.calls_made = replayed.calls
+        session.state.lost_call = replayed.lost_call
+        output_store(session.state).restore(session.session_id, records)
         for tool in self.registry.tools:
             state = replayed.tool_states.get(tool.spec.name)
             if state is not None and isinstance(tool, StatefulTool):
@@ -252,6 +256,7 @@ class AgentSession:
             output=agent.output,
             compaction=agent.compaction,
             window=agent.context_window,
+            journal=transcript.write if transcript is not None else None,
         )
         self._lock = asyncio.Lock()
         self._closed = False
@@ -270,7 +275,8 @@ class AgentSession:
         """Continue an interrupted run from its last complete record.
 
         The session comes from :meth:`Agent.restore_session`; a call without a result
-        is run first.
+        is answered first: run, if it never started or its tool is idempotent, else
+        told to the model as lost (it may have taken effect).
         """
         return await self._run(None, on_event)
 

@@ -35,6 +35,7 @@ from gptoss_agent.tools.errors import ToolUnavailableError
 from gptoss_agent.tools.function_toolset import FunctionToolset
 from gptoss_agent.tools.output_pages import PAGER_ADDRESS, PAGER_NAME
 from gptoss_agent.tools.registry import Resolution, Unresolved
+from gptoss_agent.tools.rerun import may_rerun
 
 
 @contextlib.asynccontextmanager
@@ -84,6 +85,9 @@ async def dispatch(state: SessionState, run: RunState, message: ParsedMessage) -
             "without it or ask the user.", kind="declined")
         _answer(state, run, call, declined, 0.0)
         return True
+    if state.journal is not None:  # durable before the code runs: a resume must know
+        state.journal({"type": "call_started", "call_id": call.call_id,
+                       "recipient": call.written})
     result, seconds = await _call(state, run, resolution, call)
     result = bound_result(state, resolution.tool, call, result)
     if result.is_error:
@@ -125,6 +129,32 @@ def answer_unrun(state: SessionState, run: RunState, message: ParsedMessage,
     """Answer a call that was sampled but will not run (the run stops first)."""
     append_tool_message(state, run, message.recipient or "system", answer_channel(message),
                         f"Error: {reason}; the call was not made.", True)
+
+
+LOST_RESULT = ("Error: the result of this call was lost: the run stopped while the call was "
+               "running, so it may or may not have taken effect. Check its effect before "
+               "you repeat it.")
+
+
+async def redispatch(state: SessionState, run: RunState, message: ParsedMessage) -> None:
+    """Answer a call a resumed transcript left without a result.
+
+    A call that never started runs now. One whose code had started (the transcript holds
+    its ``call_started`` record) runs again only if its tool says it is idempotent
+    (:func:`~gptoss_agent.tools.rerun.may_rerun`); otherwise the model is told its
+    result was lost and that it may have taken effect.
+
+    Raises:
+        ToolUnavailableError: As :func:`dispatch`.
+    """
+    lost, state.lost_call = state.lost_call, False
+    resolution = _resolve(state, message.recipient or "")
+    if lost and not (isinstance(resolution, Resolution)
+                     and may_rerun(resolution.tool, resolution.name)):
+        append_tool_message(state, run, message.recipient or "system",
+                            answer_channel(message), LOST_RESULT, True)
+        return
+    await dispatch(state, run, message)
 
 
 def _timeout(state: SessionState, run: RunState) -> float | None:

@@ -15,7 +15,7 @@ from gptoss_agent.agent.act import Stop, act
 from gptoss_agent.agent.backends.base import GenerationRequest
 from gptoss_agent.agent.choice import decoding_constraint, effective_choice
 from gptoss_agent.agent.context.fit import fit_window
-from gptoss_agent.agent.dispatch import answer_unrun, deadline, dispatch
+from gptoss_agent.agent.dispatch import answer_unrun, deadline, redispatch
 from gptoss_agent.agent.events import (
     ContextCompacted,
     FinalAnswer,
@@ -96,7 +96,7 @@ async def _begin(state: SessionState, run: RunState, user_text: str | None) -> S
         return Stop(StopReason.FINAL, final=answered)
     for pending in _pending_calls(state):  # a call whose result never made it
         try:
-            await dispatch(state, run, pending)
+            await redispatch(state, run, pending)
         except ToolUnavailableError as exc:
             return Stop(StopReason.TOOL_UNAVAILABLE, error=str(exc))
     return None

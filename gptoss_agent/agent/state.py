@@ -8,8 +8,9 @@ message, an incident, usage) and emits the matching event.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from gptoss_agent.agent.approval import ApprovalPolicy
 from gptoss_agent.agent.backends.base import ModelBackend, SamplingParams, backend_context_window
@@ -21,6 +22,7 @@ from gptoss_agent.agent.harmony.parser import ParsedMessage
 from gptoss_agent.agent.limits import LoopLimits
 from gptoss_agent.agent.output import OutputSpec
 from gptoss_agent.agent.result import ChatMessage, Incident, Usage
+from gptoss_agent.tools.output_pages import ToolOutputStore
 from gptoss_agent.tools.registry import ToolRegistry
 
 EventSink = Callable[[Event], None]
@@ -47,6 +49,16 @@ class SessionState:
     compaction: CompactionConfig = field(default_factory=CompactionConfig)
     window: int | None = None
     window_resolved: bool = False
+    journal: Callable[[Mapping[str, Any]], None] | None = None
+    """Where durable records that are not conversation changes go (the transcript)."""
+    tool_outputs: ToolOutputStore | None = None
+    """The full texts of the session's cut tool outputs (made from ``codec`` if not given)."""
+    lost_call: bool = False
+    """Restored from a transcript whose last call started but never got its result."""
+
+    def __post_init__(self) -> None:
+        if self.tool_outputs is None:
+            self.tool_outputs = ToolOutputStore(self.codec)
 
 
 @dataclass

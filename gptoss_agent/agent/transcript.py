@@ -14,7 +14,9 @@ so a crash loses at most the record being written. Records:
 * ``event``: a loop event (parsed messages, tool inputs and outputs, timings, usage);
 * ``run_started`` / ``run_finished``: one per user message, the latter with the result;
 * ``tool_state``: after each call to a stateful tool, its per-session state (the
-  browser's page stack), restored on resume.
+  browser's page stack), restored on resume;
+* ``call_started``: a call's code is about to run (after any approval); with no result
+  after it, a resume knows the call may have taken effect (``call_id``, ``recipient``).
 
 Text that UTF-8 cannot hold (a lone surrogate from a tool or a user message) is stored
 with U+FFFD in its place, as the tokenizer saw it, and the record says so
@@ -22,7 +24,9 @@ with U+FFFD in its place, as the tokenizer saw it, and the record says so
 
 A torn last line (a crash mid-write) is detected and cut off when the file is opened for
 appending (:func:`repair_torn_tail`); a damaged line in the middle is an error naming the
-line, because silently skipping it would lose a record.
+line, because silently skipping it would lose a record. One process writes a transcript
+at a time: the writer holds an ``flock`` on it (:class:`TranscriptBusyError` for a
+second one).
 """
 
 from __future__ import annotations
@@ -31,17 +35,22 @@ import json
 import os
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from gptoss_agent.agent.errors import AgentError
+from gptoss_agent.agent.file_lock import hold_exclusively
 
 TRANSCRIPT_VERSION = 1
 
 
 class TranscriptError(AgentError, ValueError):
     """A transcript cannot be read: damage in the middle, or not a transcript at all."""
+
+
+class TranscriptBusyError(TranscriptError):
+    """Another process is writing this transcript (a run, or a resume of it)."""
 
 
 @dataclass(frozen=True)
@@ -124,6 +133,9 @@ def repair_torn_tail(path: str | Path) -> RepairReport:
 class TranscriptWriter:
     """Appends records durably (flush + fsync per record).
 
+    The file is locked for this writer (``flock``, released when it closes or the process
+    dies), so two processes never append to one transcript.
+
     Args:
         path: The JSONL file; created with its folder if missing, repaired if torn.
         metadata: JSON-serialisable fields the header record carries besides its own
@@ -135,13 +147,25 @@ class TranscriptWriter:
         self.metadata = dict(metadata or {})
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.repair = (
-                repair_torn_tail(self.path) if self.path.exists() else RepairReport(0, 0)
-            )
             self._handle: BinaryIO | None = self.path.open("ab")
         except OSError as exc:
             raise TranscriptError(f"cannot open the transcript {self.path}: "
                                   f"{exc.strerror or exc}") from exc
+        if not hold_exclusively(self._handle):
+            self._handle.close()
+            self._handle = None
+            raise TranscriptBusyError(
+                f"the transcript {self.path} is being written by another gptoss-agent "
+                "process (a run or a resume of it); wait for it to end or stop it first")
+        try:  # repaired only once it is ours: the other writer may be mid-line
+            self.repair = repair_torn_tail(self.path)
+        except OSError as exc:
+            self.close()
+            raise TranscriptError(f"cannot repair the transcript {self.path}: "
+                                  f"{exc.strerror or exc}") from exc
+        except TranscriptError:
+            self.close()
+            raise
         self._started = time.monotonic()
 
     def write(self, record: Mapping[str, Any]) -> None:
@@ -228,6 +252,9 @@ class ReplayedConversation:
         tool_states: The last recorded state of each stateful tool, by namespace.
         generations: How many generations the transcript records (a scripted backend
             skips that many of its completions on resume).
+        calls: How many calls were dispatched (call ids continue from there).
+        lost_call: The last call's code started (a ``call_started`` record) but its
+            result never reached the conversation: it may have taken effect.
     """
 
     segments: tuple[dict[str, Any], ...]
@@ -237,6 +264,8 @@ class ReplayedConversation:
     prompt_recorded: bool
     tool_states: Mapping[str, Mapping[str, Any]]
     generations: int
+    calls: int = 0
+    lost_call: bool = False
 
 
 def _without(segments: list[dict[str, Any]], indices: list[int]) -> list[dict[str, Any]]:
@@ -251,39 +280,67 @@ def _compacted(segments: list[dict[str, Any]], record: dict[str, Any]
     return [*segments[: int(record["keep"])], *record["segments"]]
 
 
+@dataclass
+class _Replay:
+    """What :func:`replay_conversation` has gathered so far."""
+
+    segments: list[dict[str, Any]] = field(default_factory=list)
+    finished: bool = True
+    runs: int = 0
+    last_prompt: str | None = None
+    prompt_recorded: bool = True
+    tool_states: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    generations: int = 0
+    calls: int = 0
+    started: int = 0  # calls whose code started and that have no result yet
+
+    def segment(self, record: dict[str, Any]) -> None:
+        self.segments.append(record)
+        if record["kind"] == "user":
+            self.prompt_recorded = True
+        elif record["kind"] == "tool":
+            self.started = 0
+
+    def run_started(self, record: dict[str, Any]) -> None:
+        self.finished = False
+        self.runs += 1
+        self.last_prompt = record.get("prompt")
+        self.prompt_recorded = self.last_prompt is None  # a resumed run adds no user message
+
+    def run_finished(self, record: dict[str, Any]) -> None:
+        # A cancelled run (Ctrl-C, a cancelled task) is left to be resumed.
+        self.finished = record.get("result", {}).get("stop_reason") != "cancelled"
+
+    def event(self, record: dict[str, Any]) -> None:
+        kind = record["event"].get("type")
+        if kind == "usage":
+            self.generations += 1
+        elif kind == "tool_call":  # ToolCallStarted: a call id was taken
+            self.calls += 1
+
+    def apply(self, record: dict[str, Any]) -> None:
+        kind = record["type"]
+        if kind == "drop":
+            self.segments = _without(self.segments, record["indices"])
+        elif kind == "compaction":
+            self.segments = _compacted(self.segments, record)
+        elif kind == "tool_state":
+            self.tool_states[str(record["tool"])] = record["state"]
+        elif kind == "call_started":
+            self.started += 1
+        elif kind in ("segment", "run_started", "run_finished", "event"):
+            getattr(self, kind)(record)
+
+
 def replay_conversation(records: list[dict[str, Any]]) -> ReplayedConversation:
     """Apply ``segment``, ``drop`` and ``compaction`` records in order."""
-    segments: list[dict[str, Any]] = []
-    finished = True
-    runs = 0
-    last_prompt: str | None = None
-    prompt_recorded = True
-    tool_states: dict[str, Mapping[str, Any]] = {}
-    generations = 0
+    replay = _Replay()
     for record in records:
-        kind = record["type"]
-        if kind == "segment":
-            segments.append(record)
-            if record["kind"] == "user":
-                prompt_recorded = True
-        elif kind == "drop":
-            segments = _without(segments, record["indices"])
-        elif kind == "compaction":
-            segments = _compacted(segments, record)
-        elif kind == "run_started":
-            finished = False
-            runs += 1
-            last_prompt = record.get("prompt")
-            prompt_recorded = last_prompt is None  # a resumed run adds no user message
-        elif kind == "run_finished":
-            # A cancelled run (Ctrl-C, a cancelled task) is left to be resumed.
-            finished = record.get("result", {}).get("stop_reason") != "cancelled"
-        elif kind == "tool_state":
-            tool_states[str(record["tool"])] = record["state"]
-        elif kind == "event" and record["event"].get("type") == "usage":
-            generations += 1
-    return ReplayedConversation(tuple(segments), finished, runs, last_prompt,
-                                prompt_recorded, tool_states, generations)
+        replay.apply(record)
+    return ReplayedConversation(tuple(replay.segments), replay.finished, replay.runs,
+                                replay.last_prompt, replay.prompt_recorded,
+                                replay.tool_states, replay.generations, replay.calls,
+                                replay.started > 0)
 
 
 def iter_training_examples(records: list[dict[str, Any]], return_token: int,

@@ -103,6 +103,34 @@ def test_sigkill_mid_run_then_resume_loses_no_record(tmp_path: Path) -> None:
     assert sum(1 for s in segments if s["kind"] == "tool") == 1
 
 
+def test_a_second_process_cannot_resume_a_transcript_in_use(tmp_path: Path) -> None:
+    task = write_task(tmp_path, "busy", lookup_script())
+    ready, forever = tmp_path / "ready.fifo", tmp_path / "forever.fifo"
+    os.mkfifo(ready)
+    os.mkfifo(forever)
+    env = {**os.environ, "BLOCK_READY_FIFO": str(ready), "BLOCK_FOREVER_FIFO": str(forever)}
+    reader = os.open(ready, os.O_RDONLY | os.O_NONBLOCK)
+    process = subprocess.Popen(cli_command("run", str(task), "--quiet"), env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    transcript = tmp_path / "busy.jsonl"
+    try:
+        readable, _, _ = select.select([reader], [], [], 120)
+        assert readable and os.read(reader, 100) == b"ready\n", "the tool never started"
+        refused = cli("resume", str(transcript), "--quiet")  # the run still holds it
+        assert refused.returncode == 2
+        assert "being written by another gptoss-agent process" in refused.stderr
+        assert "Traceback" not in refused.stderr
+        process.send_signal(signal.SIGKILL)  # a crash releases the lock with the process
+        process.wait(timeout=30)
+    finally:
+        os.close(reader)
+        if process.poll() is None:
+            process.kill()
+    resumed = cli("resume", str(transcript), "--quiet")
+    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.stdout.strip() == "The value is value-of-k1."
+
+
 def test_damage_in_the_middle_fails_loudly(tmp_path: Path) -> None:
     path = tmp_path / "t.jsonl"
     writer = TranscriptWriter(path)

@@ -20,7 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from gptoss_agent.agent.approval import Approver
-from gptoss_agent.agent.cli.common import close_task, print_error, terminal_approver
+from gptoss_agent.agent.cli.common import print_error, terminal_approver
 from gptoss_agent.agent.cli.exit_codes import (
     EXIT_CONFIG,
     EXIT_INFRA,
@@ -103,7 +103,7 @@ async def _attempt(task: TaskSettings, models: SharedBackends, approver: Approve
     except Exception as exc:  # one task's failure must not stop the others
         return _error_row(task, exc, started)
     finally:
-        await close_task(built, close_backend=shared is None)
+        await built.aclose(close_backend=shared is None)
 
 
 def _row(task: TaskSettings, outcome: TaskOutcome, started: float) -> BatchRow:

@@ -95,7 +95,7 @@ def run_command(task: TaskAgent, work: Callable[[], Awaitable[T]], err: Console,
         try:
             return await work()
         finally:
-            await close_task(task)
+            await task.aclose()
 
     try:
         return asyncio.run(go())
@@ -156,17 +156,3 @@ def _approval_lock() -> asyncio.Lock:
     if lock is None:
         lock = _APPROVAL_LOCKS[key] = asyncio.Lock()
     return lock
-
-
-async def close_task(task: TaskAgent, close_backend: bool = True) -> None:
-    """Close the task's tools, its summariser and (unless shared) its backend."""
-    summariser = task.agent.compaction.summariser
-    try:
-        await task.agent.aclose()
-    finally:
-        try:
-            if summariser is not None and summariser is not task.agent.model:
-                await summariser.aclose()
-        finally:
-            if close_backend:
-                await task.agent.model.aclose()

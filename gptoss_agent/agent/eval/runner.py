@@ -24,7 +24,7 @@ from gptoss_agent.agent.eval.attempt import (
 )
 from gptoss_agent.agent.eval.plan import PlannedAttempt
 from gptoss_agent.agent.eval.store import AttemptStore
-from gptoss_agent.agent.task.build import TaskAgent, build_agent, build_backend
+from gptoss_agent.agent.task.build import build_agent, build_backend
 from gptoss_agent.agent.task.lifecycle import run_task
 from gptoss_agent.agent.task.load import TaskFileError
 from gptoss_agent.agent.task.shared import SharedBackends
@@ -88,15 +88,7 @@ async def _attempt(attempt: PlannedAttempt, models: SharedBackends,
         return record_error(spec, settings.name, exc, error_kind(exc),
                             time.monotonic() - started)
     finally:
-        await _close(built, own_backend=shared is None)
-
-
-async def _close(task: TaskAgent, own_backend: bool) -> None:
-    try:
-        await task.agent.aclose()
-    finally:
-        if own_backend:
-            await task.agent.model.aclose()
+        await built.aclose(close_backend=shared is None)
 
 
 def error_kind(error: BaseException) -> str:

@@ -292,4 +292,5 @@ def _finish_run(writer: ResponseWriter, result: RunResult) -> dict[str, object]:
     if reason in (StopReason.MAX_SAMPLED_TOKENS, StopReason.MAX_GENERATIONS):
         return writer.finish("incomplete", result.usage, incomplete="max_output_tokens")
     message = f"the run stopped: {reason.value}" + (f": {result.error}" if result.error else "")
-    return writer.finish("failed", result.usage, error=message)
+    code = "context_length_exceeded" if reason is StopReason.CONTEXT_FULL else "server_error"
+    return writer.finish("failed", result.usage, error=message, code=code)

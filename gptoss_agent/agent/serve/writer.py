@@ -125,12 +125,16 @@ class ResponseWriter:
         self.emit("response.output_item.done", output_index=index, item=dict(item))
 
     def finish(self, status: str, usage: Usage | None, *, error: str | None = None,
-               incomplete: str | None = None) -> dict[str, Any]:
-        """Close the response with ``status``; the final stream event carries it."""
+               incomplete: str | None = None, code: str = "server_error") -> dict[str, Any]:
+        """Close the response with ``status``; the final stream event carries it.
+
+        ``error`` and ``code`` describe a failed response (``code`` as OpenAI names it,
+        e.g. ``context_length_exceeded``).
+        """
         self._close()
         self.response.update(status=status, usage=usage_object(usage) if usage else None)
         if error is not None:
-            self.response["error"] = {"code": "server_error", "message": error}
+            self.response["error"] = {"code": code, "message": error}
         if incomplete is not None:
             self.response["incomplete_details"] = {"reason": incomplete}
         kind = {"completed": "response.completed", "incomplete": "response.incomplete"}.get(

@@ -56,6 +56,19 @@ class TaskAgent:
     tools: TaskTools = field(default_factory=TaskTools)
     check: Callable[..., Any] | None = None
 
+    async def aclose(self, close_backend: bool = True) -> None:
+        """Close the tools, a separate summariser and (unless shared) the backend."""
+        summariser = self.agent.compaction.summariser
+        try:
+            await self.agent.aclose()
+        finally:
+            try:
+                if summariser is not None and summariser is not self.agent.model:
+                    await summariser.aclose()
+            finally:
+                if close_backend:
+                    await self.agent.model.aclose()
+
 
 def build_backend(model: ModelChoice) -> ModelBackend:
     """The model backend ``model`` describes (loads an in-process checkpoint; blocking).

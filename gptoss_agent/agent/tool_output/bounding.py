@@ -32,20 +32,15 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-STORE_ATTRIBUTE = "tool_outputs"
-"""The :class:`SessionState` attribute holding the session's store."""
-
 _EXACT_COUNT_CHARS = 1_000_000
 _SAMPLE_CHARS = 200_000
 
 
 def output_store(state: SessionState) -> ToolOutputStore:
-    """The store of the session's cut outputs (made on first use)."""
-    store = getattr(state, STORE_ATTRIBUTE, None)
-    if not isinstance(store, ToolOutputStore):
-        store = ToolOutputStore(state.codec)
-        setattr(state, STORE_ATTRIBUTE, store)
-    return store
+    """The store of the session's cut outputs."""
+    if state.tool_outputs is None:  # a state built without __post_init__'s default
+        state.tool_outputs = ToolOutputStore(state.codec)
+    return state.tool_outputs
 
 
 def result_budget(state: SessionState, tool: Tool, call: ToolCall) -> int | None:
