@@ -193,22 +193,25 @@ def print_table(modes: list[Mode]) -> None:
         print(f"{turn:>4} | " + " | ".join(cells))
 
 
+OFF = CompactionConfig(strategies=())  # compaction off: the runs that must not rewrite
+
+
 async def measure(args: argparse.Namespace) -> dict[str, Any]:
     """Both parts of the bench; the figures of the last line."""
     codec = load_codec()
     reusing, full = load_backends(args.threads)
     await warm_up((reusing, full), codec)
     for backend in (reusing, full):  # and the loop's own first-run costs
-        await run_mode("warm", backend, codec, 3, window=None, compaction=None)
+        await run_mode("warm", backend, codec, 3, window=None, compaction=OFF)
     big = args.turns * (TOOL_TOKENS["size"] + 80) + 2048
-    reuse = await run_mode("reuse", reusing, codec, args.turns, window=big, compaction=None)
-    again = await run_mode("re-prefill", full, codec, args.turns, window=big, compaction=None)
+    reuse = await run_mode("reuse", reusing, codec, args.turns, window=big, compaction=OFF)
+    again = await run_mode("re-prefill", full, codec, args.turns, window=big, compaction=OFF)
     elide = CompactionConfig(strategies=("elide_tool_outputs",), threshold=0.85, target=0.5,
                              keep_recent=1, reserve_tokens=64)
     compacted = await run_mode("compacted", reusing, codec, args.turns, window=None,
                                compaction=elide)
     bare = await run_mode("2048, none", reusing, codec, args.turns, window=None,
-                          compaction=None)
+                          compaction=OFF)
     await reusing.aclose()
     await full.aclose()
     print_table([reuse, again, compacted])

@@ -1,8 +1,11 @@
 """How a run keeps its prompt inside the context window (:class:`CompactionConfig`).
 
 A plain frozen dataclass: the task layer builds it from ``compaction:`` and
-``model.context_window``; ``Agent(compaction=...)`` takes it directly. The default
-compacts nothing: a run that outgrows its window stops with ``context_full``.
+``model.context_window``; ``Agent(compaction=...)`` takes it directly. The default elides
+old tool outputs and then drops old reasoning (:data:`DEFAULT_STRATEGIES`): both cost no
+model call and fire only near the window's edge, so short runs never see them.
+``CompactionConfig(strategies=())`` turns compaction off: a run that outgrows its window
+then stops with ``context_full``.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ StrategyName = Literal["elide_tool_outputs", "drop_reasoning", "summarise"]
 STRATEGY_NAMES: tuple[StrategyName, ...] = ("elide_tool_outputs", "drop_reasoning",
                                             "summarise")
 
+DEFAULT_STRATEGIES: tuple[StrategyName, ...] = ("elide_tool_outputs", "drop_reasoning")
+"""What compacts a run that names no strategies: the two that need no model call."""
+
 
 @dataclass(frozen=True)
 class CompactionConfig:
@@ -29,7 +35,7 @@ class CompactionConfig:
             ``elide_tool_outputs`` (old tool results become one-line stubs; the calls
             stay), ``drop_reasoning`` (old ``analysis`` messages leave), ``summarise``
             (the oldest part of the conversation becomes one summary message).
-            Empty: never compact.
+            Default :data:`DEFAULT_STRATEGIES`; empty: never compact.
         threshold: When compaction fires: the prompt passes this many tokens (an
             ``int``) or this fraction of the window (a ``float`` in ``(0, 1]``), or the
             next generation would not fit at all.
@@ -51,7 +57,7 @@ class CompactionConfig:
             count below its minimum.
     """
 
-    strategies: tuple[StrategyName, ...] = ()
+    strategies: tuple[StrategyName, ...] = DEFAULT_STRATEGIES
     threshold: float | int = 0.8
     target: float = 0.5
     keep_recent: int = 2

@@ -220,6 +220,15 @@ BUDGETS = _strict(
         "max_consecutive_errors": _POSITIVE_INT,
         "tool_timeout_s": _POSITIVE_NUMBER,
         "max_output_retries": {"type": "integer", "minimum": 0},
+        "tool_output_tokens": {
+            "type": ["integer", "null"], "minimum": 256,
+            "description": "Most tokens of one tool result the model reads (default 8192); "
+            "longer output is cut at line boundaries and kept in full. null: no limit."},
+        "tool_output_budgets": {
+            "type": "object",
+            "additionalProperties": {"type": ["integer", "null"], "minimum": 256},
+            "description": "Per tool (python, functions.read_file, git, ...): its own "
+            "tool_output_tokens; null: no limit."},
     },
     description="Budgets of the run; a generation is one call to the model. Defaults are "
     "LoopLimits' own.",

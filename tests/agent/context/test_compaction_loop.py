@@ -54,9 +54,15 @@ async def test_compaction_is_rare_and_keeps_the_prefix(codec: HarmonyCodec) -> N
 
 
 async def test_without_compaction_the_same_episode_is_context_full(codec: HarmonyCodec) -> None:
-    agent, _ = episode_agent(codec, 24, window=2500)
+    agent, _ = episode_agent(codec, 24, window=2500, compaction=CompactionConfig(strategies=()))
     result = await agent.run("Why did the build fail?")
     assert result.stop_reason is StopReason.CONTEXT_FULL
+
+
+async def test_by_default_the_same_episode_compacts_and_finishes(codec: HarmonyCodec) -> None:
+    agent, _ = episode_agent(codec, 24, window=2500)
+    result = await agent.run("Why did the build fail?")
+    assert result.stop_reason is StopReason.FINAL and result.usage.compactions >= 1
 
 
 async def test_when_nothing_more_can_go_it_stops_with_context_full(codec: HarmonyCodec) -> None:

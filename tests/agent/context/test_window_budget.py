@@ -10,6 +10,7 @@ import pytest
 
 from gptoss_agent.agent.backends.base import GenerationRequest, backend_context_window
 from gptoss_agent.agent.backends.scripted import ScriptedBackend
+from gptoss_agent.agent.context.config import CompactionConfig
 from gptoss_agent.agent.events import RunFinished, UsageUpdated
 from gptoss_agent.agent.harmony.codec import HarmonyCodec
 from gptoss_agent.agent.result import StopReason
@@ -66,7 +67,8 @@ async def test_the_generation_budget_is_cut_to_the_room_left(codec: HarmonyCodec
 
 async def test_context_full_stops_cleanly_without_sending_the_prompt(
         codec: HarmonyCodec, tmp_path: Path) -> None:
-    agent, backend = episode_agent(codec, 20, window=1500)
+    agent, backend = episode_agent(codec, 20, window=1500,
+                                   compaction=CompactionConfig(strategies=()))
     writer = TranscriptWriter(tmp_path / "t.jsonl")
     events: list[object] = []
     async with agent.session(transcript=writer) as session:

@@ -29,6 +29,17 @@ def test_budgets_default_to_the_loop_limits_own(tmp_path: Path) -> None:
     assert isinstance(settings.model, ScriptedModel)
 
 
+def test_tool_output_budgets_reach_the_loop_limits(tmp_path: Path) -> None:
+    text = ("budgets:\n  tool_output_tokens: 1000\n  tool_output_budgets:\n"
+            "    python: null\n    functions.read_file: 300\n")
+    limits = task_settings(load_task(write(tmp_path, text))).limits
+    assert limits.tool_output_tokens == 1000
+    assert limits.output_budget("functions.read_file", "functions.read_file", "functions") == 300
+    assert limits.output_budget("python", "python", "python") is None
+    with pytest.raises(TaskFileError, match="tool_output_tokens"):
+        load_task(write(tmp_path, "budgets:\n  tool_output_tokens: 10\n"))
+
+
 @pytest.mark.parametrize(("key", "new"), [
     ("budgets:\n  max_turns: 3\n", "budgets.max_generations"),
     ("budgets:\n  max_tokens: 3\n", "budgets.max_sampled_tokens"),
@@ -138,9 +149,12 @@ def test_the_window_and_compaction_reach_the_agent(tmp_path: Path) -> None:
     assert config.summariser is not built.agent.model
 
 
-def test_no_compaction_section_means_none(tmp_path: Path) -> None:
+def test_no_compaction_section_means_the_defaults(tmp_path: Path) -> None:
     built = build_agent(task_settings(load_task(write(tmp_path, ""))))
-    assert built.agent.compaction.strategies == () and built.agent.context_window is None
+    assert built.agent.compaction.strategies == ("elide_tool_outputs", "drop_reasoning")
+    assert built.agent.context_window is None
+    off = build_agent(task_settings(load_task(write(tmp_path, "compaction:\n  strategies: []\n"))))
+    assert off.agent.compaction.strategies == ()
     tokens = task_settings(load_task(write(tmp_path, "compaction:\n  threshold: 90000\n")))
     assert tokens.compaction is not None and tokens.compaction.config.threshold == 90000
     whole = task_settings(load_task(write(tmp_path, "compaction:\n  threshold: 1\n")))
