@@ -12,9 +12,11 @@ Modules, one job each:
 - :mod:`.documents` -- what a navigation produced, and the page made of it;
 - :mod:`.html_text` / :mod:`.pdf_text` -- documents to lines with link markers;
 - :mod:`.chromium` -- the browser and one context per session; :mod:`.tab` -- a
-  session's context and tab; :mod:`.navigation` -- loading one URL;
-  :mod:`.driver` -- the only Playwright importer;
-- :mod:`.egress` / :mod:`.policy` -- the safety proxy and the URL/address policy;
+  session's context and tab; :mod:`.navigation` -- loading one URL; :mod:`.guards` --
+  deadlines, hang watching, dialogs and popups; :mod:`.driver` -- the only Playwright
+  importer;
+- :mod:`.egress` / :mod:`.policy` / :mod:`.allowlist` -- the safety proxy (and the sink
+  for Chromium's own requests), the URL/address policy, and the allowlist;
 - :mod:`.search` -- the ``SearchBackend`` protocol and SearXNG, Brave, local backends;
 - :mod:`.citations` -- resolving and checking ``【cursor†Lx-Ly】`` citations;
 - :mod:`.config` / :mod:`.errors` -- the settings and the errors (under ``BrowserError``).
@@ -29,11 +31,12 @@ from gptoss_agent.tools.browser.errors import (
     BrowserCrashedError,
     BrowserError,
     PageLoadError,
+    PageUnresponsiveError,
     SearchBackendError,
     TargetNotFoundError,
 )
 from gptoss_agent.tools.browser.page import Link, Page, PageStack, View
-from gptoss_agent.tools.browser.policy import Allowlist, UrlPolicy
+from gptoss_agent.tools.browser.policy import Allowlist, MappedResolver, UrlPolicy
 from gptoss_agent.tools.browser.search import (
     BraveSearchBackend,
     DocumentSource,
@@ -61,9 +64,11 @@ __all__ = [
     "Link",
     "LoadedDocument",
     "LocalCorpusBackend",
+    "MappedResolver",
     "Page",
     "PageLoadError",
     "PageStack",
+    "PageUnresponsiveError",
     "SearchBackend",
     "SearchBackendError",
     "SearchHit",

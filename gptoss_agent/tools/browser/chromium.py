@@ -4,8 +4,10 @@
 own browser download is not needed) on first use, gives each agent session a fresh
 browser context whose traffic goes through that session's :class:`~.egress.EgressProxy`
 (:class:`~.tab.SessionTab`), and loads URLs in the session's tab
-(:func:`~.navigation.navigate`). A crashed tab is replaced and a dead browser
-relaunched; the caller is told through :class:`~.errors.BrowserCrashedError` or
+(:func:`~.navigation.navigate`). A crashed, hung or retired tab is replaced (a load the
+old page would not let go of is retried once in a fresh tab), a context that cannot
+even close a tab is rebuilt, and a dead browser relaunched; the caller is told through
+:class:`~.errors.BrowserCrashedError`, :class:`~.errors.PageUnresponsiveError` or
 ``LoadedDocument.notice``. Playwright itself is reached through :mod:`.driver`.
 """
 
@@ -16,10 +18,12 @@ import contextlib
 import logging
 from typing import Any
 
-from gptoss_agent.tools.browser.config import BrowserConfig, find_chromium
+from gptoss_agent.tools.browser.config import IGNORED_DEFAULT_ARGS, BrowserConfig, find_chromium
 from gptoss_agent.tools.browser.documents import LoadedDocument
 from gptoss_agent.tools.browser.driver import playwright_api
-from gptoss_agent.tools.browser.egress import EgressProxy
+from gptoss_agent.tools.browser.egress import EgressProxy, RefuseAll
+from gptoss_agent.tools.browser.errors import PageUnresponsiveError, PreviousPageStuckError
+from gptoss_agent.tools.browser.guards import bounded, close_page, in_background
 from gptoss_agent.tools.browser.navigation import navigate
 from gptoss_agent.tools.browser.policy import UrlPolicy
 from gptoss_agent.tools.browser.tab import SessionTab, open_page
@@ -29,6 +33,10 @@ log = logging.getLogger(__name__)
 
 BROWSER_RESTARTED = "The browser had stopped and was restarted; earlier pages stay readable."
 TAB_REPLACED = "The previous tab crashed and was replaced by a new one."
+STUCK_PAGE_LEFT = (
+    "The previous page would not let the tab leave it (a script in its unload handlers "
+    "kept it busy), so this page was opened in a fresh tab."
+)
 
 
 class ChromiumSessions:
@@ -49,6 +57,7 @@ class ChromiumSessions:
         self._sessions: dict[str, SessionTab] = {}
         self._launch_lock = asyncio.Lock()
         self._browser_lost = False
+        self._sink: EgressProxy | None = None
         self.launches = 0
 
     @property
@@ -68,7 +77,7 @@ class ChromiumSessions:
         loop = asyncio.get_running_loop()
         if self._loop is not None and self._loop is not loop:
             # Playwright objects are bound to the loop that created them.
-            self._playwright = self._browser = None
+            self._playwright = self._browser = self._sink = None
             self._sessions.clear()
             self._launch_lock = asyncio.Lock()
         self._loop = loop
@@ -85,8 +94,20 @@ class ChromiumSessions:
             self.launches += 1
             return self._browser
 
+    @property
+    def stray_requests(self) -> tuple[str, ...]:
+        """What Chromium asked for on its own, outside every session (all refused).
+
+        Chromium's browser-wide proxy is a sink that refuses everything, so its own
+        background requests (updates, sign-in checks) reach no network.
+        """
+        return () if self._sink is None else tuple(self._sink.requested)
+
     async def _launch(self) -> Any:
         api = playwright_api()
+        if self._sink is None:
+            self._sink = EgressProxy(RefuseAll())
+            await self._sink.start()
         try:
             if self._playwright is None:
                 self._playwright = await api.async_playwright().start()
@@ -94,6 +115,8 @@ class ChromiumSessions:
                 executable_path=self.executable_path,
                 headless=self._config.headless,
                 args=self._config.chromium_args(),
+                proxy={"server": self._sink.url, "bypass": "<-loopback>"},
+                ignore_default_args=list(IGNORED_DEFAULT_ARGS),
                 timeout=self._config.launch_timeout_s * 1000,
             )
         except Exception as exc:
@@ -115,10 +138,20 @@ class ChromiumSessions:
         if tab.gone:
             if tab.crashed:
                 notice = TAB_REPLACED
-                with contextlib.suppress(Exception):
-                    await tab.page.close()
-            await open_page(tab)
+            if tab.page is not None and not tab.page.is_closed():
+                in_background(close_page(tab.page, self._limit))  # a hung one takes a while
+            try:
+                await open_page(tab, max_dialogs=self._config.max_dialogs, timeout_s=self._limit)
+            except PageUnresponsiveError:
+                await self.close_session(session_id)  # the context no longer answers
+                tab = await self._new_tab()
+                self._sessions[session_id] = tab
+                await open_page(tab, max_dialogs=self._config.max_dialogs, timeout_s=self._limit)
         return tab, notice
+
+    @property
+    def _limit(self) -> float:
+        return self._config.operation_timeout_s
 
     async def _new_tab(self) -> SessionTab:
         """A fresh context behind a fresh egress proxy (the tab opens on first load)."""
@@ -129,13 +162,17 @@ class ChromiumSessions:
         )
         await proxy.start()
         try:
-            context = await self._browser.new_context(
-                proxy={"server": proxy.url, "bypass": "<-loopback>"},
-                accept_downloads=False,
-                service_workers="block",
-                user_agent=self._config.user_agent,
-                viewport={"width": 1280, "height": 1600},
-                locale="en-US",
+            context = await bounded(
+                self._browser.new_context(
+                    proxy={"server": proxy.url, "bypass": "<-loopback>"},
+                    accept_downloads=False,
+                    service_workers="block",
+                    user_agent=self._config.user_agent,
+                    viewport={"width": 1280, "height": 1600},
+                    locale="en-US",
+                ),
+                self._limit,
+                "opening a browser context",
             )
         except Exception:
             await proxy.aclose()
@@ -163,14 +200,29 @@ class ChromiumSessions:
             ToolUnavailableError: Chromium cannot be started at all.
         """
         tab, notice = await self._tab(session_id)
-        return await navigate(tab, url, self._config, view_source=view_source, notice=notice)
+        try:
+            return await self._navigate(tab, url, view_source, notice)
+        except PreviousPageStuckError:
+            tab, notice = await self._tab(session_id)
+            notice = " ".join(n for n in (notice, STUCK_PAGE_LEFT) if n)
+            return await self._navigate(tab, url, view_source, notice)
+
+    async def _navigate(
+        self, tab: SessionTab, url: str, view_source: bool, notice: str | None
+    ) -> LoadedDocument:
+        """One navigation; a tab that stopped answering is retired for the next load."""
+        try:
+            return await navigate(tab, url, self._config, view_source=view_source, notice=notice)
+        except PageUnresponsiveError:
+            tab.retired = tab.retired or "stopped responding"
+            raise
 
     async def close_session(self, session_id: str) -> None:
         """Close a session's context and proxy (its page stack is kept by the tool)."""
         tab = self._sessions.pop(session_id, None)
         if tab is not None:
             with contextlib.suppress(Exception):
-                await tab.context.close()
+                await asyncio.wait_for(tab.context.close(), self._limit)
             await tab.proxy.aclose()
 
     async def _drop_sessions(self) -> None:
@@ -188,3 +240,6 @@ class ChromiumSessions:
         if playwright is not None:
             with contextlib.suppress(Exception):
                 await playwright.stop()
+        sink, self._sink = self._sink, None
+        if sink is not None:
+            await sink.aclose()

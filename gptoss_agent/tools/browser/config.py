@@ -20,6 +20,30 @@ _CANDIDATES = (
 )
 _KNOWN_PATHS = ("/usr/bin/chromium", "/usr/lib/chromium/chromium", "/snap/bin/chromium")
 
+DISABLED_FEATURES = (
+    # Playwright's own list (a second --disable-features replaces the first, not adds).
+    "AvoidUnnecessaryBeforeUnloadCheckSync",
+    "DestroyProfileOnBrowserClose",
+    "HttpsUpgrades",
+    "HttpsFirstBalancedModeAutoEnable",
+    "LensOverlay",
+    "MediaRouter",
+    "PaintHolding",
+    "ThirdPartyStoragePartitioning",
+    "AvoidCorsURLLoaderRestartOnRedirect",
+    "OptimizationHints",
+    "NetworkTimeServiceQuerying",
+    "AimEnabled",
+    "PreconnectToSearch",
+    # Requests Chromium would make of its own for a page (seen in its NetLog).
+    "AutofillServerCommunication",
+    "Translate",
+    "OptimizationGuideModelDownloading",
+    "CertificateTransparencyComponentUpdater",
+    "InterestFeedContentSuggestions",
+)
+"""Chromium features switched off: Playwright's, plus those that phone home."""
+
 BASE_ARGS = (
     "--no-sandbox",
     "--disable-gpu",
@@ -31,7 +55,15 @@ BASE_ARGS = (
     "--disable-dev-shm-usage",
     "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
     "--webrtc-ip-handling-policy=disable_non_proxied_udp",
+    "--disable-client-side-phishing-detection",
+    "--disable-domain-reliability",
+    "--no-pings",
+    "--disable-features=" + ",".join(DISABLED_FEATURES),
 )
+"""Chromium flags of every launch (Playwright's own defaults come first)."""
+
+IGNORED_DEFAULT_ARGS = ("--disable-popup-blocking",)
+"""Playwright defaults dropped: Chromium's popup blocker stays on."""
 
 
 def find_chromium(explicit: str | None = None) -> str | None:
@@ -47,11 +79,26 @@ def find_chromium(explicit: str | None = None) -> str | None:
     for name in _CANDIDATES:
         found = shutil.which(name)
         if found:
-            return found
+            return _unwrapped(found)
     for path in _KNOWN_PATHS:
         if os.access(path, os.X_OK):
             return path
     return None
+
+
+def _unwrapped(path: str) -> str:
+    """The real binary behind Debian's ``chromium`` shell wrapper.
+
+    The wrapper adds the flags of ``/etc/chromium.d`` (remote extensions among them),
+    which would undo the launch flags that keep Chromium quiet.
+    """
+    binary = "/usr/lib/chromium/chromium"
+    try:
+        with open(path, "rb") as handle:
+            is_script = handle.read(2) == b"#!"
+    except OSError:
+        return path
+    return binary if is_script and os.access(binary, os.X_OK) else path
 
 
 @dataclass(frozen=True)
@@ -62,7 +109,9 @@ class BrowserConfig:
         executable_path: Chromium to drive; ``None`` auto-detects (:func:`find_chromium`).
         headless: Run without a window (always, on servers).
         allowlist: Host names (``intranet.example``, ``*.corp.example``) and networks
-            (``10.1.0.0/16``) the browser may reach although they are private.
+            (``10.1.0.0/16``) the browser may reach although they are private; an
+            entry with ``:port`` (``localhost:8080``, ``[::1]:8080``) admits that port
+            only. Names are compared normalised (case, a trailing dot).
         host_map: Static ``host -> address`` overrides honoured by the policy and by
             Chromium; tests map their host names to 127.0.0.1 with it.
         load_timeout_s: Limit on a navigation until its document arrives.
@@ -78,8 +127,16 @@ class BrowserConfig:
         default_topn: Results of a search when ``topn`` is not given.
         max_topn: Upper bound on ``topn``.
         user_agent: Overrides Chromium's user agent.
-        extra_args: More Chromium command-line flags.
+        extra_args: More Chromium command-line flags (a ``--disable-features`` here
+            replaces :data:`DISABLED_FEATURES`, it does not add to it).
         launch_timeout_s: Limit on starting Chromium.
+        operation_timeout_s: Limit on every other browser operation (reading the
+            page, its title, its headers, opening or closing a tab); a page that does
+            not answer in time has its tab closed and replaced.
+        hang_probe_s: While a navigation is pending, the tab is probed this often and
+            counts as hung (its tab replaced) when a probe stays unanswered this long.
+        max_dialogs: Dialogs (alert, confirm, prompt) one load may open; all are
+            dismissed, and past this many the tab is closed and replaced.
     """
 
     executable_path: str | None = None
@@ -100,6 +157,9 @@ class BrowserConfig:
     user_agent: str | None = None
     extra_args: tuple[str, ...] = ()
     launch_timeout_s: float = 30.0
+    operation_timeout_s: float = 10.0
+    hang_probe_s: float = 2.0
+    max_dialogs: int = 10
 
     def chromium_args(self) -> list[str]:
         """The command-line flags Chromium is launched with.

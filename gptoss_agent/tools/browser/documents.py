@@ -38,6 +38,8 @@ class LoadedDocument:
         redirected: Whether redirects were followed.
         notice: A note for the model (e.g. the browser was restarted first).
         elapsed_ms: Wall time of the load.
+        dialogs: The dialogs the page opened (``"alert: text"``), all dismissed.
+        popups_closed: Popup windows the page opened that were closed.
     """
 
     requested_url: str
@@ -53,6 +55,8 @@ class LoadedDocument:
     redirected: bool = False
     notice: str | None = None
     elapsed_ms: float = 0.0
+    dialogs: tuple[str, ...] = ()
+    popups_closed: int = 0
 
     def metadata(self) -> dict[str, Any]:
         """What the tool result records about the load (JSON-serialisable)."""
@@ -68,6 +72,10 @@ class LoadedDocument:
         }
         if self.notice:
             meta["notice"] = self.notice
+        if self.dialogs:
+            meta["dialogs_dismissed"] = list(self.dialogs)
+        if self.popups_closed:
+            meta["popups_closed"] = self.popups_closed
         return meta
 
 

@@ -16,11 +16,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import urlsplit
 
-from gptoss_agent.tools.browser.policy import IPAddress, UrlPolicy, Verdict
+from gptoss_agent.tools.browser.policy import IPAddress, Verdict
 
 BLOCK_HEADER = "X-Gptoss-Blocked"
 _HEAD_LIMIT = 64 * 1024
@@ -49,6 +51,37 @@ class BlockedRequest:
     kind: str = "policy"
 
 
+class EgressPolicy(Protocol):
+    """What the proxy asks before connecting (:class:`~.policy.UrlPolicy`, or a sink's)."""
+
+    async def check_host(self, host: str, port: int) -> Verdict:
+        """Whether ``host:port`` may be reached, and at which checked addresses."""
+        ...
+
+    async def check_url(self, url: str) -> Verdict:
+        """Whether an ``http`` URL may be fetched, and at which checked addresses."""
+        ...
+
+
+@dataclass(frozen=True)
+class RefuseAll:
+    """A policy that refuses every connection: the sink for Chromium's own requests.
+
+    Attributes:
+        reason: What the refusal records say.
+    """
+
+    reason: str = "the browser's own background requests are not allowed"
+
+    async def check_host(self, host: str, port: int) -> Verdict:
+        """Refuse."""
+        return Verdict(False, self.reason)
+
+    async def check_url(self, url: str) -> Verdict:
+        """Refuse."""
+        return Verdict(False, self.reason)
+
+
 @dataclass(frozen=True)
 class ProxyStats:
     """Counters of one proxy, for metadata and tests."""
@@ -63,7 +96,7 @@ class EgressProxy:
 
     def __init__(
         self,
-        policy: UrlPolicy,
+        policy: EgressPolicy,
         *,
         max_response_bytes: int = 16 * 1024 * 1024,
         connect_timeout_s: float = 10.0,
@@ -84,6 +117,8 @@ class EgressProxy:
         self._server: asyncio.base_events.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.blocked: list[BlockedRequest] = []
+        self.requested: deque[str] = deque(maxlen=1000)
+        """The latest targets asked for (``https://host:port`` or the URL), allowed or not."""
         self._requests = 0
         self._connected = 0
 
@@ -145,6 +180,7 @@ class EgressProxy:
         if method.upper() == "CONNECT":
             host, port = _split_host_port(target, 443)
             shown = f"https://{host}" + ("" if port == 443 else f":{port}")
+            self.requested.append(shown)
             verdict = await self._policy.check_host(host, port)
             if not verdict.allowed:
                 await self._refuse(writer, shown, host, verdict)
@@ -158,6 +194,7 @@ class EgressProxy:
             await self._relay(reader, writer, up_reader, up_writer, shown)
             return
         parts = urlsplit(target)
+        self.requested.append(target)
         if parts.scheme.lower() != "http" or not parts.hostname:
             await self._refuse(
                 writer, target, parts.hostname or "", Verdict(False, "only http URLs are proxied")

@@ -38,3 +38,18 @@ class BrowserCrashedError(PageLoadError):
 
 class SearchBackendError(BrowserError):
     """A search backend failed (unreachable, refused the key, returned garbage)."""
+
+
+class PageUnresponsiveError(PageLoadError):
+    """A page stopped answering (a script that never yields, a dialog storm).
+
+    Its tab was closed and replaced: the session's next load starts in a fresh one.
+    """
+
+
+class PreviousPageStuckError(PageUnresponsiveError):
+    """The page already in the tab would not let a navigation leave it.
+
+    A hung ``beforeunload`` or ``pagehide`` handler does this; the load is retried in a
+    fresh tab, so the model never sees this error.
+    """

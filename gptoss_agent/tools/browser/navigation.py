@@ -1,14 +1,16 @@
 """Loading one URL in a session's tab: navigate, check the response, collect the document.
 
-:func:`navigate` goes to the URL with a load-time cap, refuses what the egress proxy
-blocked (a redirect hop included), oversized and binary responses, fetches the PDF file
-itself when Chromium shows its viewer, waits for JavaScript-driven requests to settle,
-and hands back a :class:`~.documents.LoadedDocument`. Playwright's errors become the
-browser's own, model-readable errors (:func:`translate_error`).
+:func:`navigate` goes to the URL with a load-time cap while watching that the tab still
+answers (:mod:`.guards`), refuses what the egress proxy blocked (a redirect hop
+included), oversized and binary responses, fetches the PDF file itself when Chromium
+shows its viewer, waits for JavaScript-driven requests to settle, reads the page under
+a deadline, and hands back a :class:`~.documents.LoadedDocument`. Playwright's errors
+become the browser's own, model-readable errors (:func:`translate_error`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import Mapping
@@ -19,9 +21,16 @@ from gptoss_agent.tools.browser.config import BrowserConfig
 from gptoss_agent.tools.browser.documents import LoadedDocument
 from gptoss_agent.tools.browser.driver import playwright_api
 from gptoss_agent.tools.browser.egress import BLOCK_HEADER
-from gptoss_agent.tools.browser.errors import BlockedURLError, BrowserCrashedError, PageLoadError
+from gptoss_agent.tools.browser.errors import (
+    BlockedURLError,
+    BrowserCrashedError,
+    PageLoadError,
+    PageUnresponsiveError,
+    PreviousPageStuckError,
+)
+from gptoss_agent.tools.browser.guards import bounded, watch_navigation
 from gptoss_agent.tools.browser.pdf_text import is_pdf
-from gptoss_agent.tools.browser.tab import Inflight, SessionTab
+from gptoss_agent.tools.browser.tab import SessionTab
 
 BINARY_PREFIXES = (
     "image/",
@@ -76,50 +85,84 @@ async def navigate(
     """
     started = time.monotonic()
     first_block = len(tab.proxy.blocked)
-    tab.inflight.reset()
-    response = await _goto(tab, url, config, first_block)
-    arrival = await _arrival(tab.page, response)
-    _refuse_blocked(tab, url, arrival, first_block)
-    _refuse_oversized(arrival, config)
+    tab.start_load()
     try:
+        response = await _goto(tab, url, config, first_block)
+        arrival = _arrival(tab.page, response)
+        _refuse_blocked(tab, url, arrival, first_block)
+        _refuse_oversized(arrival, config)
         body = await _read_body(
             tab, response, arrival, config, view_source, started + config.load_timeout_s
         )
+    except PreviousPageStuckError:
+        raise
+    except PageUnresponsiveError as exc:
+        raise PageUnresponsiveError(
+            f"{url} stopped responding ({exc}); its tab was closed and replaced, so the "
+            "next open starts fresh."
+        ) from exc
     except playwright_api().Error as exc:
-        raise translate_error(tab, url, exc, first_block) from exc
+        error = translate_error(tab, url, exc, first_block)
+        # Chromium still commits its error page after the failure; a later goto in this
+        # tab would be interrupted by it, so the next load starts in a fresh tab.
+        tab.retired = tab.retired or "its navigation failed"
+        raise error from exc
     return LoadedDocument(
         requested_url=url,
         url=arrival.url,
         status=arrival.status,
         content_type=arrival.content_type,
         redirected=arrival.redirected,
-        notice=notice,
+        notice=_notice(tab, notice),
         blocked=tuple(tab.proxy.blocked[first_block:]),
         elapsed_ms=(time.monotonic() - started) * 1000,
+        dialogs=tuple(tab.dialogs),
+        popups_closed=tab.popups,
         **body,
     )
 
 
-async def _goto(tab: SessionTab, url: str, config: BrowserConfig, first_block: int) -> Any:
-    """``page.goto`` up to the document's arrival; its errors translated."""
-    api = playwright_api()
-    try:
-        return await tab.page.goto(
-            url, wait_until="domcontentloaded", timeout=config.load_timeout_s * 1000
+def _notice(tab: SessionTab, notice: str | None) -> str | None:
+    """The notes for the model: a restarted browser, dismissed dialogs, closed popups."""
+    notes = [notice] if notice else []
+    if tab.dialogs:
+        kinds = sorted({entry.split(":", 1)[0] for entry in tab.dialogs})
+        notes.append(
+            f"The page opened {len(tab.dialogs)} dialog(s) ({', '.join(kinds)}); all were "
+            "dismissed."
         )
+    if tab.popups:
+        notes.append(f"The page opened {tab.popups} popup window(s); they were closed.")
+    return " ".join(notes) or None
+
+
+async def _goto(tab: SessionTab, url: str, config: BrowserConfig, first_block: int) -> Any:
+    """``page.goto`` up to the document's arrival, the tab watched; timeouts translated.
+
+    Raises:
+        PreviousPageStuckError: The tab stopped answering before leaving its old page.
+        PageUnresponsiveError: The tab stopped answering (the new page hung it).
+        PageLoadError: The load limit passed (the tab is retired: it may still load).
+    """
+    api = playwright_api()
+    leaving = tab.page.url not in ("", "about:blank")
+    navigation = asyncio.ensure_future(
+        tab.page.goto(url, wait_until="domcontentloaded", timeout=config.load_timeout_s * 1000)
+    )
+    try:
+        return await watch_navigation(tab, navigation, config.hang_probe_s, leaving=leaving)
     except api.TimeoutError as exc:
-        await stop_loading(tab.page)
+        tab.retired = "the load limit passed"
         raise PageLoadError(
             f"Timed out after {config.load_timeout_s:g}s waiting for {url} to load."
         ) from exc
-    except api.Error as exc:
-        raise translate_error(tab, url, exc, first_block) from exc
 
 
-async def _arrival(page: Any, response: Any) -> _Arrival:
+def _arrival(page: Any, response: Any) -> _Arrival:
     if response is None:  # same-document navigation (only the fragment changed)
         return _Arrival(page.url, None, {}, False)
-    headers = await response.all_headers()
+    # ``headers`` is already here (no round trip); it lacks only cookie-related ones.
+    headers = dict(response.headers)
     redirected = response.request.redirected_from is not None
     return _Arrival(response.url, response.status, headers, redirected)
 
@@ -160,9 +203,10 @@ async def _read_body(
 ) -> dict[str, Any]:
     """The document's content fields: ``pdf``; or ``source``; or ``html`` and ``title``."""
     content_type = arrival.content_type
+    limit = config.operation_timeout_s
     if response is not None and is_pdf(content_type):
         body = await _pdf_bytes(tab.page, response, arrival.url, config)
-        await stop_loading(tab.page)
+        await stop_loading(tab.page, limit)
         return {"pdf": body}
     if content_type.lower().startswith(BINARY_PREFIXES):
         raise PageLoadError(
@@ -171,11 +215,9 @@ async def _read_body(
         )
     cap = config.max_html_chars
     if view_source and response is not None:
-        source = await response.text()
+        source = await bounded(response.text(), limit, "reading the response")
         return {"source": source[:cap], "truncated": len(source) > cap}
-    await _settle(tab.page, tab.inflight, deadline, config)
-    html = await tab.page.content()
-    title = await tab.page.title()
+    html, title = await _rendered(tab, deadline, config)
     return {"title": title, "html": html[:cap], "truncated": len(html) > cap}
 
 
@@ -189,7 +231,7 @@ async def _pdf_bytes(page: Any, response: Any, url: str, config: BrowserConfig) 
     """
     body: bytes = b""
     with contextlib.suppress(Exception):
-        body = await response.body()
+        body = await asyncio.wait_for(response.body(), config.operation_timeout_s)
     if body.lstrip()[:5] == b"%PDF-":
         return body
     fetched = await page.context.request.get(
@@ -198,25 +240,50 @@ async def _pdf_bytes(page: Any, response: Any, url: str, config: BrowserConfig) 
     try:
         if fetched.headers.get(BLOCK_HEADER.lower()) or fetched.status >= 400:
             raise PageLoadError(f"Could not fetch the PDF at {url} (HTTP {fetched.status}).")
-        data: bytes = await fetched.body()
+        data: bytes = await bounded(fetched.body(), config.operation_timeout_s, "reading the PDF")
         return data
     finally:
-        await fetched.dispose()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(fetched.dispose(), config.operation_timeout_s)
 
 
-async def _settle(page: Any, inflight: Inflight, deadline: float, config: BrowserConfig) -> None:
-    """Give scripts time to render: wait for ``load``, then for a quiet network."""
+_READ_AFTER_A_TURN = """() => new Promise((resolve) => setTimeout(() => {
+  const root = document.documentElement;
+  const doctype = document.doctype ? `<!DOCTYPE ${document.doctype.name}>` : "";
+  resolve([doctype + (root ? root.outerHTML : ""), document.title]);
+}, 0))"""
+"""Lets the page's queued timers and promises run once, then reads the DOM and title."""
+
+
+async def _rendered(tab: SessionTab, deadline: float, config: BrowserConfig) -> tuple[str, str]:
+    """The page's HTML and title once scripts have had time to render.
+
+    Waits for ``load``. With no request pending then, one task turn of the page is
+    enough (one round trip that also reads the page); a request that starts meanwhile,
+    or one still pending, means waiting for a quiet network and reading again.
+    """
+    page, inflight, limit = tab.page, tab.inflight, config.operation_timeout_s
     settle_deadline = min(deadline, time.monotonic() + config.settle_timeout_s)
     remaining_ms = max(0.0, settle_deadline - time.monotonic()) * 1000
     with contextlib.suppress(playwright_api().TimeoutError):
         await page.wait_for_load_state("load", timeout=max(1.0, remaining_ms))
+    if not inflight.pending:
+        changes = inflight.changes
+        with contextlib.suppress(PageUnresponsiveError, playwright_api().Error):
+            html, title = await bounded(
+                page.evaluate(_READ_AFTER_A_TURN), min(limit, 1.0), "reading the page"
+            )
+            if not inflight.pending and inflight.changes == changes:
+                return str(html), str(title)
     await inflight.wait_quiet(config.quiet_ms / 1000, settle_deadline)
+    html = await bounded(page.content(), limit, "reading the page")
+    return html, await bounded(page.title(), limit, "reading the title")
 
 
-async def stop_loading(page: Any) -> None:
+async def stop_loading(page: Any, timeout_s: float = 5.0) -> None:
     """Leave a page that is still loading (or a heavy viewer) for an empty one."""
     with contextlib.suppress(Exception):
-        await page.goto("about:blank", timeout=5000)
+        await asyncio.wait_for(page.goto("about:blank", timeout=timeout_s * 1000), timeout_s)
 
 
 def translate_error(tab: SessionTab, url: str, exc: Exception, first_block: int) -> Exception:
@@ -233,6 +300,11 @@ def translate_error(tab: SessionTab, url: str, exc: Exception, first_block: int)
         return BlockedURLError(f"Refused: {record.url} is blocked ({record.reason}).")
     if "Download is starting" in message:
         return PageLoadError(f"{url} starts a file download; downloads are blocked.")
+    if tab.retired is not None:
+        return PageUnresponsiveError(
+            f"{url} {tab.retired}; its tab was closed and replaced, so the next open starts "
+            "fresh."
+        )
     if tab.gone or any(marker in message for marker in _CRASH_MARKERS):
         tab.crashed = True
         return BrowserCrashedError(

@@ -3,8 +3,10 @@
 This module owns the decision, not the enforcement: :class:`UrlPolicy` checks a URL's
 scheme, resolves its host (through a :class:`HostResolver`) and refuses addresses that
 are loopback, private, link-local, multicast, unspecified or otherwise not globally
-routable, unless an :class:`Allowlist` admits the host name or the address. The egress
-proxy (:mod:`.egress`) asks it about every connection Chromium opens.
+routable, unless an :class:`Allowlist` admits the host name or the address (on any port,
+or on one: ``localhost:8080``). The egress proxy (:mod:`.egress`) asks it about every
+connection Chromium opens. Host names are compared normalised (case, a trailing dot).
+:class:`MappedResolver` answers from a fixed map only and records what it was asked.
 """
 
 from __future__ import annotations
@@ -12,14 +14,35 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Protocol
 from urllib.parse import urlsplit
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+from gptoss_agent.tools.browser.allowlist import (
+    Allowlist,
+    IPAddress,
+    IPNetwork,
+    normalize_host,
+)
+
+__all__ = [
+    "ALLOWED_SCHEMES",
+    "Allowlist",
+    "HostResolver",
+    "IPAddress",
+    "IPNetwork",
+    "MappedResolver",
+    "SystemResolver",
+    "UrlPolicy",
+    "Verdict",
+    "address_problem",
+    "host_resolver_rules",
+    "normalize_host",
+    "normalized_map",
+    "parse_ip",
+]
 
 ALLOWED_SCHEMES = frozenset({"http", "https"})
 
@@ -43,6 +66,9 @@ class SystemResolver:
 
     host_map: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "host_map", normalized_map(self.host_map))
+
     async def resolve(self, host: str, port: int) -> tuple[IPAddress, ...]:
         """Resolve ``host``: a literal address, a mapped name, or a DNS lookup."""
         literal = parse_ip(host)
@@ -63,12 +89,38 @@ class SystemResolver:
         return tuple(addresses)
 
 
-def normalize_host(host: str) -> str:
-    """Lower-case ``host``, strip IPv6 brackets and a trailing dot."""
-    host = host.strip().lower()
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    return host.rstrip(".")
+class MappedResolver:
+    """Answers from a fixed ``host -> address`` map and never asks the system resolver.
+
+    Every name it is asked about is recorded in :attr:`lookups` (normalised), so a test
+    can see each name the browser's traffic needed. Names outside the map do not resolve.
+    """
+
+    def __init__(self, host_map: Mapping[str, str]) -> None:
+        """Fix the map (its names are normalised: case, trailing dot).
+
+        Args:
+            host_map: Host name -> IP address; nothing else resolves.
+        """
+        self.host_map = normalized_map(host_map)
+        self.lookups: list[str] = []
+
+    async def resolve(self, host: str, port: int) -> tuple[IPAddress, ...]:
+        """The mapped address of ``host`` (a literal answers itself); ``OSError`` otherwise."""
+        literal = parse_ip(host)
+        if literal is not None:
+            return (literal,)
+        name = normalize_host(host)
+        self.lookups.append(name)
+        mapped = self.host_map.get(name)
+        if mapped is None:
+            raise OSError(f"{name} is not in the fixed host map")
+        return (ipaddress.ip_address(mapped),)
+
+
+def normalized_map(host_map: Mapping[str, str]) -> Mapping[str, str]:
+    """A read-only copy of ``host_map`` with its names normalised."""
+    return MappingProxyType({normalize_host(k): v.strip() for k, v in host_map.items()})
 
 
 def parse_ip(host: str) -> IPAddress | None:
@@ -111,48 +163,6 @@ def address_problem(address: IPAddress) -> str | None:
     if not address.is_global:
         return "not globally routable"
     return None
-
-
-@dataclass(frozen=True)
-class Allowlist:
-    """Hosts and networks that are reachable even though the policy would refuse them.
-
-    Attributes:
-        hosts: Host names admitted whatever they resolve to; ``*.example.com`` admits
-            every subdomain of ``example.com`` (not ``example.com`` itself).
-        networks: Networks whose addresses are admitted (``10.0.0.0/8``, ``127.0.0.1``).
-    """
-
-    hosts: frozenset[str] = frozenset()
-    networks: tuple[IPNetwork, ...] = ()
-
-    @classmethod
-    def parse(cls, entries: Iterable[str]) -> Allowlist:
-        """Build an allowlist from strings: each a CIDR, an address or a host pattern."""
-        hosts: set[str] = set()
-        networks: list[IPNetwork] = []
-        for raw in entries:
-            entry = raw.strip()
-            if not entry:
-                continue
-            try:
-                networks.append(ipaddress.ip_network(normalize_host(entry), strict=False))
-            except ValueError:
-                hosts.add(normalize_host(entry))
-        return cls(hosts=frozenset(hosts), networks=tuple(networks))
-
-    def admits_host(self, host: str) -> bool:
-        """Whether the host name itself is allowlisted."""
-        host = normalize_host(host)
-        if host in self.hosts:
-            return True
-        return any(
-            pattern.startswith("*.") and host.endswith(pattern[1:]) for pattern in self.hosts
-        )
-
-    def admits_address(self, address: IPAddress) -> bool:
-        """Whether ``address`` lies in an allowlisted network."""
-        return any(address.version == net.version and address in net for net in self.networks)
 
 
 @dataclass(frozen=True)
@@ -218,18 +228,25 @@ class UrlPolicy:
             addresses = (literal,) if literal else await self.resolver.resolve(host, port)
         except (OSError, ValueError, UnicodeError):
             return Verdict(False, f"the host {host} could not be resolved", unresolved=True)
-        if self.allowlist.admits_host(host):
+        if self.allowlist.admits_host(host, port):
             return Verdict(True, addresses=addresses)
         for address in addresses:
             problem = address_problem(address)
-            if problem is not None and not self.allowlist.admits_address(address):
-                if str(address) == host:
-                    return Verdict(False, f"{host} is a {problem} address and not allowlisted")
-                return Verdict(
-                    False,
-                    f"{host} resolves to {address}, a {problem} address, and is not allowlisted",
-                )
+            if problem is not None and not self.allowlist.admits_address(address, port):
+                return Verdict(False, self._refusal(host, port, address, problem))
         return Verdict(True, addresses=addresses)
+
+    def _refusal(self, host: str, port: int, address: IPAddress, problem: str) -> str:
+        ports = self.allowlist.ports_of(host)
+        if ports:
+            only = ", ".join(str(p) for p in ports)
+            return (
+                f"{host} resolves to {address}, a {problem} address, and only port {only} "
+                f"of it is allowlisted, not {port}"
+            )
+        if str(address) == host:
+            return f"{host} is a {problem} address and not allowlisted"
+        return f"{host} resolves to {address}, a {problem} address, and is not allowlisted"
 
 
 def host_resolver_rules(host_map: Mapping[str, str]) -> str:

@@ -1,8 +1,9 @@
 """One session's place in the browser: its context, its egress proxy and its one tab.
 
 :class:`SessionTab` holds what a session owns in Chromium; :func:`open_page` gives it a
-fresh tab wired up so that a crash is noticed and the tab's requests are tracked by an
-:class:`Inflight`, which lets a load wait until the network has gone quiet.
+fresh tab wired up so that a crash is noticed, dialogs are answered and popups closed
+(:mod:`.guards`), and the tab's requests are tracked by an :class:`Inflight`, which lets
+a load wait until the network has gone quiet.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gptoss_agent.tools.browser.egress import EgressProxy
+from gptoss_agent.tools.browser.guards import answer_dialog, bounded, close_popup
 
 
 class Inflight:
@@ -22,6 +24,7 @@ class Inflight:
     def __init__(self) -> None:
         self.pending: set[Any] = set()
         self.last_change = time.monotonic()
+        self.changes = 0
         self.changed = asyncio.Event()
 
     def started(self, request: Any) -> None:
@@ -40,6 +43,7 @@ class Inflight:
         self._touch()
 
     def _touch(self) -> None:
+        self.changes += 1
         self.last_change = time.monotonic()
         self.changed.set()
 
@@ -59,6 +63,34 @@ class Inflight:
 
 
 @dataclass
+class Progress:
+    """How far the current navigation of a tab got, from Playwright's events.
+
+    Attributes:
+        began: ``time.monotonic()`` when the navigation was asked for.
+        requested: Whether its document request went out.
+        responded: When the response headers came (``None``: not yet).
+        committed: Whether the new document replaced the old one.
+    """
+
+    began: float = field(default_factory=time.monotonic)
+    requested: bool = False
+    responded: float | None = None
+    committed: bool = False
+
+    def stuck(self, patience_s: float) -> bool:
+        """Whether the old document is holding the navigation up for ``patience_s``.
+
+        No request after that long (a ``beforeunload`` handler still running), or a
+        response that long without a commit (an unload handler still running).
+        """
+        now = time.monotonic()
+        if not self.requested:
+            return now - self.began >= patience_s
+        return self.responded is not None and now - self.responded >= patience_s
+
+
+@dataclass
 class SessionTab:
     """What one agent session holds in Chromium.
 
@@ -68,6 +100,10 @@ class SessionTab:
         page: The session's tab, or ``None`` before the first load.
         inflight: The tab's pending requests.
         crashed: Whether the tab crashed (it is replaced before the next load).
+        dialogs: The dialogs of the current load (``"alert: text"``), all dismissed.
+        popups: Popup windows of the current load that were closed.
+        retired: Why the tab was closed on purpose (a dialog storm), or ``None``.
+        progress: How far the current navigation got.
     """
 
     context: Any
@@ -75,25 +111,72 @@ class SessionTab:
     page: Any = None
     inflight: Inflight = field(default_factory=Inflight)
     crashed: bool = False
+    dialogs: list[str] = field(default_factory=list)
+    popups: int = 0
+    retired: str | None = None
+    progress: Progress = field(default_factory=Progress)
+
+    def start_load(self) -> None:
+        """Forget the previous load's requests, dialogs, popups and progress."""
+        self.inflight.reset()
+        self.dialogs = []
+        self.popups = 0
+        self.progress = Progress()
 
     @property
     def gone(self) -> bool:
-        """Whether the tab is unusable: crashed, never opened, or closed."""
-        return self.crashed or self.page is None or self.page.is_closed()
+        """Whether the tab is unusable: crashed, retired, never opened, or closed."""
+        return (
+            self.crashed or self.retired is not None or self.page is None or self.page.is_closed()
+        )
 
 
-async def open_page(tab: SessionTab) -> Any:
-    """Open a new tab in the session's context and make it the session's page."""
-    page = await tab.context.new_page()
+async def open_page(tab: SessionTab, *, max_dialogs: int = 10, timeout_s: float = 10.0) -> Any:
+    """Open a new tab in the session's context and make it the session's page.
+
+    Args:
+        tab: The session's place in the browser.
+        max_dialogs: Dialogs one load may open before the tab is retired.
+        timeout_s: Limit on opening the tab, and on each dialog answer or popup close.
+
+    Raises:
+        PageUnresponsiveError: The browser did not open the tab in time.
+    """
+    page = await bounded(tab.context.new_page(), timeout_s, "opening a tab")
     tab.crashed = False
+    tab.retired = None
     tab.inflight = Inflight()
+    tab.dialogs, tab.popups = [], 0
     inflight = tab.inflight
 
     def on_crash(_page: Any) -> None:
         tab.crashed = True
 
+    def is_document(request: Any) -> bool:
+        try:
+            return bool(request.is_navigation_request() and request.frame == page.main_frame)
+        except Exception:  # a request without a frame (a worker's)
+            return False
+
+    def on_request(request: Any) -> None:
+        inflight.started(request)
+        if is_document(request):
+            tab.progress.requested = True
+
+    def on_response(response: Any) -> None:
+        if is_document(response.request):
+            tab.progress.responded = time.monotonic()
+
+    def on_navigated(frame: Any) -> None:
+        if frame == page.main_frame:
+            tab.progress.committed = True
+
     page.on("crash", on_crash)
-    page.on("request", inflight.started)
+    page.on("dialog", lambda dialog: answer_dialog(tab, dialog, max_dialogs, timeout_s))
+    page.on("popup", lambda popup: close_popup(tab, popup, timeout_s))
+    page.on("request", on_request)
+    page.on("response", on_response)
+    page.on("framenavigated", on_navigated)
     page.on("requestfinished", inflight.ended)
     page.on("requestfailed", inflight.ended)
     tab.page = page

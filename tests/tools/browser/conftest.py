@@ -114,6 +114,26 @@ async def strict_tool(chromium_path: str, web: LocalWeb) -> AsyncIterator[Browse
     await tool.aclose()
 
 
+@pytest_asyncio.fixture(loop_scope="session", scope="session")
+async def hostile_tool(chromium_path: str, web: LocalWeb) -> AsyncIterator[BrowserTool]:
+    """Short deadlines and caps, for pages that hang, loop or open windows."""
+    tool = BrowserTool(
+        None,
+        BrowserConfig(
+            executable_path=chromium_path,
+            allowlist=("site.test",),
+            host_map=web.host_map,
+            load_timeout_s=6.0,
+            operation_timeout_s=3.0,
+            hang_probe_s=0.75,
+            max_dialogs=5,
+            max_html_chars=500_000,
+        ),
+    )
+    yield tool
+    await tool.aclose()
+
+
 @pytest.fixture
 def session() -> ToolContext:
     return ToolContext(session_id=f"test-{uuid.uuid4().hex[:8]}")

@@ -17,6 +17,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from tests.tools.browser.hostile_site import hostile_pages
+
 LONG_PARAGRAPHS = 300
 
 
@@ -177,6 +179,7 @@ class Site:
             ),
             "/big": lambda: (200, html, b"<html><body><p>" + b"x" * (3 * 1024 * 1024) + b"</p>"),
             "/source": lambda: (200, html, _html("Source me", "<p>Hello <b>bold</b></p>")),
+            **hostile_pages(self.trap_port),
         }
 
 
@@ -191,6 +194,9 @@ def serve_site(site: Site) -> tuple[http.server.ThreadingHTTPServer, int]:
             path = self.path.split("?", 1)[0]
             with site.lock:
                 site.hits.append(path)
+            if path == "/never-finishes":
+                self._never_finish()
+                return
             if path == "/slow":
                 site.release_slow.wait(60)
                 body = _html("Slow", "<p>finally</p>")
@@ -206,6 +212,17 @@ def serve_site(site: Site) -> tuple[http.server.ThreadingHTTPServer, int]:
             self.end_headers()
             with contextlib.suppress(OSError):
                 self.wfile.write(body)
+
+        def _never_finish(self) -> None:
+            """Send the start of a page, then hold the rest back until the tests end."""
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            with contextlib.suppress(OSError):
+                self.wfile.write(b"<html><body><p>Partial text.</p>")
+                self.wfile.flush()
+            site.release_slow.wait(60)
 
         def log_message(self, *args: object) -> None:
             pass

@@ -8,7 +8,7 @@ import urllib.request
 
 import pytest
 
-from gptoss_agent.tools.browser.egress import BLOCK_HEADER, EgressProxy
+from gptoss_agent.tools.browser.egress import BLOCK_HEADER, EgressProxy, RefuseAll
 from gptoss_agent.tools.browser.policy import Allowlist, SystemResolver, UrlPolicy
 from tests.tools.browser.site import Site, TrapServer, serve_site
 
@@ -95,3 +95,28 @@ async def test_responses_over_the_cap_are_cut_off(servers) -> None:  # type: ign
         assert [b.kind for b in proxy.blocked] == ["size"]
     finally:
         await proxy.aclose()
+
+
+async def test_the_sink_refuses_everything_and_records_it(servers) -> None:  # type: ignore[no-untyped-def]
+    site, port, trap = servers
+    sink = EgressProxy(RefuseAll())
+    await sink.start()
+    try:
+        hits = len(site.hits)
+        status, headers, body = await asyncio.to_thread(
+            _get, sink.url, f"http://127.0.0.1:{port}/target-a"
+        )
+        assert status == 403 and headers[BLOCK_HEADER] == "policy"
+        assert b"background requests are not allowed" in body
+        reader, writer = await asyncio.open_connection("127.0.0.1", sink.port)
+        writer.write(f"CONNECT 127.0.0.1:{trap.port} HTTP/1.1\r\n\r\n".encode())
+        await writer.drain()
+        assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 403")
+        writer.close()
+        assert list(sink.requested) == [
+            f"http://127.0.0.1:{port}/target-a",
+            f"https://127.0.0.1:{trap.port}",
+        ]
+        assert sink.stats.connected == 0 and trap.connections == 0 and len(site.hits) == hits
+    finally:
+        await sink.aclose()
