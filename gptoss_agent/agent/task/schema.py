@@ -152,10 +152,21 @@ BROWSER_TOOL = _strict(
         "allowlist": {
             "type": "array",
             "items": {"type": "string"},
-            "description": "Hosts or CIDRs admitted despite being private or loopback.",
+            "description": "Hosts or CIDRs admitted despite being private or loopback, "
+                           "optionally with :port (localhost:8080, [::1]:8080): that port only.",
         },
         "executable_path": {"type": "string", "description": "Path to the Chromium binary."},
         "load_timeout_s": _POSITIVE_NUMBER,
+        "operation_timeout_s": {
+            **_POSITIVE_NUMBER, "description": "Limit on each browser operation other than "
+            "navigation (reading the page, opening or closing a tab); a page that misses it "
+            "has its tab replaced."},
+        "hang_probe_s": {
+            **_POSITIVE_NUMBER, "description": "How often a pending navigation is checked, "
+            "and how long a probe may go unanswered before the tab counts as hung."},
+        "max_dialogs": {
+            "type": "integer", "minimum": 0,
+            "description": "Dialogs one load may open (all dismissed) before its tab is closed."},
     },
 )
 

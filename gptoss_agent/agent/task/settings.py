@@ -280,8 +280,11 @@ def _browser(task: TaskFile, value: Any) -> BrowserSettings | None:
     options: dict[str, Any] = {"allowlist": tuple(str(a) for a in settings.get("allowlist", ()))}
     if settings.get("executable_path"):
         options["executable_path"] = str(settings["executable_path"])
-    if settings.get("load_timeout_s"):
-        options["load_timeout_s"] = float(settings["load_timeout_s"])
+    for key in ("load_timeout_s", "operation_timeout_s", "hang_probe_s"):
+        if settings.get(key):
+            options[key] = float(settings[key])
+    if settings.get("max_dialogs") is not None:
+        options["max_dialogs"] = int(settings["max_dialogs"])
     search = settings.get("search") or {}
     return BrowserSettings(BrowserConfig(**options), SearchSettings(
         backend=search["backend"],

@@ -42,6 +42,10 @@ class BrowserTool:
     """
 
     review_key: str = "citations"
+    pages_own_output: bool = True
+    """Results are pages the model scrolls itself (``cursor``/``loc``): never cut."""
+    idempotent: bool = True
+    """Searching and reading pages change nothing: a lost call may run again on resume."""
 
     def __init__(
         self,

@@ -15,7 +15,6 @@ loopback and link-local addresses are refused unless allowlisted
 from __future__ import annotations
 
 import copy
-import ipaddress
 import itertools
 import json
 import os
@@ -36,6 +35,7 @@ from gptoss_agent.tools.browser import (
     SearchBackend,
     SearxngBackend,
 )
+from gptoss_agent.tools.browser.allowlist import Allowlist
 from gptoss_agent.tools.errors import ToolConfigError
 
 SEARCH_KINDS = ("local", "searxng", "brave")
@@ -75,23 +75,24 @@ def search_backend(
 
 
 def check_allowlist(entries: Iterable[str]) -> tuple[str, ...]:
-    """The ``--allow`` entries, each a host name, ``*.domain``, an address or a network.
+    """The ``--allow`` entries, checked.
+
+    Each is a host name, ``*.domain``, an address or a network, optionally with
+    ``:port`` (that port only).
 
     Raises:
-        ToolConfigError: An entry is a URL, carries a port, or is empty.
+        ToolConfigError: An entry is a URL or a path, has a bad port, or is empty.
     """
-    checked = []
-    for entry in (raw.strip() for raw in entries):
+    checked = tuple(raw.strip() for raw in entries)
+    for entry in checked:
+        if not entry or " " in entry:
+            raise ToolConfigError(f"--allow {entry!r}: give a host name, *.domain, an address "
+                                  "or a network, optionally with :port")
         try:
-            ipaddress.ip_network(entry.strip("[]"), strict=False)
-        except ValueError:
-            if not entry or "/" in entry or ":" in entry or " " in entry:
-                raise ToolConfigError(
-                    f"--allow {entry!r}: give a host name, *.domain, an address or a network "
-                    "(no scheme, path or port)"
-                ) from None
-        checked.append(entry)
-    return tuple(checked)
+            Allowlist.parse([entry])
+        except ToolConfigError as exc:
+            raise ToolConfigError(f"--allow: {exc}") from None
+    return checked
 
 
 class BrowserToolset:

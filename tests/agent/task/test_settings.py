@@ -53,13 +53,16 @@ def test_renamed_keys_name_their_new_name(tmp_path: Path, key: str, new: str) ->
 
 def test_task_keys_set_the_config_fields_of_the_same_name(tmp_path: Path) -> None:
     text = ("tools:\n  python:\n    output_bytes: 2048\n    memory_mb: 512\n"
-            "  browser:\n    allowlist: [localhost]\n    load_timeout_s: 4\n")
+            "  browser:\n    allowlist: [localhost, 'localhost:8080']\n    load_timeout_s: 4\n"
+            "    operation_timeout_s: 3\n    hang_probe_s: 1.5\n    max_dialogs: 2\n")
     settings = task_settings(load_task(write(tmp_path, text)))
     assert settings.python is not None and settings.browser is not None
     assert settings.python.sandbox.limits.output_bytes == 2048
     assert settings.python.sandbox.limits.memory_mb == 512
-    assert settings.browser.config.allowlist == ("localhost",)
+    assert settings.browser.config.allowlist == ("localhost", "localhost:8080")
     assert settings.browser.config.load_timeout_s == 4
+    assert (settings.browser.config.operation_timeout_s, settings.browser.config.hang_probe_s,
+            settings.browser.config.max_dialogs) == (3, 1.5, 2)
 
 
 DECORATED = '''

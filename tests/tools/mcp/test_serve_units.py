@@ -75,9 +75,10 @@ async def test_the_bearer_key_is_checked_on_every_request() -> None:
 
 
 def test_allow_entries_are_hosts_or_networks() -> None:
-    entries = ["intranet.example", "*.corp.example", "10.1.0.0/16", "127.0.0.1", "::1"]
+    entries = ["intranet.example", "*.corp.example", "10.1.0.0/16", "127.0.0.1", "::1",
+               "10.0.0.1:8080", "localhost:3000", "[::1]:8080"]
     assert check_allowlist(entries) == tuple(entries)
-    for wrong in ("http://intranet.example", "10.0.0.1:8080", "host/path", ""):
+    for wrong in ("http://intranet.example", "10.0.0.1:99999", "host/path", ""):
         with pytest.raises(ToolConfigError, match="--allow"):
             check_allowlist([wrong])
 
