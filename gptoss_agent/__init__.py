@@ -23,8 +23,10 @@ if TYPE_CHECKING:
     from gptoss_agent.agent.backends.base import ModelBackend, SamplingParams
     from gptoss_agent.agent.backends.errors import BackendError
     from gptoss_agent.agent.backends.scripted import ScriptedBackend
+    from gptoss_agent.agent.context import CompactionConfig
     from gptoss_agent.agent.errors import AgentError
     from gptoss_agent.agent.events import (
+        ContextCompacted,
         Event,
         FinalAnswer,
         IncidentRaised,
@@ -48,7 +50,7 @@ if TYPE_CHECKING:
     from gptoss_agent.tools.mcp import MCPServer, MCPServerConfig
     from gptoss_agent.tools.python_tool import PythonTool
 
-_EVENTS = ("Event", "FinalAnswer", "IncidentRaised", "MessageRecorded", "Preamble",
+_EVENTS = ("ContextCompacted", "Event", "FinalAnswer", "IncidentRaised", "MessageRecorded", "Preamble",
            "PreambleDelta", "ReasoningDelta", "RunFinished", "TextDelta", "ToolCallFinished",
            "ToolCallStarted", "UsageUpdated")
 
@@ -57,6 +59,7 @@ _LAZY: dict[str, str] = {
     "AgentSession": "gptoss_agent.agent.agent",
     "ApprovalPolicy": "gptoss_agent.agent.approval",
     "AnalysisPolicy": "gptoss_agent.agent.harmony.conversation",
+    "CompactionConfig": "gptoss_agent.agent.context",
     "LoopLimits": "gptoss_agent.agent.limits",
     "ModelBackend": "gptoss_agent.agent.backends.base",
     "SamplingParams": "gptoss_agent.agent.backends.base",
@@ -82,7 +85,8 @@ _LAZY: dict[str, str] = {
 }
 
 __all__ = ["Agent", "AgentError", "AgentSession", "AnalysisPolicy", "ApprovalPolicy",
-    "BackendError", "BrowserTool", "ChatMessage", "Event", "FinalAnswer", "FunctionTool",
+    "BackendError", "BrowserTool", "ChatMessage", "CompactionConfig", "ContextCompacted",
+    "Event", "FinalAnswer", "FunctionTool",
     "Incident", "IncidentRaised", "LoopLimits", "MCPServer", "MCPServerConfig",
     "MessageRecorded", "ModelBackend", "Preamble", "PreambleDelta", "PythonTool",
     "ReasoningDelta", "RunFinished", "RunResult", "SamplingParams", "SandboxError",
