@@ -11,6 +11,8 @@ from gptoss_agent.tools.base import (
     FinalReviewer,
     FunctionSpec,
     NamespaceSpec,
+    OutputKeeper,
+    SelfPagingTool,
     SessionScopedTool,
     StatefulTool,
     Tool,
@@ -20,6 +22,7 @@ from gptoss_agent.tools.base import (
     ToolResult,
 )
 from gptoss_agent.tools.errors import ToolError, ToolRegistrationError, ToolUnavailableError
+from gptoss_agent.tools.rerun import RerunnableTool
 
 _WHERE = {
     "FunctionTool": "gptoss_agent.tools.function",
@@ -30,6 +33,7 @@ _WHERE = {
     "CodingToolkit": "gptoss_agent.tools.coding",
     "MCPServer": "gptoss_agent.tools.mcp",
     "MCPServerConfig": "gptoss_agent.tools.mcp",
+    "ToolOutputStore": "gptoss_agent.tools.output_pages",
 }
 
 __all__ = [
@@ -41,7 +45,10 @@ __all__ = [
     "MCPServer",
     "MCPServerConfig",
     "NamespaceSpec",
+    "OutputKeeper",
     "PythonTool",
+    "RerunnableTool",
+    "SelfPagingTool",
     "SessionScopedTool",
     "StatefulTool",
     "Tool",
@@ -49,6 +56,7 @@ __all__ = [
     "ToolContext",
     "ToolError",
     "ToolGroup",
+    "ToolOutputStore",
     "ToolRegistrationError",
     "ToolRegistry",
     "ToolResult",
