@@ -10,7 +10,9 @@ modules, one job each:
   labels and the orphan sweep; :mod:`.engine` -- the Docker Engine API (docker-py);
 - :mod:`.kernel` -- the in-container kernel; :mod:`.framing` / :mod:`.channel` -- the
   host side of its wire protocol; :mod:`.replies` / :mod:`.results` -- what a call produced;
-- :mod:`.datadir` -- the ``/mnt/data`` drive on the host;
+- :mod:`.datadir` -- the ``/mnt/data`` drive on the host; :mod:`.volume` -- the drive as
+  a volume with archive copies, for an engine on another machine; :mod:`.bridge` -- a
+  plain socket in front of a TLS or ssh attach stream;
 - :mod:`.recipe` / :mod:`.image` / :mod:`.build_offline` -- the image and building it;
 - :mod:`.doctor` / :mod:`.cli` -- ``sandbox doctor`` and ``sandbox build``;
 - :mod:`.errors` -- the package's errors, all under :class:`SandboxError`.

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,7 +38,8 @@ class CellOutcome:
     Attributes:
         reply: The kernel's ``result`` message, or ``None`` when the kernel was lost
             (the stream ended, broke, or the kernel ignored the interrupt).
-        stopped: ``"timeout"`` or the watchdog's reason when the host stopped the call.
+        stopped: ``"timeout"`` or the watchdog's reason (``"quota"``, ``"files"``) when
+            the host stopped the call.
         duration_s: Wall-clock time from sending the cell to the reply (or giving up).
         problem: Why the kernel counts as lost, when it does.
     """
@@ -62,6 +63,7 @@ class KernelChannel:
         self._sink = sink
         self._next_id = 0
         self._pending: asyncio.Task[dict[str, Any] | None] | None = None
+        self._settling: asyncio.Future[None] | None = None
         self.broken = False
         self.kernel_pid: int | None = None
         self.python_version = ""
@@ -108,8 +110,15 @@ class KernelChannel:
         value_chars: int,
         watchdog: Watchdog | None = None,
         watch_interval_s: float = 0.25,
+        options: Mapping[str, Any] | None = None,
     ) -> CellOutcome:
         """Run one cell under a host-enforced deadline.
+
+        When the caller is cancelled mid-call (a tool timeout, Ctrl-C, an app cancelling
+        its task) the cell is interrupted as at a deadline and its reply is awaited for
+        ``grace_s`` (even if the caller is cancelled again), so the channel stays in
+        step for the next call; a kernel that does not answer leaves it ``broken``.
+        The cancellation is then re-raised.
 
         Args:
             code: The cell.
@@ -119,60 +128,101 @@ class KernelChannel:
             value_chars: Characters kept of the trailing expression's ``repr``.
             watchdog: Polled every ``watch_interval_s`` while the cell runs.
             watch_interval_s: Polling period of ``watchdog``.
+            options: Further fields of the ``exec`` request (``keep_background``, ...).
         """
+        await self.settled()
         if self.broken:
             return CellOutcome(None, None, 0.0, "the kernel channel is closed")
         self._next_id += 1
         cell_id = self._next_id
         started = time.monotonic()
-        deadline = started + timeout_s
+        request = {
+            **dict(options or {}),
+            "op": "exec",
+            "id": cell_id,
+            "code": code,
+            "output_bytes": output_bytes,
+            "value_chars": value_chars,
+        }
         try:
-            self._sink.write(
-                encode_frame(
-                    {
-                        "op": "exec",
-                        "id": cell_id,
-                        "code": code,
-                        "output_bytes": output_bytes,
-                        "value_chars": value_chars,
-                    }
-                )
-            )
+            self._sink.write(encode_frame(request))
         except (OSError, RuntimeError) as exc:
             self.broken = True
             return CellOutcome(None, None, 0.0, f"could not send the cell: {exc}")
         task = asyncio.ensure_future(self._read_result(cell_id))
         self._pending = task
-        stopped: str | None = None
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                stopped = "timeout"
-                break
-            wait = min(remaining, watch_interval_s) if watchdog else remaining
-            done, _ = await asyncio.wait({task}, timeout=wait)
-            if done:
-                return self._finish(task, None, started)
-            if watchdog is not None:
-                reason = await watchdog()
-                if reason:
-                    stopped = reason
-                    break
-        with contextlib.suppress(OSError, RuntimeError):
-            self._sink.write(encode_frame({"op": "interrupt", "id": cell_id}))
+        try:
+            stopped = await self._watch(task, started + timeout_s, watchdog, watch_interval_s)
+        except asyncio.CancelledError:
+            self._settling = asyncio.ensure_future(self._settle(task, cell_id, grace_s))
+            await asyncio.shield(self._settling)
+            raise
+        if stopped is None:
+            return self._finish(task, None, started)
+        self._send_interrupt(cell_id)
         done, _ = await asyncio.wait({task}, timeout=grace_s)
         if done:
             return self._finish(task, stopped, started)
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, KernelError):
-            await task
-        self.broken = True
+        await self._abandon(task)
         return CellOutcome(
             None,
             stopped,
             time.monotonic() - started,
             f"kernel did not answer the interrupt within {grace_s:g}s",
         )
+
+    async def _watch(
+        self,
+        task: asyncio.Task[dict[str, Any] | None],
+        deadline: float,
+        watchdog: Watchdog | None,
+        interval_s: float,
+    ) -> str | None:
+        """Wait for the reply; ``None`` when it came, else why the call must be stopped."""
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return "timeout"
+            wait = min(remaining, interval_s) if watchdog else remaining
+            done, _ = await asyncio.wait({task}, timeout=wait)
+            if done:
+                return None
+            if watchdog is not None:
+                reason = await watchdog()
+                if reason:
+                    return reason
+
+    async def settled(self) -> None:
+        """Wait until a cancelled call's reply was consumed (or the channel gave up)."""
+        if self._settling is not None:
+            await asyncio.shield(self._settling)
+
+    def _send_interrupt(self, cell_id: int) -> None:
+        with contextlib.suppress(OSError, RuntimeError, KernelError):
+            self._sink.write(encode_frame({"op": "interrupt", "id": cell_id}))
+
+    async def _abandon(self, task: asyncio.Task[dict[str, Any] | None]) -> None:
+        """Give up on a reply: the stream may stop mid-frame, so the channel is broken."""
+        self.broken = True
+        self._pending = None
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, KernelError):
+            await task
+
+    async def _settle(
+        self, task: asyncio.Task[dict[str, Any] | None], cell_id: int, grace_s: float
+    ) -> None:
+        """After a cancelled call: interrupt the cell and consume its reply (or break)."""
+        try:
+            if not task.done():
+                self._send_interrupt(cell_id)
+                await asyncio.wait({task}, timeout=grace_s)
+            if task.done():
+                self._finish(task, "cancelled", time.monotonic())
+            else:
+                await self._abandon(task)
+        finally:
+            self._settling = None
 
     def _finish(
         self, task: asyncio.Task[dict[str, Any] | None], stopped: str | None, started: float
@@ -184,7 +234,7 @@ class KernelChannel:
             return CellOutcome(None, stopped, duration, "the channel was closed")
         try:
             reply = task.result()
-        except KernelError as exc:
+        except Exception as exc:  # a corrupt frame, a broken stream
             self.broken = True
             return CellOutcome(None, stopped, duration, str(exc))
         if reply is None:

@@ -23,6 +23,19 @@ SANDBOX_HOME = "/home/sandbox"
 DATA_MOUNT = "/mnt/data"
 """Where the session's persistent drive appears inside the container."""
 
+DATA_TRANSPORTS = ("auto", "bind", "copy")
+"""How ``/mnt/data`` can reach the container (see :attr:`SandboxConfig.data_transport`)."""
+
+
+def copies_data(data_transport: str, base_url: str) -> bool:
+    """Whether a session on the engine at ``base_url`` moves ``/mnt/data`` by copies.
+
+    ``"auto"`` binds only for a unix socket (the engine shares this machine's disks).
+    """
+    if data_transport != "auto":
+        return data_transport == "copy"
+    return not base_url.startswith(("unix://", "http+unix://", "npipe://", "http+docker://"))
+
 
 @dataclass(frozen=True)
 class SandboxConfig:
@@ -40,10 +53,21 @@ class SandboxConfig:
         environment: Extra environment variables for the code.
         extra_mounts: ``(host_folder, container_path)`` pairs mounted read-write, e.g. a
             project a coding agent may edit in place. Only by explicit opt-in: code in the
-            sandbox can then change (and plant links in) that host folder.
+            sandbox can then change (and plant links in) that host folder. Needs an
+            engine on this machine (a bind mount).
+        keep_background: ``False`` (the default) stops every process a call leaves
+            running when the call ends, and says so in the result. ``True`` keeps them
+            (a dev server a coding agent starts), still inside the container's limits,
+            lists them in every result, and stops them when the session closes.
+        data_transport: How ``/mnt/data`` reaches the container. ``"bind"`` mounts the
+            host folder (the engine must run on this machine); ``"copy"`` keeps the
+            drive in a Docker volume and moves files through the Engine API (archive
+            copies before and after each call), for an engine elsewhere; ``"auto"`` (the
+            default) binds for a unix socket and copies for ``tcp://`` and ``ssh://``.
 
     Raises:
-        SandboxConfigError: A mount path is relative, or ``user`` is root.
+        SandboxConfigError: A mount path is relative, ``user`` is root, or the data
+            transport is unknown.
     """
 
     image: str = DEFAULT_IMAGE
@@ -53,6 +77,8 @@ class SandboxConfig:
     docker_host: str | None = None
     environment: tuple[tuple[str, str], ...] = ()
     extra_mounts: tuple[tuple[str, str], ...] = ()
+    keep_background: bool = False
+    data_transport: str = "auto"
 
     def __post_init__(self) -> None:
         for host, inside in self.extra_mounts:
@@ -60,6 +86,11 @@ class SandboxConfig:
                 raise SandboxConfigError(
                     f"extra mount {host!r} -> {inside!r}: both must be absolute"
                 )
+        if self.data_transport not in DATA_TRANSPORTS:
+            raise SandboxConfigError(
+                f"SandboxConfig.data_transport must be one of {', '.join(DATA_TRANSPORTS)}, "
+                f"got {self.data_transport!r}"
+            )
         uid = self.user.split(":", 1)[0]
         if uid in ("0", "root", ""):
             raise SandboxConfigError("SandboxConfig.user must not be root")

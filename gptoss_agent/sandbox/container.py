@@ -18,6 +18,7 @@ from types import MappingProxyType
 from typing import Any
 
 from gptoss_agent.sandbox.config import DATA_MOUNT, SANDBOX_HOME, SandboxConfig
+from gptoss_agent.sandbox.errors import SandboxConfigError
 from gptoss_agent.sandbox.kernel import BOOTSTRAP, CONTAINED_ENV, UMASK_ENV
 from gptoss_agent.sandbox.limits import MIB
 
@@ -60,16 +61,31 @@ def container_name(session: str) -> str:
 
 
 def build_spec(
-    config: SandboxConfig, data_dir: Path, labels: Mapping[str, str], session: str = ""
+    config: SandboxConfig,
+    data_dir: Path,
+    labels: Mapping[str, str],
+    session: str = "",
+    data_volume: Mapping[str, Any] | None = None,
 ) -> ContainerSpec:
     """The hardened container for one session.
 
     Args:
         config: Image, limits and network choice.
-        data_dir: Host folder mounted read-write at ``/mnt/data``.
+        data_dir: Host folder mounted read-write at ``/mnt/data`` (a bind mount).
         labels: Ownership labels.
         session: Session id, used in the container name.
+        data_volume: A ``HostConfig.Mounts`` entry that puts a volume at ``/mnt/data``
+            instead (an engine on another machine): then the container has no binds.
+
+    Raises:
+        SandboxConfigError: ``extra_mounts`` asked for with a volume drive (a remote
+            engine cannot bind this machine's folders).
     """
+    if data_volume is not None and config.extra_mounts:
+        raise SandboxConfigError(
+            "SandboxConfig.extra_mounts bind host folders, which an engine on another "
+            "machine cannot see; leave them out or use data_transport='bind'"
+        )
     limits = config.limits
     uid, _, gid = config.user.partition(":")
     gid = gid or uid
@@ -90,29 +106,7 @@ def build_spec(
         UMASK_ENV: umask,
         **dict(config.environment),
     }
-    memory = limits.memory_mb * MIB
-    host_config: dict[str, Any] = {
-        "network_mode": "bridge" if config.network else "none",
-        "read_only": True,
-        "tmpfs": {
-            "/tmp": f"rw,exec,nosuid,nodev,size={limits.tmp_mb}m,mode=1777",
-            SANDBOX_HOME: f"rw,nosuid,nodev,size={limits.home_mb}m,mode=700,uid={uid},gid={gid}",
-        },
-        "binds": {
-            str(data_dir): {"bind": DATA_MOUNT, "mode": "rw"},
-            **{host: {"bind": inside, "mode": "rw"} for host, inside in config.extra_mounts},
-        },
-        "cap_drop": ["ALL"],
-        "security_opt": ["no-new-privileges"],
-        "pids_limit": limits.pids,
-        "mem_limit": memory,
-        "memswap_limit": memory,
-        "nano_cpus": int(limits.cpus * 1e9),
-        "shm_size": 64 * MIB,
-        "init": True,
-        "ipc_mode": "private",
-        "oom_score_adj": 500,
-    }
+    host_config = _host_config(config, data_dir, data_volume, uid, gid)
     fsize = limits.data_mb * MIB
     return ContainerSpec(
         name=container_name(session),
@@ -132,3 +126,41 @@ def build_spec(
             ("core", 0, 0),
         ),
     )
+
+
+def _host_config(
+    config: SandboxConfig,
+    data_dir: Path,
+    data_volume: Mapping[str, Any] | None,
+    uid: str,
+    gid: str,
+) -> dict[str, Any]:
+    """The hardened ``HostConfig``: limits, tmpfs, no network, and the data drive."""
+    limits = config.limits
+    memory = limits.memory_mb * MIB
+    host_config: dict[str, Any] = {
+        "network_mode": "bridge" if config.network else "none",
+        "read_only": True,
+        "tmpfs": {
+            "/tmp": f"rw,exec,nosuid,nodev,size={limits.tmp_mb}m,mode=1777",
+            SANDBOX_HOME: f"rw,nosuid,nodev,size={limits.home_mb}m,mode=700,uid={uid},gid={gid}",
+        },
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges"],
+        "pids_limit": limits.pids,
+        "mem_limit": memory,
+        "memswap_limit": memory,
+        "nano_cpus": int(limits.cpus * 1e9),
+        "shm_size": 64 * MIB,
+        "init": True,
+        "ipc_mode": "private",
+        "oom_score_adj": 500,
+    }
+    if data_volume is not None:
+        host_config["mounts"] = [dict(data_volume)]
+    else:
+        host_config["binds"] = {
+            str(data_dir): {"bind": DATA_MOUNT, "mode": "rw"},
+            **{host: {"bind": inside, "mode": "rw"} for host, inside in config.extra_mounts},
+        }
+    return host_config

@@ -71,12 +71,24 @@ class DataDir:
 
         Links are not followed. With ``stop_above``, counting stops once it is exceeded.
         """
-        total = 0
+        return self.measure(stop_above)[0]
+
+    def measure(
+        self, stop_above: int | None = None, stop_above_entries: int | None = None
+    ) -> tuple[int, int]:
+        """``(bytes, entries)``: disk use as :meth:`usage` counts it, and files plus folders.
+
+        Counting stops once either limit given is exceeded.
+        """
+        total = entries = 0
         for _path, info in self._walk():
             total += ENTRY_OVERHEAD + getattr(info, "st_blocks", 0) * 512
+            entries += 1
             if stop_above is not None and total > stop_above:
                 break
-        return total
+            if stop_above_entries is not None and entries > stop_above_entries:
+                break
+        return total, entries
 
     def snapshot(self) -> dict[str, tuple[int, int]]:
         """``relative path -> (size, mtime_ns)`` of the regular files below the folder.

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from gptoss_agent.sandbox.bridge import bridge, is_plain
 from gptoss_agent.sandbox.errors import (
     EngineUnavailableError,
     ImageBuildError,
@@ -120,17 +121,27 @@ class Engine:
                 f"{self.timeout_s:g}s: {_short(exc)}"
             ) from exc
 
+    def api(self, what: str, method: str, *args: Any, **kwargs: Any) -> Any:
+        """Call the client's ``method`` with this engine's deadline and error mapping.
+
+        For requests other modules make (volumes, archives, ``exec``); a missing object
+        becomes a :class:`SandboxError` whose text starts ``No such object``.
+        """
+        with self._call(what):
+            try:
+                return getattr(self._client, method)(*args, **kwargs)
+            except _docker().errors.NotFound as exc:
+                raise SandboxError(f"No such object: {_short(exc)}") from exc
+
     # -- engine and images -------------------------------------------------------------
 
     def version(self) -> Mapping[str, Any]:
         """The engine's version report (``Version``, ``ApiVersion``, ``Os``, ...)."""
-        with self._call("report its version"):
-            return dict(self._client.version())
+        return dict(self.api("report its version", "version"))
 
     def info(self) -> Mapping[str, Any]:
         """The engine's ``docker info`` report."""
-        with self._call("report its configuration"):
-            return dict(self._client.info())
+        return dict(self.api("report its configuration", "info"))
 
     def image_labels(self, image: str) -> Mapping[str, str] | None:
         """Labels of ``image``, or ``None`` when the image is not present."""
@@ -144,12 +155,9 @@ class Engine:
 
     def image_size(self, image: str) -> int | None:
         """Size of ``image`` in bytes, or ``None`` when absent."""
-        docker = _docker()
-        try:
-            with self._call(f"inspect image {image}"):
-                return int(self._client.inspect_image(image).get("Size") or 0)
-        except docker.errors.NotFound:
-            return None
+        with contextlib.suppress(_docker().errors.NotFound), self._call(f"inspect {image}"):
+            return int(self._client.inspect_image(image).get("Size") or 0)
+        return None
 
     def pull(self, image: str, timeout_s: float) -> bool:
         """Whether ``image`` is present, pulling it from its registry if needed."""
@@ -273,11 +281,8 @@ class Engine:
                 params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1},
             )
             inner = getattr(raw, "_sock", raw)
-            if not isinstance(inner, socket.socket) or type(inner) is not socket.socket:
-                raise SandboxError(
-                    "the sandbox needs a plain unix or tcp connection to the engine "
-                    f"(got {type(inner).__name__}); TLS and ssh transports are not supported"
-                )
+            if not is_plain(inner):
+                return bridge(inner)  # TLS or ssh: asyncio gets a plain socket pair
             sock = inner.dup()
             with contextlib.suppress(Exception):
                 raw.close()
@@ -286,8 +291,7 @@ class Engine:
 
     def start(self, container_id: str) -> None:
         """Start a created container."""
-        with self._call("start a sandbox container"):
-            self._client.start(container_id)
+        self.api("start a sandbox container", "start", container_id)
 
     def inspect(self, container_id: str) -> Mapping[str, Any] | None:
         """The container's inspect report, or ``None`` when it no longer exists."""
@@ -328,12 +332,8 @@ class Engine:
 
     def kill(self, container_id: str) -> None:
         """Send SIGKILL to the container (for fault tests and emergencies)."""
-        docker = _docker()
-        try:
-            with self._call("kill a sandbox container"):
-                self._client.kill(container_id)
-        except docker.errors.NotFound:
-            return
+        with contextlib.suppress(_docker().errors.NotFound), self._call("kill a container"):
+            self._client.kill(container_id)
 
     def top(self, container_id: str) -> list[dict[str, str]]:
         """The container's processes (``docker top``), one mapping per process."""
@@ -346,8 +346,8 @@ class Engine:
 
     def sandbox_containers(self) -> list[Mapping[str, Any]]:
         """All containers (running or not) that carry the sandbox label."""
-        with self._call("list sandbox containers"):
-            found = self._client.containers(all=True, filters={"label": f"{SANDBOX_LABEL}=1"})
+        found = self.api("list sandbox containers", "containers", all=True,
+                         filters={"label": f"{SANDBOX_LABEL}=1"})
         return [dict(c) for c in found]
 
     def run_once(

@@ -11,7 +11,8 @@ Wire protocol, both directions: a 4-byte big-endian length, then that many bytes
 JSON. Requests (host to kernel)::
 
     {"op": "hello"}
-    {"op": "exec", "id": 7, "code": "...", "output_bytes": 16384, "value_chars": 8192}
+    {"op": "exec", "id": 7, "code": "...", "output_bytes": 16384, "value_chars": 8192,
+     "keep_background": false, "snapshot": false, "data_root": "/mnt/data"}
     {"op": "interrupt", "id": 7}
 
 Replies (kernel to host)::
@@ -19,16 +20,24 @@ Replies (kernel to host)::
     {"op": "ready", "pid": 8, "python": "3.11.2"}
     {"op": "result", "id": 7, "status": "ok" | "error" | "interrupted",
      "stdout": CLIP, "stderr": CLIP, "value": CLIP | null,
-     "error": {"name": str, "message": str, "traceback": CLIP} | null,
-     "killed": 0, "exhausted": false}
+     "error": {"name": str, "message": str, "traceback": CLIP, "errno": int | null} | null,
+     "killed": 2, "stopped": [PROC], "background_count": 0, "background": [PROC],
+     "exhausted": false, "files_before": LISTING, "files": LISTING}
     {"op": "unknown", "request": "<the op>"}
 
 where ``CLIP`` is ``{"head": str, "tail": str, "cut": int}``: the start and end of a text
-with ``cut`` bytes (stdout, stderr) or characters (value, traceback) removed in between.
-``killed`` counts the leftover processes killed after the cell; ``exhausted`` says the
-cell failed with ``BlockingIOError`` (what a fork bomb gets at the container's process
-limit), after which its leftover processes are killed too. Any other request is answered
-with ``unknown``.
+with ``cut`` bytes (stdout, stderr) or characters (value, traceback) removed in between;
+``PROC`` is ``{"pid": int, "command": str}`` (the first 20 only); ``LISTING`` is ``{path:
+[size, mtime_ns]}`` of the files under ``data_root`` at the start and the end of the cell,
+sent only when ``snapshot`` asks (a drive the host cannot see). Any other request is
+answered with ``unknown``.
+
+What a cell leaves behind: by default every process it left running is killed when the
+cell ends (``killed`` counts them, ``stopped`` names them). With ``keep_background`` they
+keep running and ``background`` lists them after every cell; an interrupted cell, or one
+that ran out of processes (``exhausted``: ``BlockingIOError`` or no new thread, what a fork
+bomb gets at the container's process limit), still has what *it* started killed. The
+kernel's own finished children are reaped after every cell.
 
 The protocol uses private duplicates of the original stdin/stdout; file descriptors 0, 1
 and 2 are replaced (``/dev/null`` and two pipes drained by threads), so nothing the code
@@ -39,10 +48,11 @@ the kernel itself ever answers the host.
 
 On an ``interrupt`` the kernel raises ``KeyboardInterrupt`` in the running cell, then
 kills the leftover processes: in a container (:data:`CONTAINED_ENV` set) every process
-but init and the kernel, outside one (the package's own tests) only the kernel's own
-descendants. If the cell ignores the interrupt, the host's grace period runs out and the
-host removes the whole container. If the host goes away (stdin closes) or sends a frame
-that is not valid, the kernel kills its leftover processes and exits.
+but init, the kernel and what the engine entered from outside (``docker exec``), outside
+one (the package's own tests) only the kernel's own descendants. If the cell ignores the
+interrupt, the host's grace period runs out and the host removes the whole container. If
+the host goes away (stdin closes) or sends a frame that is not valid, the kernel kills
+its leftover processes and exits.
 
 At start the kernel applies the umask the host chose (:data:`UMASK_ENV`) and copies the
 image's prebuilt matplotlib font cache into the (empty) home directory.
@@ -281,9 +291,16 @@ class Drain(threading.Thread):
 
 
 def _process_table() -> dict[int, tuple[int, bytes]]:
-    """``pid -> (parent pid, state)`` for every process visible in ``/proc``."""
-    table = {}
-    for entry in os.listdir("/proc"):
+    """``pid -> (parent pid, state)`` for every process visible in ``/proc``.
+
+    Empty when ``/proc`` cannot be read (the cell used up the kernel's file descriptors).
+    """
+    table: dict[int, tuple[int, bytes]] = {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return table
+    for entry in entries:
         if not entry.isdigit():
             continue
         try:
@@ -299,16 +316,18 @@ def _process_table() -> dict[int, tuple[int, bytes]]:
 
 
 def stray_pids(me: int, contained: bool) -> list[int]:
-    """Live processes the kernel must remove after an interrupt.
+    """Live processes other than the kernel: what a cell left behind.
 
-    In a container (``contained``) that is every process but init and the kernel. Run
+    In a container (``contained``) that is every process but init, the kernel and
+    processes the engine entered from outside (``docker exec``, parent pid 0). Run
     outside one (the package's own tests), only the kernel's descendants: never touch
     processes the kernel did not start.
     """
     table = _process_table()
     alive = {pid for pid, (_, state) in table.items() if state not in (b"Z", b"X")}
     if contained:
-        return sorted(alive - {1, me})
+        entered = {pid for pid, (ppid, _) in table.items() if ppid == 0}
+        return sorted(alive - entered - {1, me})
     descendants: set[int] = set()
     frontier = {me}
     while frontier:
@@ -317,25 +336,64 @@ def stray_pids(me: int, contained: bool) -> list[int]:
     return sorted(descendants & alive)
 
 
-def _reap() -> None:
+def command_of(pid: int, limit: int = 160) -> str:
+    """The command line of ``pid`` (its name in brackets when it has none), shortened."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            raw = handle.read()
+        if raw and raw == _own_cmdline():
+            return "python3 (a process forked by the code)"
+        text = raw.replace(b"\0", b" ").decode("utf-8", "replace").strip()
+        if not text:
+            with open(f"/proc/{pid}/comm", "rb") as handle:
+                text = "[" + handle.read().decode("utf-8", "replace").strip() + "]"
+    except OSError:
+        text = "?"
+    return clean_text(text if len(text) <= limit else text[: limit - 3] + "...")
+
+
+def _own_cmdline() -> bytes:
+    try:
+        with open("/proc/self/cmdline", "rb") as handle:
+            return handle.read()
+    except OSError:
+        return b""
+
+
+def reap() -> int:
+    """Collect every finished child of the kernel (no zombies are left); return how many."""
+    reaped = 0
     while True:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
-            return
+            return reaped
         if pid == 0:
-            return
+            return reaped
+        reaped += 1
 
 
-def kill_strays(contained: bool, rounds: int = 50) -> int:
-    """Kill the cell's leftover processes (see :func:`stray_pids`); return how many."""
+def kill_strays(
+    contained: bool, rounds: int = 200, spare: frozenset[int] = frozenset()
+) -> dict[int, str]:
+    """Kill what a cell left behind (see :func:`stray_pids`) but ``spare``.
+
+    Repeats until a listing finds nothing (a fork bomb's clones fork while being
+    killed); commands are read for the first 20 processes only, so that is quick.
+
+    Returns:
+        ``pid -> command`` of every process killed (``"?"`` past the first 20).
+    """
     me = os.getpid()
-    first = len(stray_pids(me, contained))
-    broadcast = contained and os.getuid() != 0
+    killed: dict[int, str] = {}
+    broadcast = contained and os.getuid() != 0 and not spare
     for _ in range(rounds):
-        targets = stray_pids(me, contained)
+        targets = [pid for pid in stray_pids(me, contained) if pid not in spare]
         if not targets:
             break
+        for pid in targets:
+            if pid not in killed:
+                killed[pid] = command_of(pid) if len(killed) < 20 else "?"
         if broadcast:
             # kill(-1) reaches every process this user may signal in the PID namespace,
             # including ones forked while we were listing.
@@ -345,10 +403,42 @@ def kill_strays(contained: bool, rounds: int = 50) -> int:
             for pid in targets:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(pid, signal.SIGKILL)
-        _reap()
-        threading.Event().wait(0.005)
-    _reap()
-    return first
+        reap()
+        if broadcast:
+            threading.Event().wait(0.005)
+    reap()
+    return killed
+
+
+def describe_processes(found: dict[int, str], limit: int = 20) -> list[dict[str, Any]]:
+    """The first ``limit`` processes of ``pid -> command`` as protocol records."""
+    return [{"pid": pid, "command": found[pid]} for pid in sorted(found)[:limit]]
+
+
+def data_snapshot(root: str, limit: int = 10_000) -> dict[str, list[int]]:
+    """``relative path -> [size, mtime_ns]`` of the regular files below ``root``.
+
+    Links are not followed; at most ``limit`` files are listed.
+    """
+    found: dict[str, list[int]] = {}
+    stack = [root]
+    while stack and len(found) < limit:
+        folder = stack.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                info = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                stack.append(entry.path)
+            elif entry.is_file(follow_symlinks=False) and len(found) < limit:
+                rel = clean_text(os.path.relpath(entry.path, root))
+                found[rel] = [info.st_size, info.st_mtime_ns]
+    return found
 
 
 class Kernel:
@@ -458,15 +548,13 @@ class Kernel:
     # -- cells -------------------------------------------------------------------------
 
     def execute(self, request: dict[str, Any]) -> dict[str, Any]:
-        """Run one cell and build its result message."""
+        """Run one cell, deal with what it left behind, and build its result message."""
         cell_id = request.get("id")
-        code = str(request.get("code", ""))
         output_bytes = int(request.get("output_bytes", 16384))
-        value_chars = int(request.get("value_chars", 8192))
-        self.cell_count += 1
-        filename = f"<cell-{self.cell_count}>"
-        linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
-
+        keep = bool(request.get("keep_background"))
+        kept = frozenset(stray_pids(self.pid, self.contained) if keep else ())
+        data_root = str(request.get("data_root") or os.getcwd())
+        files_before = data_snapshot(data_root) if request.get("snapshot") else None
         self._restore_fds()
         self.stdout_drain.capture.reset(output_bytes)
         self.stderr_drain.capture.reset(output_bytes)
@@ -474,39 +562,27 @@ class Kernel:
         with self.state_lock:
             self.current_id = cell_id if isinstance(cell_id, int) else None
             self.interrupt_requested = False
-
-        status = "ok"
-        value: dict[str, Any] | None = None
-        error: dict[str, Any] | None = None
-        try:
-            try:
-                self.in_user_code = True
-                shown = self._run(code, filename)
-                if shown is not None:
-                    value = clip(repr(shown), value_chars)
-            finally:
-                self.in_user_code = False
-                if os.getpid() != self.pid:
-                    self._child_exit()
-        except BaseException as exc:
-            status = "error"
-            error = self._format_error(exc, output_bytes)
-            exhausted = isinstance(exc, BlockingIOError)
-        else:
-            exhausted = False
+        status, value, error, exhausted = self._run_cell(
+            str(request.get("code", "")), output_bytes, int(request.get("value_chars", 8192))
+        )
         with self.state_lock:
             interrupted = self.interrupt_requested
             self.current_id = None
             self.interrupt_requested = False
-        killed = 0
         if interrupted:
             status = "interrupted"
-            killed = kill_strays(self.contained)
-        elif exhausted:
-            # The cell ran out of processes (a fork bomb): its clones would keep forking.
-            killed = kill_strays(self.contained)
+        if interrupted or exhausted or not keep:
+            # An interrupted cell, a fork bomb's clones, or (by default) anything a cell
+            # started and left running: stopped now. Kept processes survive an interrupt.
+            stopped = kill_strays(self.contained, spare=kept if keep else frozenset())
+        else:
+            stopped = {}
+        reap()
+        background = {}
+        if keep:
+            background = {pid: command_of(pid) for pid in stray_pids(self.pid, self.contained)}
         self._finish_streams()
-        return {
+        reply = {
             "op": "result",
             "id": cell_id,
             "status": status,
@@ -514,9 +590,39 @@ class Kernel:
             "stderr": self.stderr_drain.capture.take(),
             "value": value,
             "error": error,
-            "killed": killed,
+            "killed": len(stopped),
+            "stopped": describe_processes(stopped),
+            "background_count": len(background),
+            "background": describe_processes(background),
             "exhausted": exhausted,
         }
+        if files_before is not None:
+            reply["files_before"] = files_before
+            reply["files"] = data_snapshot(data_root)
+        return reply
+
+    def _run_cell(
+        self, code: str, output_bytes: int, value_chars: int
+    ) -> tuple[str, dict[str, Any] | None, dict[str, Any] | None, bool]:
+        """Run the cell's code: ``(status, value clip, error, process limit reached)``."""
+        self.cell_count += 1
+        filename = f"<cell-{self.cell_count}>"
+        linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
+        try:
+            try:
+                self.in_user_code = True
+                shown = self._run(code, filename)
+                value = clip(repr(shown), value_chars) if shown is not None else None
+            finally:
+                self.in_user_code = False
+                if os.getpid() != self.pid:
+                    self._child_exit()
+        except BaseException as exc:
+            exhausted = isinstance(exc, BlockingIOError) or (
+                isinstance(exc, RuntimeError) and "can't start new thread" in str(exc)
+            )
+            return "error", None, self._format_error(exc, output_bytes), exhausted
+        return "ok", value, None, False
 
     def _run(self, code: str, filename: str) -> object:
         tree = ast.parse(code, filename, "exec")
@@ -556,10 +662,12 @@ class Kernel:
             message = str(exc)
         except Exception:
             message = "<unprintable exception>"
+        code = getattr(exc, "errno", None)
         return {
             "name": clean_text(type(exc).__name__),
             "message": clip(message, limit)["head"],
             "traceback": clip(text, limit),
+            "errno": code if isinstance(code, int) else None,
         }
 
     def _finish_streams(self) -> None:

@@ -1,7 +1,8 @@
 """Ownership labels on sandbox containers, and removal of orphans from crashed runs.
 
 Every container carries the host name, pid and process start time of the Python process
-that created it. :func:`reap_orphans` removes the containers whose owner on this host is
+that created it (so does a data volume, for an engine on another machine).
+:func:`reap_orphans` removes the containers and volumes whose owner on this host is
 dead (a pid that exists again but started at another time counts as dead); containers
 owned by live processes, or by other hosts sharing the engine, are left alone.
 """
@@ -76,7 +77,7 @@ def owner_alive(labels: Mapping[str, str]) -> bool:
 
 
 def reap_orphans(engine: Engine) -> list[str]:
-    """Remove sandbox containers whose owner process is dead; return their ids."""
+    """Remove sandbox containers, then data volumes, whose owner is dead; return their ids."""
     removed = []
     for container in engine.sandbox_containers():
         labels = container.get("Labels") or {}
@@ -85,4 +86,13 @@ def reap_orphans(engine: Engine) -> list[str]:
         with contextlib.suppress(SandboxError):
             engine.remove(str(container["Id"]))
             removed.append(str(container["Id"]))
+    with contextlib.suppress(SandboxError):
+        listed = engine.api("list data volumes", "volumes",
+                            filters={"label": f"{SANDBOX_LABEL}=1"})
+        for volume in (listed or {}).get("Volumes") or []:
+            if owner_alive(volume.get("Labels") or {}):
+                continue
+            with contextlib.suppress(SandboxError):
+                engine.api("remove a data volume", "remove_volume", volume["Name"], force=True)
+                removed.append(str(volume["Name"]))
     return removed

@@ -35,6 +35,8 @@ class SandboxLimits:
         data_mb: Quota of the ``/mnt/data`` drive. One file cannot grow past it
             (``RLIMIT_FSIZE``); the total is measured from the host during each call and
             the call is stopped once the drive exceeds it.
+        data_files: Most files and folders the ``/mnt/data`` drive may hold; watched
+            like ``data_mb``, so a flood of empty files is stopped too.
         output_bytes: Most bytes kept of each of stdout and stderr per call (head and
             tail are kept, the middle is cut and counted).
         value_chars: Most characters kept of the ``repr`` of a trailing expression.
@@ -55,6 +57,7 @@ class SandboxLimits:
     tmp_mb: int = 512
     home_mb: int = 64
     data_mb: int = 1024
+    data_files: int = 10_000
     output_bytes: int = 16 * 1024
     value_chars: int = 8 * 1024
     startup_timeout_s: float = 30.0
@@ -72,6 +75,7 @@ class SandboxLimits:
             "tmp_mb": self.tmp_mb,
             "home_mb": self.home_mb,
             "data_mb": self.data_mb,
+            "data_files": self.data_files,
             "output_bytes": self.output_bytes,
             "value_chars": self.value_chars,
             "startup_timeout_s": self.startup_timeout_s,

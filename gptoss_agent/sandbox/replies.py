@@ -43,12 +43,24 @@ def join_clip(clip: Mapping[str, Any] | None, unit: str = "bytes") -> tuple[str,
     return head + cut_marker(cut, unit) + tail, cut
 
 
-def quota_sentence(data_mb: int) -> str:
-    """What the model is told when ``/mnt/data`` went over its quota."""
+def quota_sentence(limits: SandboxLimits, reason: str = "quota") -> str:
+    """What the model is told when ``/mnt/data`` went over its quota (bytes or files)."""
+    if reason == "files":
+        return (
+            f"Stopped: /mnt/data holds more than its limit of {limits.data_files:,} files "
+            "and folders (limit data_files); delete files there to make room."
+        )
     return (
-        f"Stopped: /mnt/data grew past its quota of {data_mb} MB; "
+        f"Stopped: /mnt/data grew past its quota of {limits.data_mb} MB (limit data_mb); "
         "delete files there to free space."
     )
+
+
+QUOTA_REASONS = {"quota": "data_mb", "files": "data_files"}
+"""Watchdog reasons that mean the drive's quota, and the limit each one names."""
+
+_ERRNO_LIMITS = {11: "pids", 24: "nofile", 27: "data_mb", 28: "tmp_mb"}
+"""``errno`` values the container's limits produce, and the limit each one names."""
 
 
 def result_from_reply(
@@ -59,13 +71,18 @@ def result_from_reply(
     Args:
         outcome: What the host saw; ``outcome.reply`` is the kernel's ``result`` message.
         timeout_s: The call's deadline (named in the timeout sentence).
-        limits: The session's limits (the quota is named in the quota sentence).
+        limits: The session's limits (named in the sentences about them).
     """
     reply = outcome.reply or {}
     stdout, stdout_cut = join_clip(reply.get("stdout"))
     stderr, stderr_cut = join_clip(reply.get("stderr"))
-    status, detail = _status_and_detail(reply, outcome.stopped, timeout_s, limits.data_mb)
+    status, detail, limit = _status_and_detail(reply, outcome.stopped, timeout_s, limits)
+    stopped = _commands(reply.get("stopped"), with_pid=False)
+    background = _commands(reply.get("background"), with_pid=True)
+    notes = [detail, _process_note(reply, stopped, background)]
     value = join_clip(reply["value"], "characters")[0] if reply.get("value") else None
+    if limit is None and (stdout_cut or stderr_cut):
+        limit = "output_bytes"  # the cut marker in the text says how much
     return ExecutionResult(
         status=status,
         stdout=stdout,
@@ -74,9 +91,49 @@ def result_from_reply(
         stderr_cut=stderr_cut,
         value=value,
         error=_exception(reply.get("error")),
-        detail=detail,
+        detail=" ".join(note for note in notes if note),
         duration_s=outcome.duration_s,
+        limit=limit,
+        stopped_processes=stopped,
+        stopped_count=int(reply.get("killed") or 0),
+        background_processes=background,
+        background_count=int(reply.get("background_count") or 0),
     )
+
+
+def _commands(raw: object, with_pid: bool) -> tuple[str, ...]:
+    if not isinstance(raw, list):
+        return ()
+    found = []
+    for item in raw:
+        if isinstance(item, dict):
+            command = str(item.get("command", "?"))
+            found.append(f"{item.get('pid')} {command}" if with_pid else command)
+    return tuple(found)
+
+
+def _process_note(
+    reply: Mapping[str, Any], stopped: tuple[str, ...], background: tuple[str, ...]
+) -> str:
+    """The sentence about processes the call left behind (stopped, or kept running)."""
+    notes = []
+    killed = int(reply.get("killed") or 0)
+    if killed:
+        shown = "; ".join(f"`{c}`" for c in stopped[:5])
+        more = f" and {killed - len(stopped[:5])} more" if killed > len(stopped[:5]) else ""
+        notes.append(
+            f"{killed} process(es) left running by the code were stopped when the call "
+            f"ended: {shown}{more}."
+        )
+    running = int(reply.get("background_count") or 0)
+    if running:
+        shown = "; ".join(f"pid {c.split(' ', 1)[0]} `{c.split(' ', 1)[-1]}`"
+                          for c in background[:5])
+        more = f" and {running - len(background[:5])} more" if running > len(background[:5]) else ""
+        notes.append(
+            f"{running} background process(es) keep running between calls: {shown}{more}."
+        )
+    return " ".join(notes)
 
 
 def _exception(raw: object) -> ExceptionInfo | None:
@@ -89,28 +146,54 @@ def _exception(raw: object) -> ExceptionInfo | None:
     )
 
 
+def limit_sentence(limit: str, limits: SandboxLimits) -> str:
+    """The sentence that names a limit the code ran into."""
+    sentences = {
+        "pids": f"The process limit was reached (pids: at most {limits.pids} processes "
+        "and threads in the sandbox).",
+        "nofile": f"The open-file limit was reached (nofile: at most {limits.nofile} open "
+        "files per process).",
+        "data_mb": f"A file reached the size limit of one file (data_mb: {limits.data_mb} "
+        "MB, the /mnt/data quota).",
+        "tmp_mb": f"A filesystem is full (tmp_mb: /tmp holds {limits.tmp_mb} MB; home_mb: "
+        f"the home folder {limits.home_mb} MB).",
+        "memory_mb": f"The memory limit was reached (memory_mb: {limits.memory_mb} MB).",
+    }
+    return sentences.get(limit, f"The limit {limit} was reached.")
+
+
+def _error_limit(reply: Mapping[str, Any]) -> str | None:
+    raw = reply.get("error")
+    error: Mapping[str, Any] = raw if isinstance(raw, dict) else {}
+    if reply.get("exhausted"):
+        return "pids"
+    if error.get("name") == "MemoryError":
+        return "memory_mb"
+    code = error.get("errno")
+    return _ERRNO_LIMITS.get(code) if isinstance(code, int) else None
+
+
 def _status_and_detail(
-    reply: Mapping[str, Any], stopped: str | None, timeout_s: float, data_mb: int
-) -> tuple[ExecutionStatus, str]:
-    killed = int(reply.get("killed") or 0)
-    leftovers = f" {killed} leftover process(es) were killed." if killed else ""
+    reply: Mapping[str, Any], stopped: str | None, timeout_s: float, limits: SandboxLimits
+) -> tuple[ExecutionStatus, str, str | None]:
     kernel_status = reply.get("status")
     if kernel_status == "interrupted" or stopped:
-        if stopped == "quota":
+        if stopped in QUOTA_REASONS:
             kept = " Variables and imports were kept."
-            return ExecutionStatus.QUOTA, quota_sentence(data_mb) + kept + leftovers
+            return ExecutionStatus.QUOTA, quota_sentence(limits, stopped) + kept, (
+                QUOTA_REASONS[stopped])
         return ExecutionStatus.TIMEOUT, (
-            f"Execution timed out after {timeout_s:g} seconds and was interrupted "
-            f"(KeyboardInterrupt); variables and imports were kept.{leftovers}"
-        )
+            f"Execution timed out after {timeout_s:g} seconds (limit timeout_s) and was "
+            "interrupted (KeyboardInterrupt); variables and imports were kept."
+        ), "timeout_s"
     if kernel_status != "error":
-        return ExecutionStatus.OK, ""
-    if reply.get("exhausted") or killed:
-        return ExecutionStatus.ERROR, (
-            f"The process limit was reached;{leftovers or ' no leftover process remained.'} "
-            "Variables and imports were kept."
-        )
-    return ExecutionStatus.ERROR, ""
+        return ExecutionStatus.OK, "", None
+    limit = _error_limit(reply)
+    if limit is None:
+        return ExecutionStatus.ERROR, "", None
+    return ExecutionStatus.ERROR, (
+        f"{limit_sentence(limit, limits)} Variables and imports were kept."
+    ), limit
 
 
 def result_from_lost(
@@ -125,20 +208,22 @@ def result_from_lost(
         cause: Why the kernel stopped (from :func:`exit_cause`), for a crash.
         stderr_tail: The last bytes the container wrote to its stderr.
     """
-    if outcome.stopped == "quota":
-        status = ExecutionStatus.QUOTA
+    limit: str | None
+    if outcome.stopped in QUOTA_REASONS:
+        status, limit = ExecutionStatus.QUOTA, QUOTA_REASONS[outcome.stopped]
         detail = (
-            f"{quota_sentence(limits.data_mb)} The code did not stop when interrupted, so "
-            f"the sandbox was restarted. {STATE_LOST}"
+            f"{quota_sentence(limits, outcome.stopped)} The code did not stop when "
+            f"interrupted, so the sandbox was restarted. {STATE_LOST}"
         )
     elif outcome.stopped:
-        status = ExecutionStatus.TIMEOUT
+        status, limit = ExecutionStatus.TIMEOUT, "timeout_s"
         detail = (
-            f"Execution timed out after {timeout_s:g} seconds and did not stop when "
-            f"interrupted, so the sandbox was restarted. {STATE_LOST}"
+            f"Execution timed out after {timeout_s:g} seconds (limit timeout_s) and did "
+            f"not stop when interrupted, so the sandbox was restarted. {STATE_LOST}"
         )
     else:
         status = ExecutionStatus.CRASHED
+        limit = "memory_mb" if "out of memory" in cause else None
         detail = f"{cause} {STATE_LOST}"
     crashed = status is ExecutionStatus.CRASHED
     return ExecutionResult(
@@ -147,6 +232,7 @@ def result_from_lost(
         state_reset=True,
         detail=detail,
         duration_s=outcome.duration_s,
+        limit=limit,
     )
 
 
@@ -162,7 +248,7 @@ def exit_cause(state: Mapping[str, Any], memory_mb: int) -> str:
     if state.get("OOMKilled"):
         return (
             "The Python process was killed because it ran out of memory "
-            f"(limit {memory_mb} MB)."
+            f"(limit memory_mb: {memory_mb} MB)."
         )
     code = state.get("ExitCode")
     if code == 137:

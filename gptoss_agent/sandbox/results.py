@@ -20,7 +20,8 @@ class ExecutionStatus(str, enum.Enum):
         ERROR: The code raised; ``error`` holds the traceback. State is kept.
         TIMEOUT: The deadline passed. If the kernel answered the interrupt the state is
             kept; otherwise the container was restarted (``state_reset``).
-        QUOTA: The ``/mnt/data`` drive went over its quota and the call was stopped.
+        QUOTA: The ``/mnt/data`` drive went over its quota (bytes or number of files)
+            and the call was stopped.
         CRASHED: The Python process died (``os._exit``, out of memory, killed from
             outside); the container was replaced and the state is lost.
     """
@@ -66,6 +67,16 @@ class ExecutionResult:
             starting the container when the call had to.
         files_created: Paths (relative to the data folder) that appeared during the call.
         files_modified: Paths whose size or modification time changed during the call.
+        limit: The limit the call ran into, named as its
+            :class:`~gptoss_agent.sandbox.limits.SandboxLimits` field (``"pids"``,
+            ``"memory_mb"``, ``"nofile"``, ``"tmp_mb"``, ``"data_mb"``, ``"data_files"``,
+            ``"timeout_s"``), or ``None``.
+        stopped_processes: Commands of the processes the call left running that were
+            stopped when it ended (the first 20; ``stopped_count`` counts them all).
+        stopped_count: How many processes were stopped after the call.
+        background_processes: ``"pid command"`` of the processes kept running between
+            calls (only with ``SandboxConfig.keep_background``; the first 20).
+        background_count: How many processes are kept running.
     """
 
     status: ExecutionStatus
@@ -80,6 +91,11 @@ class ExecutionResult:
     duration_s: float = 0.0
     files_created: tuple[str, ...] = ()
     files_modified: tuple[str, ...] = ()
+    limit: str | None = None
+    stopped_processes: tuple[str, ...] = ()
+    stopped_count: int = 0
+    background_processes: tuple[str, ...] = ()
+    background_count: int = 0
 
     @property
     def ok(self) -> bool:

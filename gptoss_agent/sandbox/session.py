@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from gptoss_agent.sandbox.channel import ByteSink, CellOutcome, KernelChannel, Watchdog
-from gptoss_agent.sandbox.config import SandboxConfig
-from gptoss_agent.sandbox.container import build_spec
+from gptoss_agent.sandbox.config import DATA_MOUNT, SandboxConfig, copies_data
+from gptoss_agent.sandbox.container import build_spec, container_name
 from gptoss_agent.sandbox.datadir import DataDir
 from gptoss_agent.sandbox.engine import Engine, shared_engine
 from gptoss_agent.sandbox.errors import (
@@ -39,6 +39,7 @@ from gptoss_agent.sandbox.labels import owner_labels, reap_orphans
 from gptoss_agent.sandbox.limits import MIB
 from gptoss_agent.sandbox.replies import exit_cause, result_from_lost, result_from_reply
 from gptoss_agent.sandbox.results import ExecutionResult
+from gptoss_agent.sandbox.volume import VolumeDrive
 
 _reaped: set[str] = set()
 _reaped_lock = threading.Lock()
@@ -83,6 +84,9 @@ class DockerSandbox:
         self._demux: AttachDemuxer | None = None
         self._lock: asyncio.Lock | None = None
         self._closed = False
+        self._volume: VolumeDrive | None = None
+        self._cleanup: asyncio.Future[None] | None = None
+        self._starting: asyncio.Future[None] | None = None
         self.containers_started = 0
 
     # -- Sandbox protocol ----------------------------------------------------------------
@@ -125,11 +129,22 @@ class DockerSandbox:
             ImageNotFoundError: The image is missing.
             KernelError: The container started but its kernel did not answer.
         """
-        async with self._guard():
-            await self._ensure_started()
+        try:
+            async with self._guard():
+                await self._ensure_started()
+        except (SandboxError, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            await self._discard_shielded()
+            raise KernelError(f"the sandbox failed to start: {type(exc).__name__}: {exc}") from exc
 
     async def execute(self, code: str, *, timeout_s: float | None = None) -> ExecutionResult:
         """Run ``code`` as the next cell (see :class:`~gptoss_agent.sandbox.base.Sandbox`).
+
+        A cancelled call (a tool timeout, Ctrl-C, an app cancelling its task) interrupts
+        the code and waits out the interrupt, so the next call finds the session in step
+        (or, if the code ignored the interrupt, a fresh container); the cancellation is
+        then re-raised. Any other failure is a :class:`SandboxError`.
 
         Args:
             code: Python source; a trailing expression's value is returned as ``value``.
@@ -138,44 +153,82 @@ class DockerSandbox:
         limits = self.config.limits
         timeout = limits.timeout_s if timeout_s is None else max(0.001, timeout_s)
         started = time.monotonic()
-        async with self._guard():
-            await self._ensure_started()
-            channel = self._channel
-            if channel is None or self._closed:
-                raise SandboxClosedError("this sandbox was closed")
-            before = await asyncio.to_thread(self._data.snapshot)
-            watchdog = await self._quota_watchdog()
+        try:
+            async with self._guard():
+                result = await self._execute(code, timeout)
+        except (SandboxError, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            await self._discard_shielded()
+            raise KernelError(
+                f"the sandbox session failed: {type(exc).__name__}: {exc}"
+            ) from exc
+        return dataclasses.replace(result, duration_s=time.monotonic() - started)
+
+    async def _execute(self, code: str, deadline_s: float) -> ExecutionResult:
+        limits = self.config.limits
+        await self._ensure_started()
+        channel, container_id = self._channel, self._container_id
+        if channel is None or container_id is None or self._closed:
+            raise SandboxClosedError("this sandbox was closed")
+        volume = self._volume
+        before = await asyncio.to_thread(self._data.snapshot) if volume is None else {}
+        if volume is not None:
+            await asyncio.to_thread(volume.push, container_id)
+        options: dict[str, Any] = {"keep_background": self.config.keep_background}
+        if volume is not None:
+            options.update(snapshot=True, data_root=DATA_MOUNT)
+        try:
             outcome = await channel.execute(
                 code,
-                timeout_s=timeout,
+                timeout_s=deadline_s,
                 grace_s=limits.interrupt_grace_s,
                 output_bytes=limits.output_bytes,
                 value_chars=limits.value_chars,
-                watchdog=watchdog,
+                watchdog=await self._quota_watchdog(container_id),
+                watch_interval_s=1.0 if volume is not None else 0.25,
+                options=options,
             )
-            if outcome.reply is None and self._closed:
-                raise SandboxClosedError("the sandbox was closed during the call")
-            if outcome.reply is None:
-                result = await self._lost(outcome, timeout)
-            else:
-                result = result_from_reply(outcome, timeout, limits)
+        except asyncio.CancelledError:
+            if not self.running:
+                await self._discard_shielded()
+            raise
+        if outcome.reply is None and self._closed:
+            raise SandboxClosedError("the sandbox was closed during the call")
+        if outcome.reply is None:
+            if volume is not None:
+                await asyncio.to_thread(volume.pull_all, container_id)
+            return await self._lost(outcome, deadline_s)
+        result = result_from_reply(outcome, deadline_s, limits)
+        if volume is not None:
+            reply = outcome.reply
+            created, modified = await asyncio.to_thread(
+                volume.pull, container_id, reply.get("files_before") or {},
+                reply.get("files") or {},
+            )
+        else:
             after = await asyncio.to_thread(self._data.snapshot)
-        created, modified = DataDir.diff(before, after)
-        return dataclasses.replace(
-            result,
-            files_created=created,
-            files_modified=modified,
-            duration_s=time.monotonic() - started,
-        )
+            created, modified = DataDir.diff(before, after)
+        return dataclasses.replace(result, files_created=created, files_modified=modified)
 
     async def close(self) -> None:
         """Remove the container (even while a call runs). Idempotent; keeps the data folder.
 
+        Processes kept running (``keep_background``) end with the container; a data
+        volume (an engine elsewhere) is removed too, its files mirrored in the folder.
         If the engine cannot be reached the kernel still exits (its stdin closes) and
         the stopped container is removed by the next run's orphan sweep.
         """
         self._closed = True
+        starting, self._starting = self._starting, None
+        if starting is not None:
+            await asyncio.wait({starting})  # its container, if any, is removed below
+            if not starting.cancelled():
+                starting.exception()  # retrieved: a failed start is not news at close
         await self._discard()
+        volume, self._volume = self._volume, None
+        if volume is not None:
+            await asyncio.to_thread(volume.remove)
 
     # -- inspection (doctor, tests) ------------------------------------------------------
 
@@ -213,9 +266,32 @@ class DockerSandbox:
                 await asyncio.to_thread(reap_orphans, engine)
         return engine
 
+    async def _discard_shielded(self) -> None:
+        """Remove the container even if the caller is cancelled meanwhile."""
+        self._cleanup = asyncio.ensure_future(self._discard())
+        await asyncio.shield(self._cleanup)
+
     async def _ensure_started(self) -> None:
+        if self._cleanup is not None:
+            cleanup, self._cleanup = self._cleanup, None
+            with contextlib.suppress(SandboxError):
+                await cleanup
+        if self._channel is not None:
+            await self._channel.settled()  # a cancelled call's reply, or a broken channel
         if self.running:
             return
+        if self._starting is None:
+            # Shielded: a call cancelled while the container starts must not leave a
+            # container the session does not know about; the next call awaits the start.
+            self._starting = asyncio.ensure_future(self._start())
+        starting = self._starting
+        try:
+            await asyncio.shield(starting)
+        finally:
+            if starting.done():
+                self._starting = None
+
+    async def _start(self) -> None:
         await self._discard()
         engine = await self._get_engine()
         labels = await asyncio.to_thread(engine.image_labels, self.config.image)
@@ -224,7 +300,15 @@ class DockerSandbox:
                 f"sandbox image {self.config.image!r} is not present in the Docker engine; "
                 "build it with `gptoss-agent sandbox build`"
             )
-        spec = build_spec(self.config, self.data_dir, owner_labels(self.session), self.session)
+        labels = owner_labels(self.session)
+        if self._volume is None and copies_data(self.config.data_transport, engine.base_url):
+            uid, _, gid = self.config.user.partition(":")
+            name = container_name(self.session).replace("gptoss-sbx-", "gptoss-data-", 1)
+            self._volume = VolumeDrive(engine, self._data, name, labels, int(uid), int(gid or uid))
+        if self._volume is not None:
+            await asyncio.to_thread(self._volume.create)
+        spec = build_spec(self.config, self.data_dir, labels, self.session,
+                          data_volume=self._volume.mount if self._volume else None)
         self._container_id = await asyncio.to_thread(engine.create_container, spec)
         try:
             sock = await asyncio.to_thread(engine.attach, self._container_id)
@@ -257,14 +341,25 @@ class DockerSandbox:
         if container_id is not None and self._engine is not None:
             await asyncio.to_thread(self._engine.remove, container_id)
 
-    async def _quota_watchdog(self) -> Watchdog:
-        quota = self.config.limits.data_mb * MIB
-        baseline = await asyncio.to_thread(self._data.usage, quota)
-        allowed = max(quota, baseline)
+    async def _quota_watchdog(self, container_id: str) -> Watchdog:
+        limits = self.config.limits
+        quota = limits.data_mb * MIB
+        baseline, entries = await asyncio.to_thread(self._data.measure, quota, limits.data_files)
+        allowed, allowed_entries = max(quota, baseline), max(limits.data_files, entries)
+        volume = self._volume
 
         async def watchdog() -> str | None:
-            used = await asyncio.to_thread(self._data.usage, allowed)
-            return "quota" if used > allowed else None
+            if volume is None:
+                used = await asyncio.to_thread(
+                    self._data.measure, allowed, allowed_entries)
+            else:
+                measured = await asyncio.to_thread(volume.usage, container_id)
+                if measured is None:
+                    return None
+                used = measured
+            if used[0] > allowed:
+                return "quota"
+            return "files" if used[1] > allowed_entries else None
 
         return watchdog
 

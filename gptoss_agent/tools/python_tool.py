@@ -150,9 +150,7 @@ class PythonTool:
             ToolUnavailableError: Docker or the sandbox image is missing or broken
                 (nothing the model can fix).
         """
-        timeout = self.config.limits.timeout_s
-        if context.timeout_s is not None:
-            timeout = min(timeout, context.timeout_s)
+        timeout = self.call_deadline(context.timeout_s)
         sandbox = self._pool.get(context.session_id)
         try:
             result = await sandbox.execute(call.arguments, timeout_s=timeout)
@@ -169,8 +167,26 @@ class PythonTool:
             "files_created": list(result.files_created),
             "files_modified": list(result.files_modified),
             "data_dir": str(sandbox.data_dir),
+            "limit": result.limit,
+            "stopped_processes": list(result.stopped_processes),
+            "stopped_count": result.stopped_count,
+            "background_processes": list(result.background_processes),
+            "background_count": result.background_count,
         }
         return ToolResult(text=text, is_error=not result.ok, metadata=metadata)
+
+    def call_deadline(self, caller_timeout_s: float | None) -> float:
+        """The sandbox's deadline for a call the caller gives ``caller_timeout_s``.
+
+        When the caller's deadline binds, the sandbox stops the code a little earlier
+        (the interrupt's grace, at most half the time), so the model reads the
+        sandbox's own account (interrupted, state kept) instead of a bare timeout.
+        """
+        timeout = self.config.limits.timeout_s
+        if caller_timeout_s is None or caller_timeout_s >= timeout:
+            return timeout
+        reserve = min(self.config.limits.interrupt_grace_s + 0.5, caller_timeout_s / 2)
+        return max(0.001, caller_timeout_s - reserve)
 
     async def close_session(self, session_id: str) -> None:
         """Remove one session's container (its data folder is kept). Idempotent."""

@@ -10,7 +10,7 @@ import asyncio
 import os
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -45,6 +45,23 @@ FAST_LIMITS = SandboxLimits(
 )
 """Small limits so every attack hits its wall in a second or two."""
 
+WAIT_FOR = (
+    "\nimport glob, time\n"
+    "def _started(marker):\n"
+    "    found = 0\n"
+    "    for path in glob.glob('/proc/[0-9]*/cmdline'):\n"
+    "        try:\n            args = open(path, 'rb').read().split(b'\\0')\n"
+    "        except OSError:\n            continue\n"
+    "        found += args[0].endswith(b'sleep') and args[1:2] == [marker.encode()]\n"
+    "        found += b'time.sleep(' + marker.encode() in b' '.join(args)\n"
+    "    return found\n"
+    "for _ in range(1000):\n"
+    "    if _started('{m}') >= {n}:\n        break\n"
+    "    time.sleep(0.01)\n"
+)
+"""Appended to a cell: wait until its leftovers have become what they will stay (a
+forked shell has exec'd ``sleep``), so the report names them deterministically."""
+
 
 def unavailable(reason: str) -> None:
     """Skip locally; fail under CI, where the engine and image must be there."""
@@ -71,6 +88,15 @@ def docker_engine() -> Engine:
     return require_engine()
 
 
+@pytest.fixture(scope="session")
+def remote_engine(docker_engine: Engine) -> Iterator[Engine]:
+    """A second engine on its own socket and data root, holding the sandbox image."""
+    from tests.sandbox.second_engine import second_engine
+
+    with second_engine(docker_engine) as engine:
+        yield engine
+
+
 @pytest.fixture
 async def make_sandbox(
     docker_engine: Engine, tmp_path: Path
@@ -78,8 +104,12 @@ async def make_sandbox(
     """Makes sandboxes with :data:`FAST_LIMITS` (or overrides); closes them after the test."""
     made: list[DockerSandbox] = []
 
-    def make(name: str = "test", **limits: object) -> DockerSandbox:
-        config = SandboxConfig(limits=_replace(FAST_LIMITS, **limits))
+    def make(
+        name: str = "test", *, keep_background: bool = False, **limits: object
+    ) -> DockerSandbox:
+        config = SandboxConfig(
+            limits=_replace(FAST_LIMITS, **limits), keep_background=keep_background
+        )
         sandbox = DockerSandbox(
             config, data_dir=tmp_path / f"data-{name}", session=name, engine=docker_engine
         )

@@ -59,7 +59,8 @@ async def test_fork_bomb_is_contained(make_sandbox):
     result = await box.execute("import os\nwhile True:\n    os.fork()")
     assert result.status is ExecutionStatus.ERROR, result
     assert result.error is not None and result.error.name == "BlockingIOError"
-    assert "process limit was reached" in result.detail
+    assert "process limit was reached (pids: at most 64" in result.detail
+    assert result.limit == "pids"
     procs = await box.processes()
     assert len(procs) == 2, procs  # init and the kernel: the bomb's clones were killed
     await assert_works(box)
@@ -77,7 +78,7 @@ async def test_fork_bomb_that_swallows_errors_is_killed(make_sandbox):
     if result.state_reset:
         assert "restarted" in result.detail
     else:
-        assert "leftover process(es) were killed" in result.detail
+        assert "left running by the code were stopped" in result.detail
     await assert_works(box, expect_state=not result.state_reset)
     assert len(await box.processes()) == 2
 
@@ -125,7 +126,8 @@ async def test_timed_out_process_and_children_are_gone(make_sandbox):
         "time.sleep(60)"
     )
     assert result.status is ExecutionStatus.TIMEOUT and not result.state_reset, result
-    assert "leftover process" in result.detail
+    assert "5 process(es) left running by the code were stopped" in result.detail
+    assert result.limit == "timeout_s" and result.stopped_count == 5
     commands = [p["COMMAND"] for p in await box.processes()]
     assert not [c for c in commands if "sleep" in c], commands
     assert host_processes_with(f"sleep {marker}") == []
@@ -159,6 +161,7 @@ async def test_100_mb_of_output_is_capped_with_a_count(make_sandbox):
         "import sys\nfor _ in range(100):\n    sys.stdout.write('x' * (1 << 20))"
     )
     assert result.ok, result
+    assert result.limit == "output_bytes"
     assert result.stdout_cut == 100 * (1 << 20) - FAST_LIMITS.output_bytes
     assert len(result.stdout) < FAST_LIMITS.output_bytes + 100
     assert f"[... {result.stdout_cut:,} bytes of output cut ...]" in result.stdout

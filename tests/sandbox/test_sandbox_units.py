@@ -443,10 +443,15 @@ def test_replies_explain_the_process_limit_even_when_no_clone_was_left():
     result = result_from_reply(CellOutcome(reply, None, 0.5), 4.0, SandboxLimits())
     assert result.status is ExecutionStatus.ERROR and result.error is not None
     assert result.error.name == "BlockingIOError" and result.error.traceback == "tb"
-    assert result.detail.startswith("The process limit was reached; no leftover process")
-    killed = result_from_reply(CellOutcome({**reply, "killed": 5}, None, 0.5), 4.0,
-                               SandboxLimits())
-    assert "5 leftover process(es) were killed" in killed.detail
+    assert result.detail.startswith("The process limit was reached (pids: at most 256")
+    assert result.limit == "pids"
+    stopped = [{"pid": 9, "command": "sleep 99"}]
+    killed = result_from_reply(
+        CellOutcome({**reply, "killed": 5, "stopped": stopped}, None, 0.5), 4.0, SandboxLimits()
+    )
+    assert "5 process(es) left running by the code were stopped" in killed.detail
+    assert "`sleep 99` and 4 more" in killed.detail
+    assert killed.stopped_processes == ("sleep 99",) and killed.stopped_count == 5
     plain = result_from_reply(CellOutcome({**reply, "exhausted": False}, None, 0.5), 4.0,
                               SandboxLimits())
     assert plain.detail == ""
@@ -456,7 +461,7 @@ def test_replies_name_why_a_kernel_was_lost():
     from gptoss_agent.sandbox.channel import CellOutcome
     from gptoss_agent.sandbox.replies import STATE_LOST, exit_cause, result_from_lost
 
-    assert "ran out of memory (limit 256 MB)" in exit_cause({"OOMKilled": True}, 256)
+    assert "ran out of memory (limit memory_mb: 256 MB)" in exit_cause({"OOMKilled": True}, 256)
     assert "SIGKILL" in exit_cause({"ExitCode": 137}, 256)
     assert "disappeared" in exit_cause({}, 256)
     crashed = result_from_lost(CellOutcome(None, None, 1.0), 4.0, SandboxLimits(), "Gone.",

@@ -20,7 +20,7 @@ from gptoss_agent.sandbox import (
 from gptoss_agent.tools.base import Tool, ToolCall, ToolContext
 from gptoss_agent.tools.errors import ToolUnavailableError
 from gptoss_agent.tools.python_tool import PythonTool, cap_text, describe, session_folder_name
-from tests.sandbox.conftest import require_engine
+from tests.sandbox.conftest import WAIT_FOR, require_engine
 
 TRAINED_TEXT = (
     "Use this tool to execute Python code in your chain of thought. The code will not be "
@@ -143,7 +143,9 @@ async def test_loop_deadline_tightens_the_timeout(tmp_path):
     tool, made = fake_tool(tmp_path, [ok, ok])
     await tool.call(call("a"), ToolContext(session_id="s", timeout_s=5.0))
     await tool.call(call("b"), ToolContext(session_id="s", timeout_s=500.0))
-    assert made["s"].calls == [("a", 5.0), ("b", 120.0)]
+    # the caller's deadline binds: the sandbox stops the code a grace period earlier
+    assert made["s"].calls == [("a", 2.5), ("b", 120.0)]
+    assert tool.call_deadline(1.0) == 0.5 and tool.call_deadline(None) == 120.0
 
 
 async def test_one_sandbox_per_session_and_aclose_closes_all(tmp_path):
@@ -251,7 +253,7 @@ async def test_real_timeout_text_says_what_happened(docker_tool):
         )
         assert result.is_error
         assert "KeyboardInterrupt" in result.text
-        assert "timed out after 1 seconds" in result.text and "were kept" in result.text
+        assert "timed out after 0.5 seconds" in result.text and "were kept" in result.text
         assert (await tool.call(call("x"), ToolContext(session_id="t"))).text == "1"
     finally:
         await tool.aclose()
@@ -266,3 +268,67 @@ async def test_unreachable_engine_is_reported_quickly(tmp_path):
         await tool.call(call("1"), ToolContext(session_id="s"))
     await tool.aclose()
     assert issubclass(EngineUnavailableError, SandboxError)
+
+
+@pytest.mark.docker
+async def test_caller_deadline_gets_the_sandboxs_own_account_and_the_next_call_works(
+    docker_tool,
+):
+    import asyncio
+
+    tool = docker_tool
+    try:
+        assert (await tool.call(call("y = 5"), ToolContext(session_id="d"))).text == ""
+        async with asyncio.timeout(2.0):  # what dispatch does around every call
+            result = await tool.call(
+                call("import time\ntime.sleep(30)"), ToolContext(session_id="d", timeout_s=2.0)
+            )
+        assert result.is_error and "KeyboardInterrupt" in result.text
+        assert result.metadata["limit"] == "timeout_s"
+        assert (await tool.call(call("y"), ToolContext(session_id="d"))).text == "5"
+    finally:
+        await tool.aclose()
+
+
+@pytest.mark.docker
+async def test_an_app_cancelling_the_call_leaves_the_session_usable(docker_tool):
+    import asyncio
+
+    tool = docker_tool
+    try:
+        await tool.call(call("z = 'kept'"), ToolContext(session_id="c"))
+        task = asyncio.ensure_future(tool.call(
+            call("import time\nopen('/mnt/data/go', 'w').close()\ntime.sleep(30)"),
+            ToolContext(session_id="c"),
+        ))
+        from tests.sandbox.conftest import wait_for_file
+
+        await wait_for_file(tool.data_dir("c") / "go")
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert (await tool.call(call("z"), ToolContext(session_id="c"))).text == "'kept'"
+    finally:
+        await tool.aclose()
+
+
+@pytest.mark.docker
+async def test_processes_left_behind_are_in_the_text_and_metadata(docker_engine, tmp_path):
+    limits = SandboxLimits(timeout_s=5.0, interrupt_grace_s=1.0, memory_mb=256, data_mb=32)
+    stopping = PythonTool(SandboxConfig(limits=limits), data_dir=tmp_path / "a")
+    keeping = PythonTool(
+        SandboxConfig(limits=limits, keep_background=True), data_dir=tmp_path / "b"
+    )
+    code = "import subprocess\nsubprocess.Popen(['sleep', '4711'], start_new_session=True)"
+    code += WAIT_FOR.format(m="4711", n=1)
+    try:
+        stopped = await stopping.call(call(code), ToolContext(session_id="s"))
+        assert stopped.metadata["stopped_processes"] == ["sleep 4711"], stopped.metadata
+        assert "1 process(es) left running by the code were stopped" in stopped.text
+        kept = await keeping.call(call(code), ToolContext(session_id="s"))
+        assert kept.metadata["background_count"] == 1 and kept.metadata["stopped_count"] == 0
+        assert kept.metadata["background_processes"][0].endswith(" sleep 4711")
+        assert "keep running between calls" in kept.text
+    finally:
+        await stopping.aclose()
+        await keeping.aclose()
