@@ -3,7 +3,8 @@
 Each generating session asks for one decode step at a time. :class:`DecodeBatcher` queues
 the requests and runs them in batches: a batch takes every request waiting when it starts
 (at most ``max_batch``), so sessions join and leave between steps, and a session never
-waits for another one to finish its turn. One session alone runs batches of one.
+waits for another one to finish its turn. One session alone runs batches of one. The
+backend runs two: one for decode steps, one for prompt chunks (prefill).
 
 A request whose caller is cancelled before its batch starts is never run: once a caller
 has given up, the state its request would change may already belong to someone else.

@@ -3,11 +3,14 @@
 :class:`ModelRunner` owns a loaded model and everything that touches its tensors: the
 output layer (full, masked to a restricted vocabulary, or a
 :class:`~gptoss_agent.agent.backends.transformers.compact_head.CompactHead`), bringing a
-session's KV cache up to a prompt (:meth:`ModelRunner.prepare`), prefilling a chunk,
+session's KV cache up to a prompt (:meth:`ModelRunner.prepare`), prefilling the prompt
+chunks of several sessions in one pass (side by side in one row, each segment on its own
+cache through a :class:`~gptoss_agent.agent.backends.transformers.ragged_batch.PackedBatchCache`),
 and one decode step of several sessions at once (each row on its own cache through a
 :class:`~gptoss_agent.agent.backends.transformers.ragged_batch.RaggedBatchCache`), then
-sampling. The backend calls these methods on its single worker thread, one at a time;
-nothing here knows about sessions' locks, the event loop or streaming.
+sampling. A batch of one runs exactly as a lone session always has. The backend calls
+these methods on its single worker thread, one at a time; nothing here knows about
+sessions' locks, the event loop or streaming.
 
 A generation under a decoding constraint carries a
 :class:`~gptoss_agent.agent.backends.transformers.constrained.TokenGuide`: its next-token
@@ -22,8 +25,8 @@ caches are dropped (their next turn prefills from scratch).
 from __future__ import annotations
 
 import inspect
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
 from typing import Any
 
 from gptoss_agent.agent.backends.base import SamplingParams
@@ -37,59 +40,25 @@ from gptoss_agent.agent.backends.transformers.prefix_cache import (
     SessionCache,
     plan_reuse,
 )
-from gptoss_agent.agent.backends.transformers.ragged_batch import RaggedBatchCache
+from gptoss_agent.agent.backends.transformers.ragged_batch import (
+    PackedBatchCache,
+    RaggedBatchCache,
+)
 from gptoss_agent.agent.backends.transformers.sampling import sample_token
 from gptoss_agent.agent.backends.transformers.sink_attention import QUERIES_LAST
 from gptoss_agent.agent.backends.transformers.sink_attention import (
     install as install_sink_attention,
 )
+from gptoss_agent.agent.backends.transformers.work import (
+    BackendCounters,
+    DecodeRequest,
+    PrefillRequest,
+)
+
+__all__ = ["BackendCounters", "DecodeRequest", "ModelRunner", "PrefillRequest"]
 
 _NO_MASKS = {"full_attention": None, "sliding_attention": None}
 """Per-layer-type masks of a single decode step under the sink attention: none needed."""
-
-
-@dataclass(frozen=True)
-class BackendCounters:
-    """Totals over the backend's lifetime (benchmarks and tests read them).
-
-    Attributes:
-        prefilled_tokens: Prompt tokens run through the model.
-        reused_tokens: Prompt tokens whose keys and values came from a cache.
-        decoded_tokens: Tokens fed back one at a time while sampling.
-        forward_passes: Forward calls of the model.
-        batched_decode_steps: Decode forward passes that served more than one session.
-    """
-
-    prefilled_tokens: int = 0
-    reused_tokens: int = 0
-    decoded_tokens: int = 0
-    forward_passes: int = 0
-    batched_decode_steps: int = 0
-
-    def plus(self, **increments: int) -> BackendCounters:
-        """These counters with ``increments`` added (by field name)."""
-        return replace(
-            self, **{name: getattr(self, name) + step for name, step in increments.items()}
-        )
-
-
-@dataclass(frozen=True)
-class DecodeRequest:
-    """One session's wish for its next token: the token just sampled, fed back.
-
-    Attributes:
-        entry: The session's cache.
-        token: The token to feed.
-        sampling: The session's sampling settings.
-        generator: The session's random source (a ``torch.Generator``).
-        guide: The generation's place in its decoding constraint, or ``None``.
-    """
-
-    entry: SessionCache[Any]
-    token: int
-    sampling: SamplingParams
-    generator: Any
-    guide: TokenGuide | None = None
 
 
 class ModelRunner:
@@ -189,6 +158,48 @@ class ModelRunner:
         self.counters = self.counters.plus(forward_passes=1, batched_decode_steps=1)
         return logits
 
+    def _forward_packed(self, entries: Sequence[SessionCache[Any]],
+                        pieces: Sequence[Sequence[int]]) -> Any:
+        """Prompt chunks of several sessions in one pass: one row, the chunks side by side.
+
+        Returns:
+            The logits after each chunk's last token, one row per session.
+        """
+        torch = self._torch
+        flat = [token for piece in pieces for token in piece]
+        ids = torch.tensor([flat], dtype=torch.long, device=self.device)
+        positions = torch.tensor(
+            [[len(entry.tokens) + at for entry, piece in zip(entries, pieces, strict=True)
+              for at in range(len(piece))]], dtype=torch.long, device=self.device)
+        lengths = [len(piece) for piece in pieces]
+        ends = torch.tensor(lengths, device=self.device).cumsum(0) - 1
+        kwargs: dict[str, Any] = {
+            self._cache_kwarg: PackedBatchCache([entry.state for entry in entries], lengths),
+            "use_cache": True,
+            "position_ids": positions,
+            "attention_mask": _NO_MASKS,
+            QUERIES_LAST: True,
+        }
+        logits = self._logits_at(ids, kwargs, ends)
+        for entry, piece in zip(entries, pieces, strict=True):
+            entry.tokens.extend(piece)
+        self.counters = self.counters.plus(forward_passes=1)
+        return logits
+
+    def _logits_at(self, ids: Any, kwargs: dict[str, Any], positions: Any) -> Any:
+        """The logits at ``positions`` of the one row ``ids`` (one row of logits each)."""
+        if self.head is not None:
+            hidden = self.head.decoder(input_ids=ids, **kwargs).last_hidden_state[0]
+            return self.head.logits(hidden.index_select(0, positions))
+        if self._keeps_logits:
+            kwargs["logits_to_keep"] = positions
+            logits = self.model(input_ids=ids, **kwargs).logits[0]
+        else:
+            logits = self.model(input_ids=ids, **kwargs).logits[0].index_select(0, positions)
+        if self._blocked is not None:
+            logits = logits.masked_fill(self._blocked, float("-inf"))
+        return logits
+
     def sample(self, logits: Any, sampling: SamplingParams, generator: Any) -> int:
         """The real id of the token drawn from ``logits`` (one row)."""
         index = sample_token(logits, sampling, generator)
@@ -259,18 +270,69 @@ class ModelRunner:
         Raises:
             ConstraintError: ``guide`` allows no token here (the cache stays valid).
         """
+        started = time.perf_counter()
         try:
             with self._torch.inference_mode():
                 logits = self._forward(entry, piece)
         except BaseException:
             entry.state, entry.tokens[:] = None, []
             raise
-        self.counters = self.counters.plus(prefilled_tokens=len(piece))
-        if sampling is None:
-            return None
-        self._fill_masks([guide])
+        self.counters = self.counters.plus(prefilled_tokens=len(piece), prefill_steps=1,
+                                           prefill_rows=1)
+        try:
+            if sampling is None:
+                return None
+            self._fill_masks([guide])
+            with self._torch.inference_mode():
+                return self._draw(logits, sampling, generator, guide)
+        finally:
+            self.counters = self.counters.plus(
+                prefill_seconds=time.perf_counter() - started)
+
+    def prefill_batch(self, requests: Sequence[PrefillRequest]) -> list[int | Exception | None]:
+        """Run the chunks of several sessions in one forward pass (packed), then draw.
+
+        One request runs as :meth:`prefill_piece` does.
+
+        Returns:
+            For each request, its first sampled token (last chunk), ``None`` (an earlier
+            chunk), or the error its draw raised, for that session alone.
+
+        Raises:
+            Exception: The forward pass failed; every session's cache is dropped.
+        """
+        if len(requests) == 1:
+            only = requests[0]
+            return [self.prefill_piece(only.entry, list(only.tokens), only.sampling,
+                                       only.generator, only.guide)]
+        started = time.perf_counter()
+        try:
+            with self._torch.inference_mode():
+                rows = self._forward_packed([request.entry for request in requests],
+                                            [request.tokens for request in requests])
+        except BaseException:
+            for request in requests:
+                request.entry.state, request.entry.tokens[:] = None, []
+            raise
+        self.counters = self.counters.plus(
+            prefilled_tokens=sum(len(request.tokens) for request in requests),
+            prefill_steps=1, prefill_rows=len(requests))
+        drawing = [request for request in requests if request.sampling is not None]
+        self._fill_masks([request.guide for request in drawing])
+        firsts: list[int | Exception | None] = []
         with self._torch.inference_mode():
-            return self._draw(logits, sampling, generator, guide)
+            for row, request in zip(rows, requests, strict=True):
+                firsts.append(self._draw_or_error(row, request))
+        self.counters = self.counters.plus(prefill_seconds=time.perf_counter() - started)
+        return firsts
+
+    def _draw_or_error(self, row: Any, request: PrefillRequest) -> int | Exception | None:
+        if request.sampling is None:
+            return None
+        try:  # the caches are consistent: a failed draw fails its session only
+            return self._draw(row, request.sampling, request.generator, request.guide)
+        except Exception as error:
+            return error
 
     def decode_and_sample(self, requests: list[DecodeRequest]) -> list[int | Exception]:
         """One decode step of every session in ``requests`` (one forward pass), then sample.
@@ -282,6 +344,7 @@ class ModelRunner:
         Raises:
             Exception: The forward pass failed; every session's cache is dropped.
         """
+        started = time.perf_counter()
         try:
             with self._torch.inference_mode():
                 if len(requests) == 1:
@@ -294,7 +357,7 @@ class ModelRunner:
             for request in requests:
                 request.entry.state, request.entry.tokens[:] = None, []
             raise
-        self.counters = self.counters.plus(decoded_tokens=len(requests))
+        self.counters = self.counters.plus(decoded_tokens=len(requests), decode_steps=1)
         self._fill_masks([request.guide for request in requests])
         following: list[int | Exception] = []
         with self._torch.inference_mode():
@@ -304,4 +367,5 @@ class ModelRunner:
                                                 request.guide))
                 except Exception as error:
                     following.append(error)
+        self.counters = self.counters.plus(decode_seconds=time.perf_counter() - started)
         return following

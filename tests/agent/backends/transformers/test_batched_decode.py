@@ -24,6 +24,7 @@ class _Module:
 @pytest.mark.parametrize(("lengths", "window"), [
     ((3, 40, 300), None),  # short rows: one padded batch
     ((3, 40, 300), 16),  # a sliding layer: each row's window, padded
+    ((40, 300, 90), 16),  # every row past the window: stacked, no padding
     ((3, 40, 1100), None),  # a long row by itself (not copied), the short ones padded
     ((1100, 1500, 1030), None),  # long rows only
     ((1100, 2, 1500), 64),
@@ -116,9 +117,11 @@ async def test_concurrent_sessions_share_decode_steps_and_equal_lone_runs(
     assert list(together) == alone
     assert all(len(tokens) == 12 for tokens in together)
     counters = batching.counters
-    decode_passes = counters.forward_passes - len(prompts)  # one prefill pass per prompt
+    decode_passes = counters.forward_passes - counters.prefill_steps  # prompts may share one
     assert counters.decoded_tokens == 5 * 11
     assert counters.batched_decode_steps >= 10
+    assert counters.decode_steps == decode_passes
+    assert counters.decode_seconds > 0 and counters.prefill_seconds > 0
     assert decode_passes < counters.decoded_tokens / 2
     assert lone.counters.batched_decode_steps == 0
 
