@@ -50,9 +50,9 @@ if TYPE_CHECKING:
     from gptoss_agent.tools.mcp import MCPServer, MCPServerConfig
     from gptoss_agent.tools.python_tool import PythonTool
 
-_EVENTS = ("ContextCompacted", "Event", "FinalAnswer", "IncidentRaised", "MessageRecorded", "Preamble",
-           "PreambleDelta", "ReasoningDelta", "RunFinished", "TextDelta", "ToolCallFinished",
-           "ToolCallStarted", "UsageUpdated")
+_EVENTS = ("ContextCompacted", "Event", "FinalAnswer", "IncidentRaised", "MessageRecorded",
+           "Preamble", "PreambleDelta", "ReasoningDelta", "RunFinished", "TextDelta",
+           "ToolCallFinished", "ToolCallStarted", "UsageUpdated")
 
 _LAZY: dict[str, str] = {
     "Agent": "gptoss_agent.agent.agent",

@@ -1,12 +1,13 @@
 """The dependency directions, and where heavy imports may live.
 
 Between the three parts: ``agent -> tools -> sandbox``. Inside ``agent/``: the CLI above
-tasks, tasks above the run (the modules directly in ``agent/``), the run above Harmony;
-backends never import the CLI, the task layer or training; training never imports the
-CLI or tasks; the agent's HTTP app (``agent/serve/``) and evaluation (``agent/eval/``) are
-imported only by the CLI and never import it. ``openai_harmony`` is imported only inside ``agent/harmony/``; docker-py,
-Playwright, torch, transformers, Starlette, uvicorn and sse-starlette only at the module level
-of the modules that own them.
+tasks, tasks above the run (the modules directly in ``agent/``, and its ``context/`` and
+``tool_output/``), the run above Harmony; backends never import the CLI, the task layer
+or training; training never imports the CLI or tasks; the agent's HTTP app
+(``agent/serve/``) and evaluation (``agent/eval/``) are imported only by the CLI and never
+import it. ``openai_harmony`` is imported only inside ``agent/harmony/``; docker-py,
+Playwright, torch, transformers, Starlette, uvicorn and sse-starlette only at the module
+level of the modules that own them.
 """
 
 from __future__ import annotations

@@ -58,7 +58,7 @@ class SandboxLimits:
     home_mb: int = 64
     data_mb: int = 1024
     data_files: int = 10_000
-    output_bytes: int = 16 * 1024
+    output_bytes: int = 1 << 20
     value_chars: int = 8 * 1024
     startup_timeout_s: float = 30.0
     api_timeout_s: float = 30.0

@@ -30,6 +30,7 @@ from gptoss_agent.sandbox import (
 from gptoss_agent.sandbox.datadir import DataDir
 from gptoss_agent.tools.base import NamespaceSpec, ToolCall, ToolContext, ToolResult
 from gptoss_agent.tools.errors import ToolUnavailableError
+from gptoss_agent.tools.output_pages import keep_in_drive
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ DESCRIPTION_TEMPLATE = (
 )
 """gpt-oss's trained description of ``python``, with the two facts that vary filled in."""
 
-DEFAULT_MAX_OUTPUT_CHARS = 20_000
+DEFAULT_MAX_OUTPUT_CHARS = 1_000_000
 
 SandboxFactory = Callable[[str, Path], Sandbox]
 """Makes the sandbox of a session: ``(session_id, data folder) -> Sandbox``."""
@@ -218,6 +219,14 @@ class PythonTool:
         if sandbox is not None:
             return sandbox.data_dir
         return self._drive(session_id).path
+
+    def keep_output(self, session_id: str, output_id: str, text: str) -> str:
+        """Keep a long result's full text in ``/mnt/data/.tool_outputs/<id>.txt``.
+
+        The loop calls this (:class:`~gptoss_agent.tools.base.OutputKeeper`) when a result
+        is over its token budget; the model reads the file with python itself.
+        """
+        return keep_in_drive(self.put_file, session_id, output_id, text)
 
     def put_file(self, session_id: str, name: str, data: bytes | str) -> Path:
         """Place a file at ``/mnt/data/<name>`` of a session, before or between calls."""

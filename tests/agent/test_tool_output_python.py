@@ -10,17 +10,9 @@ from gptoss_agent.agent.harmony.codec import HarmonyCodec
 from gptoss_agent.agent.limits import LoopLimits
 from gptoss_agent.sandbox import SandboxConfig, SandboxLimits
 from gptoss_agent.tools.base import OutputKeeper
-from gptoss_agent.tools.output_pages import keep_in_drive
 from gptoss_agent.tools.python_tool import PythonTool
 from tests.agent.scripting import FINAL, scripted_agent
 from tests.sandbox.conftest import require_engine
-
-
-class KeepingPythonTool(PythonTool):
-    """PythonTool with the ``keep_output`` the integrator adds to it (the same lines)."""
-
-    def keep_output(self, session_id: str, output_id: str, text: str) -> str:
-        return keep_in_drive(self.put_file, session_id, output_id, text)
 
 
 def python(code: str) -> str:
@@ -31,11 +23,10 @@ def python(code: str) -> str:
 async def test_python_output_is_cut_and_the_model_reads_the_file(
         codec: HarmonyCodec, tmp_path: Path) -> None:
     require_engine()
-    # The tool's own caps (stdout bytes, characters) are raised so the loop's token budget
-    # does the cutting: the file holds what the tool returned.
-    limits = SandboxLimits(timeout_s=20.0, output_bytes=1 << 20)
-    tool = KeepingPythonTool(SandboxConfig(limits=limits),
-                             data_dir=tmp_path / "drives", max_output_chars=200_000)
+    # The tool's own caps (1 MiB per stream, 1M characters) are far above the loop's token
+    # budget, which does the cutting: the file holds what the tool returned.
+    tool = PythonTool(SandboxConfig(limits=SandboxLimits(timeout_s=20.0)),
+                      data_dir=tmp_path / "drives")
     assert isinstance(tool, OutputKeeper)
     script = [
         python("for i in range(1, 1501):\n    print(f'result row {i}: value={i * i}')"),

@@ -136,6 +136,16 @@ PYTHON_TOOL = _strict(
         "network": {"type": "boolean"},
         "data_dir": {"type": "string", "description": "Host folder for /mnt/data."},
         "output_bytes": _POSITIVE_INT,
+        "data_files": {**_POSITIVE_INT,
+                       "description": "Most files and folders in /mnt/data (a quota)."},
+        "keep_background": {
+            "type": "boolean",
+            "description": "Keep processes a call leaves running (listed in each result, "
+                           "stopped at session end) instead of stopping them."},
+        "data_transport": {
+            "enum": ["auto", "bind", "copy"],
+            "description": "How /mnt/data reaches the container: a bind mount, or a volume "
+                           "plus archive copies (auto: copies when DOCKER_HOST is remote)."},
     },
 )
 

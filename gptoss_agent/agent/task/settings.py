@@ -250,7 +250,7 @@ def _script(task: TaskFile, path: Path) -> list[str]:
     return loaded
 
 
-_SANDBOX_LIMITS = ("timeout_s", "memory_mb", "cpus", "pids", "output_bytes")
+_SANDBOX_LIMITS = ("timeout_s", "memory_mb", "cpus", "pids", "output_bytes", "data_files")
 
 
 def _python(task: TaskFile, value: Any, coding: CodingSettings | None) -> PythonSettings | None:
@@ -267,6 +267,8 @@ def _python(task: TaskFile, value: Any, coding: CodingSettings | None) -> Python
 
         mounts = (project_mount(coding.project),)
     sandbox = SandboxConfig(limits=limits, network=bool(settings.get("network", False)),
+                            keep_background=bool(settings.get("keep_background", False)),
+                            data_transport=str(settings.get("data_transport", "auto")),
                             extra_mounts=mounts,
                             **({"image": settings["image"]} if "image" in settings else {}))
     data_dir = settings.get("data_dir")
