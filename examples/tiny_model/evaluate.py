@@ -3,7 +3,8 @@ real loop (parsing, tool dispatch, transcripts of nothing but the model's own to
 
 Held-out cases are drawn with :data:`EVAL_SEED` and exclude every prompt of the training
 data (re-drawn from each data draw the shipped model's ``provenance.json`` lists), so they
-are inputs the model never saw.
+are inputs the model never saw. The coding family's runs are evaluated by
+:mod:`examples.tiny_model.coding_eval` (the suite re-run in the Docker sandbox).
 """
 
 from __future__ import annotations
@@ -72,11 +73,12 @@ def training_draws(provenance_file: Path | None = None) -> list[tuple[int, dict[
 
 def heldout_cases(family: str, count: int,
                   provenance_file: Path | None = None) -> list[Case]:
-    """``count`` cases of ``family`` whose prompts are in no training draw of the model
-    whose ``provenance.json`` is ``provenance_file`` (default: the shipped model)."""
+    """``count`` cases of ``family`` whose keys (:attr:`Case.key`: the prompt, or the coding
+    family's bugged module) are in no training draw of the model whose ``provenance.json``
+    is ``provenance_file`` (default: the shipped model)."""
     seen: set[str] = set()
     for seed, per_family in training_draws(provenance_file):
-        seen.update(c.prompt for c in sample_cases(family, per_family.get(family, 0), seed))
+        seen.update(c.key for c in sample_cases(family, per_family.get(family, 0), seed))
     return sample_cases(family, count, EVAL_SEED, exclude=frozenset(seen))
 
 

@@ -4,7 +4,10 @@
   with the value the notebook printed;
 * ``function``: a stock lookup through ``functions.get_stock`` with JSON arguments,
   answering with the number in the JSON result;
-* ``browser``: reading a local page with ``browser.open``, answering with the code on it.
+* ``browser``: reading a local page with ``browser.open``, answering with the code on it;
+* ``coding`` (:mod:`examples.tiny_model.coding_family`): fixing the one bug of a tiny
+  project through ``functions.shell`` and ``functions.apply_patch``; its ground truth is
+  the project's test suite.
 
 Every case's final answer is fixed text (:attr:`Case.answer`) that quotes the tool's
 output, so success is an exact string match. Inputs are drawn from a seeded
@@ -22,12 +25,16 @@ import hashlib
 import json
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
+from examples.tiny_model.case import Case
+from examples.tiny_model.coding_family import CODING, coding_policy, names_the_fix, sample_coding
 from examples.tiny_model.teacher import Policy, last_tool_output
 
 FAMILIES = ("python", "function", "browser")
+"""The shipped model's families (what the bench and the other tools iterate by default)."""
+ALL_FAMILIES = (*FAMILIES, CODING)
+"""Every family the generator can draw."""
 INSTRUCTIONS = "Use the tool, then answer in one short sentence."
 
 _WORDS = (
@@ -37,23 +44,6 @@ _WORDS = (
 )
 _NAMES = ("Ann", "Ben", "Cleo", "Dan", "Eva", "Finn", "Gus", "Hana", "Ivo", "Jade", "Kai", "Lea")
 _LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
-
-
-@dataclass(frozen=True)
-class Case:
-    """One task instance.
-
-    Attributes:
-        family: Which family it belongs to.
-        prompt: The user message.
-        answer: The exact final answer a correct run gives.
-        data: What the tools need to answer it (the page HTML, the URL, ...).
-    """
-
-    family: str
-    prompt: str
-    answer: str
-    data: dict[str, Any] = field(default_factory=dict)
 
 
 # -- python: arithmetic -------------------------------------------------------------------
@@ -209,11 +199,13 @@ SAMPLERS: dict[str, Callable[[random.Random], Case]] = {
     "python": sample_python,
     "function": sample_function,
     "browser": sample_browser,
+    CODING: sample_coding,
 }
 _POLICIES: dict[str, Callable[[Case], Policy]] = {
     "python": _python_policy,
     "function": _function_policy,
     "browser": _browser_policy,
+    CODING: coding_policy,
 }
 
 
@@ -223,5 +215,11 @@ def teacher_policy(case: Case) -> Policy:
 
 
 def final_answer_matches(case: Case, answer: str | None) -> bool:
-    """Exact success: the final answer is the expected sentence (surrounding space ignored)."""
+    """Exact success: the final answer is the expected sentence (surrounding space ignored).
+
+    For the coding family this is only half of success: the answer names the bugged
+    function; the other half, the suite passing, is checked by re-running the tests.
+    """
+    if case.family == CODING:
+        return names_the_fix(case, answer)
     return answer is not None and answer.strip() == case.answer

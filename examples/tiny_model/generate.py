@@ -10,6 +10,13 @@ it into token-exact ``(tokens, mask)`` examples, written as the JSONL that
 Usage::
 
     python -m examples.tiny_model.generate -o data/train.jsonl --per-family 2000 --seed 1
+    python -m examples.tiny_model.generate -o data/coding.jsonl --families coding \
+        --per-family 300 --seed 1
+
+A coding case's tools are the real python tool and coding toolkit on host cells
+(:mod:`examples.tiny_model.coding_tools`); the teacher's first patch of a recovery case is
+kept in the context but left out of the loss (its mask is zero), so the model learns the
+recovery without learning the mistake.
 """
 
 from __future__ import annotations
@@ -23,7 +30,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from examples.tiny_model.agents import tiny_agent
-from examples.tiny_model.families import FAMILIES, SAMPLERS, Case, teacher_policy
+from examples.tiny_model.coding_family import CODING, patch_text
+from examples.tiny_model.coding_tools import coding_tools
+from examples.tiny_model.families import ALL_FAMILIES, FAMILIES, SAMPLERS, Case, teacher_policy
 from examples.tiny_model.teacher import TeacherBackend
 from examples.tiny_model.toolsets import PageSource, offline_tools
 from gptoss_agent.agent.harmony.codec import load_codec
@@ -32,24 +41,27 @@ from gptoss_agent.agent.transcript import TranscriptWriter, iter_training_exampl
 
 def sample_cases(family: str, count: int, seed: int,
                  exclude: frozenset[str] = frozenset()) -> list[Case]:
-    """``count`` distinct cases of ``family`` drawn with ``seed``, none with a prompt in
-    ``exclude``."""
+    """``count`` distinct cases of ``family`` drawn with ``seed``, none with a key
+    (:attr:`Case.key`: the prompt, or the coding family's bugged module) in ``exclude``."""
     rng = random.Random(f"{family}:{seed}")
     cases: list[Case] = []
     seen = set(exclude)
     while len(cases) < count:
         case = SAMPLERS[family](rng)
-        if case.prompt not in seen:
-            seen.add(case.prompt)
+        if case.key not in seen:
+            seen.add(case.key)
             cases.append(case)
     return cases
 
 
 async def record_case(case: Case, transcript: Path) -> str | None:
     """Run ``case`` with the teacher and the offline tools; return the final answer."""
-    pages = PageSource({case.data["url"]: case.data["html"]} if "url" in case.data else {})
-    tools = offline_tools(case.family, pages)
-    agent = tiny_agent(TeacherBackend(teacher_policy(case)), tools)
+    if case.family == CODING:
+        tools, _toolkit = coding_tools(case.data["project"])
+    else:
+        pages = PageSource({case.data["url"]: case.data["html"]} if "url" in case.data else {})
+        tools = offline_tools(case.family, pages)
+    agent = tiny_agent(TeacherBackend(teacher_policy(case)), tools, family=case.family)
     writer = TranscriptWriter(transcript)
     try:
         async with agent.session(transcript=writer) as session:
@@ -65,6 +77,19 @@ def examples_from_transcript(path: Path) -> Iterator[tuple[list[int], list[int]]
     codec = load_codec()
     yield from iter_training_examples(read_records(path), codec.special.return_,
                                       codec.special.end)
+
+
+def _masked_mistake(case: Case, tokens: list[int], mask: list[int]) -> list[int]:
+    """``mask`` with the teacher's deliberate wrong patch (recovery cases) left out."""
+    if case.family != CODING or not case.data.get("recovery"):
+        return mask
+    fixed = case.data["project"].bugged.fixed
+    patch = json.dumps({"patch": patch_text(case.data["project"], fixed, fixed)})
+    wrong = load_codec().encode_with_special(patch)
+    for start in range(len(tokens) - len(wrong) + 1):
+        if tokens[start:start + len(wrong)] == wrong:
+            return mask[:start] + [0] * len(wrong) + mask[start + len(wrong):]
+    raise RuntimeError("the wrong patch of a recovery case is not in its transcript")
 
 
 def _scratch_folder() -> str | None:
@@ -91,8 +116,8 @@ async def generate(cases: Iterable[Case], output: Path, *, with_text: bool = Fal
             if answer != case.answer:
                 raise RuntimeError(f"teacher answered {answer!r}, expected {case.answer!r}")
             for tokens, mask in examples_from_transcript(transcript):
-                line: dict[str, object] = {"source": f"{case.family}:{index}",
-                                           "tokens": tokens, "mask": mask}
+                line: dict[str, object] = {"source": f"{case.family}:{index}", "tokens": tokens,
+                                           "mask": _masked_mistake(case, tokens, mask)}
                 if with_text:
                     line["text"] = codec.decode(tokens)
                 out.write(json.dumps(line) + "\n")
@@ -107,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-o", "--output", type=Path, required=True)
     parser.add_argument("--per-family", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--families", nargs="+", default=list(FAMILIES), choices=FAMILIES)
+    parser.add_argument("--families", nargs="+", default=list(FAMILIES), choices=ALL_FAMILIES)
     parser.add_argument("--with-text", action="store_true")
     args = parser.parse_args(argv)
     cases = [case for family in args.families

@@ -20,6 +20,14 @@ Usage::
         --steps 5000 --lr 2e-3 --jobs 2 --pack examples/tiny_model/model
 
 (the shipped model's two stages; ``STAGE1`` is the first stage's packed folder).
+
+The coding family joins with ``--count coding=N`` (its cases are not drawn unless asked
+for), and a larger body is chosen with ``--body`` (:data:`BODIES`; a body other than the
+shipped one trains from scratch: ``--continue-from`` needs the shape it continues)::
+
+    python -m examples.tiny_model.train --work /tmp/tiny-c --body coding \
+        --data-seed 3 --count python=3000 --count function=3000 --count browser=3000 \
+        --count coding=20000 --steps 20000 --jobs 2
 """
 
 from __future__ import annotations
@@ -34,7 +42,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from examples.tiny_model.families import FAMILIES
+from examples.tiny_model.families import ALL_FAMILIES, FAMILIES
 from examples.tiny_model.generate import generate, sample_cases
 from gptoss_agent.agent.backends.transformers.tiny import TinyModelSpec, build_tiny_model
 from gptoss_agent.agent.finetune.config import FinetuneConfig
@@ -59,6 +67,14 @@ SPEC = TinyModelSpec(
 number from the prompt or a tool result then only needs attention to move the token's
 embedding forward, which a small model learns far sooner than a separate output row per
 number token."""
+
+CODING_SPEC = replace(
+    SPEC, hidden_size=256, num_hidden_layers=4, num_attention_heads=8, num_key_value_heads=4,
+    intermediate_size=256, sliding_window=512)
+"""A larger body for the coding family: twice as wide, a layer more, and a sliding window
+that reaches from a patch back to the ``cat`` output it copies its line from."""
+BODIES = {"shipped": SPEC, "coding": CODING_SPEC}
+"""The bodies ``--body`` chooses from."""
 
 
 def number_tokens() -> tuple[int, ...]:
@@ -119,17 +135,19 @@ def _parse_counts(items: list[str], default: int) -> dict[str, int]:
     counts = dict.fromkeys(FAMILIES, default)
     for item in items:
         family, _, number = item.partition("=")
-        if family not in FAMILIES or not number.isdigit():
-            raise SystemExit(f"--count wants FAMILY=N with FAMILY in {FAMILIES}, got {item!r}")
+        if family not in ALL_FAMILIES or not number.isdigit():
+            raise SystemExit(f"--count wants FAMILY=N with FAMILY in {ALL_FAMILIES}, "
+                             f"got {item!r}")
         counts[family] = int(number)
     return {family: count for family, count in counts.items() if count > 0}
 
 
-def _start_model(work: Path, continue_from: Path | None) -> tuple[Path, dict[str, Any]]:
+def _start_model(work: Path, continue_from: Path | None,
+                 spec: TinyModelSpec = SPEC) -> tuple[Path, dict[str, Any]]:
     """The checkpoint training starts from, and the provenance it carries (if any)."""
     if continue_from is None:
         if not (work / "init" / "config.json").exists():
-            build_tiny_model(work / "init", spec=SPEC, seed=SEED)
+            build_tiny_model(work / "init", spec=spec, seed=SEED)
         return work / "init", {}
     from examples.tiny_model.shipped import PROVENANCE, tiny_model_path
 
@@ -165,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--continue-from", type=Path, default=None,
                         help="start from this trained model instead of a random one")
     parser.add_argument("--jobs", type=int, default=1, help="data generation processes")
+    parser.add_argument("--body", choices=sorted(BODIES), default="shipped",
+                        help="the model's shape when training from scratch")
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--lr", type=float, default=3e-3)
@@ -187,7 +207,10 @@ def main(argv: list[str] | None = None) -> int:
         count = generate_data(counts, args.data_seed, work / "train.jsonl", args.jobs)
         draw_file.write_text(json.dumps(draw))
         print(f"generated {count} examples in {time.perf_counter() - started:.0f} s")
-    start, previous = _start_model(work, args.continue_from)
+    if args.continue_from is not None and args.body != "shipped":
+        raise SystemExit("--body applies to a model trained from scratch, not --continue-from")
+    spec = BODIES[args.body]
+    start, previous = _start_model(work, args.continue_from, spec)
     config = replace(train_config(work, args.steps, args.batch_size, args.lr, args.threads),
                      model=start)
     report = finetune(config)
@@ -199,7 +222,8 @@ def main(argv: list[str] | None = None) -> int:
         command = (f"python -m examples.tiny_model.train --work WORK --data-seed {args.data_seed} "
                    + " ".join(f"--count {family}={n}" for family, n in counts.items())
                    + f" --steps {args.steps} --batch-size {args.batch_size} --lr {args.lr}"
-                   + (f" --continue-from {args.continue_from}" if args.continue_from else ""))
+                   + (f" --continue-from {args.continue_from}" if args.continue_from else "")
+                   + (f" --body {args.body}" if args.body != "shipped" else ""))
         stage = {"steps": args.steps, "batch_size": args.batch_size,
                  "learning_rate": args.lr, "train_seconds": report.seconds,
                  "data": draw, "command": command}
@@ -211,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
                                        for item in stages), 1),
             "heldout_token_accuracy":
                 report.heldout.token_accuracy if report.heldout else None,
-            "spec": {k: v for k, v in SPEC.config_kwargs().items() if k != "rope_parameters"},
+            "spec": {k: v for k, v in spec.config_kwargs().items() if k != "rope_parameters"},
         })
     return 0
 
