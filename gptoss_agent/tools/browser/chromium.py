@@ -23,7 +23,7 @@ from gptoss_agent.tools.browser.documents import LoadedDocument
 from gptoss_agent.tools.browser.driver import playwright_api
 from gptoss_agent.tools.browser.egress import EgressProxy, RefuseAll
 from gptoss_agent.tools.browser.errors import PageUnresponsiveError, PreviousPageStuckError
-from gptoss_agent.tools.browser.guards import bounded, close_page, in_background
+from gptoss_agent.tools.browser.guards import Reference, bounded, close_page, in_background
 from gptoss_agent.tools.browser.navigation import navigate
 from gptoss_agent.tools.browser.policy import UrlPolicy
 from gptoss_agent.tools.browser.tab import SessionTab, open_page
@@ -58,6 +58,7 @@ class ChromiumSessions:
         self._launch_lock = asyncio.Lock()
         self._browser_lost = False
         self._sink: EgressProxy | None = None
+        self._reference: Reference | None = None
         self.launches = 0
 
     @property
@@ -77,7 +78,7 @@ class ChromiumSessions:
         loop = asyncio.get_running_loop()
         if self._loop is not None and self._loop is not loop:
             # Playwright objects are bound to the loop that created them.
-            self._playwright = self._browser = self._sink = None
+            self._playwright = self._browser = self._sink = self._reference = None
             self._sessions.clear()
             self._launch_lock = asyncio.Lock()
         self._loop = loop
@@ -91,6 +92,7 @@ class ChromiumSessions:
                 self._browser = None
                 await self._drop_sessions()
             self._browser = await self._launch()
+            self._reference = Reference(self._browser, self._limit)  # opened when needed
             self.launches += 1
             return self._browser
 
@@ -210,12 +212,26 @@ class ChromiumSessions:
     async def _navigate(
         self, tab: SessionTab, url: str, view_source: bool, notice: str | None
     ) -> LoadedDocument:
-        """One navigation; a tab that stopped answering is retired for the next load."""
+        """One navigation; a tab that stopped answering is retired and closed at once.
+
+        Closing it (never running ``beforeunload``) is what ends a hung renderer, which
+        otherwise keeps a core busy until the session's next load.
+        """
         try:
-            return await navigate(tab, url, self._config, view_source=view_source, notice=notice)
+            return await navigate(
+                tab,
+                url,
+                self._config,
+                view_source=view_source,
+                notice=notice,
+                reference=self._reference,
+            )
         except PageUnresponsiveError:
             tab.retired = tab.retired or "stopped responding"
             raise
+        finally:
+            if tab.retired is not None and tab.page is not None and not tab.page.is_closed():
+                in_background(close_page(tab.page, self._limit))
 
     async def close_session(self, session_id: str) -> None:
         """Close a session's context and proxy (its page stack is kept by the tool)."""
@@ -232,6 +248,9 @@ class ChromiumSessions:
     async def aclose(self) -> None:
         """Close every context, the browser and the driver. Idempotent."""
         await self._drop_sessions()
+        reference, self._reference = self._reference, None
+        if reference is not None:
+            await reference.aclose()
         browser, self._browser = self._browser, None
         if browser is not None:
             with contextlib.suppress(Exception):

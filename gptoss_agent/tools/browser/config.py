@@ -133,8 +133,10 @@ class BrowserConfig:
         operation_timeout_s: Limit on every other browser operation (reading the
             page, its title, its headers, opening or closing a tab); a page that does
             not answer in time has its tab closed and replaced.
-        hang_probe_s: While a navigation is pending, the tab is probed this often and
-            counts as hung (its tab replaced) when a probe stays unanswered this long.
+        hang_probe_s: While a navigation is pending, the tab is probed this often; it
+            counts as hung (its tab closed and replaced) when one probe stays
+            unanswered for two such periods while a reference tab of the same browser
+            answered in each (so a loaded machine alone never makes a tab "hung").
         max_dialogs: Dialogs (alert, confirm, prompt) one load may open; all are
             dismissed, and past this many the tab is closed and replaced.
     """

@@ -28,7 +28,7 @@ from gptoss_agent.tools.browser.errors import (
     PageUnresponsiveError,
     PreviousPageStuckError,
 )
-from gptoss_agent.tools.browser.guards import bounded, watch_navigation
+from gptoss_agent.tools.browser.guards import Reference, bounded, watch_navigation
 from gptoss_agent.tools.browser.pdf_text import is_pdf
 from gptoss_agent.tools.browser.tab import SessionTab
 
@@ -68,6 +68,7 @@ async def navigate(
     *,
     view_source: bool = False,
     notice: str | None = None,
+    reference: Reference | None = None,
 ) -> LoadedDocument:
     """Navigate the session's tab to ``url`` and collect the document.
 
@@ -77,6 +78,7 @@ async def navigate(
         config: Caps and timeouts.
         view_source: Collect the body as served instead of the rendered DOM.
         notice: A note for the model carried into the document (a restarted browser).
+        reference: A known-good tab that confirms a silent tab is hung, not just slow.
 
     Raises:
         BlockedURLError: The URL, or a redirect hop of it, was refused.
@@ -87,7 +89,7 @@ async def navigate(
     first_block = len(tab.proxy.blocked)
     tab.start_load()
     try:
-        response = await _goto(tab, url, config, first_block)
+        response = await _goto(tab, url, config, reference)
         arrival = _arrival(tab.page, response)
         _refuse_blocked(tab, url, arrival, first_block)
         _refuse_oversized(arrival, config)
@@ -136,7 +138,9 @@ def _notice(tab: SessionTab, notice: str | None) -> str | None:
     return " ".join(notes) or None
 
 
-async def _goto(tab: SessionTab, url: str, config: BrowserConfig, first_block: int) -> Any:
+async def _goto(
+    tab: SessionTab, url: str, config: BrowserConfig, reference: Reference | None
+) -> Any:
     """``page.goto`` up to the document's arrival, the tab watched; timeouts translated.
 
     Raises:
@@ -150,7 +154,9 @@ async def _goto(tab: SessionTab, url: str, config: BrowserConfig, first_block: i
         tab.page.goto(url, wait_until="domcontentloaded", timeout=config.load_timeout_s * 1000)
     )
     try:
-        return await watch_navigation(tab, navigation, config.hang_probe_s, leaving=leaving)
+        return await watch_navigation(
+            tab, navigation, config.hang_probe_s, leaving=leaving, reference=reference
+        )
     except api.TimeoutError as exc:
         tab.retired = "the load limit passed"
         raise PageLoadError(
@@ -302,8 +308,7 @@ def translate_error(tab: SessionTab, url: str, exc: Exception, first_block: int)
         return PageLoadError(f"{url} starts a file download; downloads are blocked.")
     if tab.retired is not None:
         return PageUnresponsiveError(
-            f"{url} {tab.retired}; its tab was closed and replaced, so the next open starts "
-            "fresh."
+            f"{url} {tab.retired}; its tab was closed and replaced, so the next open starts fresh."
         )
     if tab.gone or any(marker in message for marker in _CRASH_MARKERS):
         tab.crashed = True

@@ -15,7 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gptoss_agent.tools.browser.egress import EgressProxy
-from gptoss_agent.tools.browser.guards import answer_dialog, bounded, close_popup
+from gptoss_agent.tools.browser.guards import (
+    answer_dialog,
+    bounded,
+    close_popup,
+    in_background,
+)
 
 
 class Inflight:
@@ -71,12 +76,19 @@ class Progress:
         requested: Whether its document request went out.
         responded: When the response headers came (``None``: not yet).
         committed: Whether the new document replaced the old one.
+        commit: Set when it did (what a hang watch waits for before probing).
     """
 
     began: float = field(default_factory=time.monotonic)
     requested: bool = False
     responded: float | None = None
     committed: bool = False
+    commit: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def mark_committed(self) -> None:
+        """The new document replaced the old one (Playwright's ``framenavigated``)."""
+        self.committed = True
+        self.commit.set()
 
     def stuck(self, patience_s: float) -> bool:
         """Whether the old document is holding the navigation up for ``patience_s``.
@@ -147,37 +159,62 @@ async def open_page(tab: SessionTab, *, max_dialogs: int = 10, timeout_s: float 
     tab.retired = None
     tab.inflight = Inflight()
     tab.dialogs, tab.popups = [], 0
-    inflight = tab.inflight
+    _Listener(tab, page, max_dialogs, timeout_s).attach()
+    tab.page = page
+    return page
 
-    def on_crash(_page: Any) -> None:
-        tab.crashed = True
 
-    def is_document(request: Any) -> bool:
+class _Listener:
+    """A tab's Playwright events, applied to the session while the tab is its current one.
+
+    A replaced tab's late events (a dialog of a hung page being closed, a request of a
+    navigation it was abandoned in) must not touch its successor's load.
+    """
+
+    def __init__(self, tab: SessionTab, page: Any, max_dialogs: int, timeout_s: float) -> None:
+        self.tab, self.page, self.inflight = tab, page, tab.inflight
+        self.max_dialogs, self.timeout_s = max_dialogs, timeout_s
+
+    def attach(self) -> None:
+        page = self.page
+        page.on("crash", self.on_crash)
+        page.on("dialog", self.on_dialog)
+        page.on("popup", lambda popup: close_popup(self.tab, popup, self.timeout_s))
+        page.on("request", self.on_request)
+        page.on("response", self.on_response)
+        page.on("framenavigated", self.on_navigated)
+        page.on("requestfinished", self.inflight.ended)
+        page.on("requestfailed", self.inflight.ended)
+
+    @property
+    def current(self) -> bool:
+        return self.tab.page is self.page
+
+    def is_document(self, request: Any) -> bool:
         try:
-            return bool(request.is_navigation_request() and request.frame == page.main_frame)
+            return bool(request.is_navigation_request() and request.frame == self.page.main_frame)
         except Exception:  # a request without a frame (a worker's)
             return False
 
-    def on_request(request: Any) -> None:
-        inflight.started(request)
-        if is_document(request):
-            tab.progress.requested = True
+    def on_crash(self, _page: Any) -> None:
+        if self.current:
+            self.tab.crashed = True
 
-    def on_response(response: Any) -> None:
-        if is_document(response.request):
-            tab.progress.responded = time.monotonic()
+    def on_request(self, request: Any) -> None:
+        self.inflight.started(request)
+        if self.current and self.is_document(request):
+            self.tab.progress.requested = True
 
-    def on_navigated(frame: Any) -> None:
-        if frame == page.main_frame:
-            tab.progress.committed = True
+    def on_response(self, response: Any) -> None:
+        if self.current and self.is_document(response.request):
+            self.tab.progress.responded = time.monotonic()
 
-    page.on("crash", on_crash)
-    page.on("dialog", lambda dialog: answer_dialog(tab, dialog, max_dialogs, timeout_s))
-    page.on("popup", lambda popup: close_popup(tab, popup, timeout_s))
-    page.on("request", on_request)
-    page.on("response", on_response)
-    page.on("framenavigated", on_navigated)
-    page.on("requestfinished", inflight.ended)
-    page.on("requestfailed", inflight.ended)
-    tab.page = page
-    return page
+    def on_navigated(self, frame: Any) -> None:
+        if self.current and frame == self.page.main_frame:
+            self.tab.progress.mark_committed()
+
+    def on_dialog(self, dialog: Any) -> None:
+        if self.current:
+            answer_dialog(self.tab, dialog, self.max_dialogs, self.timeout_s)
+        else:
+            in_background(bounded(dialog.dismiss(), self.timeout_s, "dismissing a dialog"))
