@@ -172,8 +172,9 @@ BROWSER_TOOL = _strict(
             "navigation (reading the page, opening or closing a tab); a page that misses it "
             "has its tab replaced."},
         "hang_probe_s": {
-            **_POSITIVE_NUMBER, "description": "How often a pending navigation is checked, "
-            "and how long a probe may go unanswered before the tab counts as hung."},
+            **_POSITIVE_NUMBER, "description": "The probe period of a pending navigation: "
+            "a tab that misses two periods while a reference tab answers counts as hung "
+            "and is replaced."},
         "max_dialogs": {
             "type": "integer", "minimum": 0,
             "description": "Dialogs one load may open (all dismissed) before its tab is closed."},
