@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from gptoss_agent.agent.approval import Approver
 from gptoss_agent.agent.errors import AgentError
@@ -75,6 +76,7 @@ async def _attempt(attempt: PlannedAttempt, models: SharedBackends,
     spec, settings = attempt.spec, attempt.settings
     started = time.monotonic()
     try:
+        _set_aside(settings.output.transcript)
         shared = await models.get(settings)
         built = build_agent(settings, shared, approver)
     except Exception as exc:
@@ -89,6 +91,20 @@ async def _attempt(attempt: PlannedAttempt, models: SharedBackends,
                             time.monotonic() - started)
     finally:
         await built.aclose(close_backend=shared is None)
+
+
+def _set_aside(transcript: Path | None) -> None:
+    """Rename an earlier try's transcript (``KEY.jsonl`` -> ``KEY.try1.jsonl``, ...).
+
+    An attempt runs again only when it did not finish or was an infrastructure failure;
+    its new session must not be appended to the old one's file.
+    """
+    if transcript is None or not transcript.exists():
+        return
+    tries = 1
+    while (earlier := transcript.with_suffix(f".try{tries}{transcript.suffix}")).exists():
+        tries += 1
+    transcript.replace(earlier)
 
 
 def error_kind(error: BaseException) -> str:

@@ -24,6 +24,7 @@ from typing import Any
 from gptoss_agent.agent.agent import AgentSession
 from gptoss_agent.agent.events import Event, RunFinished, ToolCallStarted
 from gptoss_agent.agent.harmony.parser import parse_completion
+from gptoss_agent.agent.result import Usage
 from gptoss_agent.agent.serve.request import FunctionToolSpec, InputMessage
 from gptoss_agent.tools.base import ToolCall
 from gptoss_agent.tools.function import FunctionTool
@@ -66,10 +67,12 @@ class Chain:
         self.chain_id = chain_id
         self.session: AgentSession | None = None
         self.client_names: frozenset[str] = frozenset()
+        self.hold_answer = False  # answers may be rejected: send them once accepted
         self.responses: dict[str, dict[str, Any]] = {}
         self.busy = False
         self.last_used = time.monotonic()
         self.pending: ClientCall | None = None
+        self.reported = Usage()  # the run's usage earlier responses of it reported
         self._answer: asyncio.Future[str] | None = None
         self._queue: asyncio.Queue[ChainEvent] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
@@ -125,9 +128,24 @@ class Chain:
                 tokens.append(codec.special.return_)
                 conversation.add_assistant(parse_completion(codec, tokens).messages)
 
+    @property
+    def unobserved(self) -> bool:
+        """Whether a run goes on that no response is waiting for.
+
+        That is a run whose client call timed out (``budgets.tool_timeout_s``): the
+        response ended with the call, the model was told it timed out and goes on.
+        """
+        return self.running and self.pending is None
+
     def start(self, text: str) -> None:
-        """Start a run on ``text`` (a user message); its events fill the queue."""
+        """Start a run on ``text`` (a user message); its events fill the queue.
+
+        Events an unobserved run left (one whose client call timed out) are dropped
+        first: they belong to no response.
+        """
         assert self.session is not None and not self.running
+        while not self._queue.empty():
+            self._queue.get_nowait()
         self._task = asyncio.create_task(self._run(self.session, text))
 
     async def _run(self, session: AgentSession, text: str) -> None:

@@ -29,7 +29,8 @@ class ServeLimits:
     Attributes:
         max_body_bytes: Largest request body (413 beyond).
         max_conversations: Conversations (response chains) kept; the least recently
-            used idle one is dropped for a new one (429 when every one is busy).
+            used idle one is dropped for a new one (else the least recently used one
+            waiting for a client's function output; 429 when every one is busy).
         max_runs: Runs in progress at once, a run waiting for a client's function output
             included (429 beyond).
         api_key: The bearer token every request must carry, or ``None`` (loopback only).

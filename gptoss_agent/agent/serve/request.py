@@ -69,6 +69,8 @@ class ResponseRequest:
     Attributes:
         messages: The input's text messages, in order.
         outputs: The input's function-call outputs, in order.
+        answers: The outputs after the input's last user message (those that answer a
+            call now; earlier ones are the history a client resends).
         instructions: The request's instructions (the developer message), if any.
         functions: The client's function tools.
         builtins: Server-side tools asked for (``python``, ``browser``).
@@ -85,6 +87,7 @@ class ResponseRequest:
 
     messages: tuple[InputMessage, ...] = ()
     outputs: tuple[FunctionOutput, ...] = ()
+    answers: tuple[FunctionOutput, ...] = ()
     instructions: str | None = None
     functions: tuple[FunctionToolSpec, ...] = ()
     builtins: frozenset[str] = frozenset()
@@ -109,7 +112,7 @@ def parse_response_request(body: Mapping[str, Any]) -> ResponseRequest:
     Raises:
         HTTPError: 400 with the field at fault as ``param``.
     """
-    messages, outputs = _input(body.get("input"))
+    messages, outputs, answers = _input(body.get("input"))
     functions, builtins = _tools(body.get("tools") or [])
     instructions = body.get("instructions")
     if instructions is not None and not isinstance(instructions, str):
@@ -118,7 +121,8 @@ def parse_response_request(body: Mapping[str, Any]) -> ResponseRequest:
     if previous is not None and not isinstance(previous, str):
         raise _bad("'previous_response_id' must be a string", "previous_response_id")
     return ResponseRequest(
-        messages=messages, outputs=outputs, instructions=instructions or None,
+        messages=messages, outputs=outputs, answers=answers,
+        instructions=instructions or None,
         functions=functions, builtins=builtins, effort=_effort(body.get("reasoning")),
         output_format=_output_format(body.get("text")), previous_response_id=previous,
         stream=_flag(body, "stream"), max_output_tokens=_number(body, "max_output_tokens", int),
@@ -149,14 +153,16 @@ def _number(body: Mapping[str, Any], name: str, kind: type) -> Any:
     return kind(value)
 
 
-def _input(value: Any) -> tuple[tuple[InputMessage, ...], tuple[FunctionOutput, ...]]:
-    """The text messages and function outputs of ``input``."""
+def _input(value: Any) -> tuple[tuple[InputMessage, ...], tuple[FunctionOutput, ...],
+                                tuple[FunctionOutput, ...]]:
+    """The text messages, the function outputs, and those after the last user message."""
     if isinstance(value, str):
-        return (InputMessage("user", value),), ()
+        return (InputMessage("user", value),), (), ()
     if not isinstance(value, list) or not value:
         raise _bad("'input' must be a string or a non-empty list of items", "input")
     messages: list[InputMessage] = []
     outputs: list[FunctionOutput] = []
+    answers: list[FunctionOutput] = []
     for index, item in enumerate(value):
         where = f"input[{index}]"
         if not isinstance(item, Mapping):
@@ -164,14 +170,17 @@ def _input(value: Any) -> tuple[tuple[InputMessage, ...], tuple[FunctionOutput, 
         kind = item.get("type", "message")
         if kind == "message":
             messages.append(_message(item, where))
+            if messages[-1].role == "user":
+                answers.clear()
         elif kind == "function_call_output":
             call_id = item.get("call_id")
             if not isinstance(call_id, str) or not call_id:
                 raise _bad(f"'{where}.call_id' must be a string", f"{where}.call_id")
             outputs.append(FunctionOutput(call_id, _text(item.get("output"), f"{where}.output")))
+            answers.append(outputs[-1])
         elif kind not in _IGNORED_ITEMS:
             raise _bad(f"'{where}': items of type {kind!r} are not supported", f"{where}.type")
-    return tuple(messages), tuple(outputs)
+    return tuple(messages), tuple(outputs), tuple(answers)
 
 
 def _message(item: Mapping[str, Any], where: str) -> InputMessage:

@@ -70,15 +70,26 @@ class ResponsesService:
             prepared = self._continue(request, chain)
         else:
             text = self._turn_text(request)
-            if request.outputs:
+            if request.answers:  # earlier outputs, before a user message, are history
                 raise HTTPError(400, f"No pending function call with call_id "
-                                f"'{request.outputs[0].call_id}' (send previous_response_id)",
+                                f"'{request.answers[0].call_id}' (send previous_response_id)",
                                 param="input")
-            self._check_runs()
-            await self._make_room()
-            prepared = Prepared(request, self._new_chain(request), text=text)
+            prepared = Prepared(request, await self._start(request), text=text)
         prepared.chain.busy = True  # reserved until run() has answered
         return prepared
+
+    async def _start(self, request: ResponseRequest) -> Chain:
+        """A new conversation for ``request``, kept once the limits allow it."""
+        self._check_runs()
+        chain = self._new_chain(request)  # a bad request is refused before any is dropped
+        try:
+            await self._make_room()
+            self._check_runs()  # others may have started while a dropped chain closed
+        except BaseException:
+            await chain.aclose()
+            raise
+        self._chains[chain.chain_id] = chain
+        return chain
 
     def _continued(self, request: ResponseRequest) -> Chain | None:
         """The conversation the request continues, if any."""
@@ -104,6 +115,10 @@ class ResponsesService:
         if chain.busy:
             raise HTTPError(409, "A response for this conversation is still in progress.",
                             param="previous_response_id", code="conversation_busy")
+        if chain.unobserved:
+            raise HTTPError(409, "The function call of this conversation timed out and "
+                            "the model is still answering that; retry later.",
+                            param="previous_response_id", code="conversation_busy")
         if chain.pending is not None:
             wanted = chain.pending.call_id
             output = next((o for o in request.outputs if o.call_id == wanted), None)
@@ -111,9 +126,9 @@ class ResponsesService:
                 raise HTTPError(400, f"No tool output found for function call {wanted}.",
                                 param="input")
             return Prepared(request, chain, output=output.output)
-        if request.outputs:
+        if request.answers:
             raise HTTPError(400, f"No pending function call with call_id "
-                            f"'{request.outputs[0].call_id}'.", param="input")
+                            f"'{request.answers[0].call_id}'.", param="input")
         self._check_runs()
         return Prepared(request, chain, text=self._turn_text(request))
 
@@ -132,10 +147,17 @@ class ResponsesService:
                                 "retry later.")
 
     async def _make_room(self) -> None:
-        """Drop the least recently used idle conversation when the store is full."""
+        """Drop the least recently used idle conversation when the store is full.
+
+        With none idle, the least recently used one waiting for a client's function
+        output goes (its run is cancelled): a client that never answers must not keep
+        its conversation, sandbox and cache forever.
+        """
         if len(self._chains) < self.limits.max_conversations:
             return
-        idle = [c for c in self._chains.values() if not c.busy and not c.running]
+        chains = [c for c in self._chains.values() if not c.busy]
+        idle = ([c for c in chains if not c.running]
+                or [c for c in chains if c.pending is not None])
         if not idle:
             raise _rate_limited(f"The server keeps at most {self.limits.max_conversations} "
                                 "conversations and all of them are in use; retry later.")
@@ -171,8 +193,9 @@ class ResponsesService:
         except (ToolError, ValueError, TypeError) as error:
             raise HTTPError(400, str(error), param="tools") from error
         chain.session = agent.session(chain.chain_id)
+        chain.hold_answer = (agent.output is not None
+                             or agent.tool_choice not in ("auto", "none"))
         chain.replay(_history(request))
-        self._chains[chain.chain_id] = chain
         return chain
 
     def _instructions(self, request: ResponseRequest) -> str | None:
@@ -207,14 +230,16 @@ class ResponsesService:
         try:
             self._chains.move_to_end(chain.chain_id)
             writer = ResponseWriter(self.served.model_name, self._echo(request),
-                                    chain.client_names, sink)
+                                    chain.client_names, sink, hold_answer=chain.hold_answer)
             writer.start()
             if prepared.output is not None:
                 chain.answer(prepared.output)
             else:
                 chain.start(prepared.text or "")
-            last = await self._consume(chain, writer)
-            response = self._finish(writer, last)
+            event, usage = await self._consume(chain, writer)
+            shown = _since(usage, chain.reported)  # a run spans responses: each its share
+            chain.reported = usage if isinstance(event, ClientCallPending) else Usage()
+            response = self._finish(writer, (event, shown))
             chain.responses[writer.id] = response
             self._by_response[writer.id] = chain
             return response
@@ -247,7 +272,7 @@ class ResponsesService:
             error = event.error
             return writer.finish("failed", usage, error=f"{type(error).__name__}: {error}")
         assert isinstance(event, RunFinished)
-        return _finish_run(writer, event.result)
+        return _finish_run(writer, event.result, usage)
 
     def _echo(self, request: ResponseRequest) -> dict[str, object]:
         echo: dict[str, object] = dict(request.echo)
@@ -272,9 +297,19 @@ class ResponsesService:
         return chain.responses[response_id]
 
     async def aclose(self) -> None:
-        """Close every conversation (runs in progress are cancelled)."""
+        """Close every conversation (runs in progress are cancelled).
+
+        One that fails to close does not keep the others' sandboxes and caches alive:
+        every conversation is closed, then the first failure is raised.
+        """
+        failures: list[Exception] = []
         for chain in list(self._chains.values()):
-            await self.drop(chain)
+            try:
+                await self.drop(chain)
+            except Exception as error:
+                failures.append(error)
+        if failures:
+            raise failures[0]
 
 
 def _history(request: ResponseRequest) -> list[InputMessage]:
@@ -284,13 +319,24 @@ def _history(request: ResponseRequest) -> list[InputMessage]:
     return turns[:last]
 
 
-def _finish_run(writer: ResponseWriter, result: RunResult) -> dict[str, object]:
-    """The response's status from why the run stopped."""
+_COUNTERS = ("generations", "prompt_tokens", "prefilled_tokens", "sampled_tokens",
+             "analysis_tokens", "commentary_tokens", "final_tokens", "tool_output_tokens",
+             "compactions")
+
+
+def _since(usage: Usage, before: Usage) -> Usage:
+    """The run's usage since ``before`` (what earlier responses of the run reported)."""
+    return dataclasses.replace(usage, **{name: getattr(usage, name) - getattr(before, name)
+                                         for name in _COUNTERS})
+
+
+def _finish_run(writer: ResponseWriter, result: RunResult, usage: Usage) -> dict[str, object]:
+    """The response's status from why the run stopped; ``usage`` is this response's."""
     reason = result.stop_reason
     if reason is StopReason.FINAL:
-        return writer.finish("completed", result.usage)
+        return writer.finish("completed", usage)
     if reason in (StopReason.MAX_SAMPLED_TOKENS, StopReason.MAX_GENERATIONS):
-        return writer.finish("incomplete", result.usage, incomplete="max_output_tokens")
+        return writer.finish("incomplete", usage, incomplete="max_output_tokens")
     message = f"the run stopped: {reason.value}" + (f": {result.error}" if result.error else "")
     code = "context_length_exceeded" if reason is StopReason.CONTEXT_FULL else "server_error"
-    return writer.finish("failed", result.usage, error=message, code=code)
+    return writer.finish("failed", usage, error=message, code=code)

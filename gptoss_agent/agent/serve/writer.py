@@ -61,11 +61,15 @@ class ResponseWriter:
             ``previous_response_id``, ...).
         client_names: The client's functions (their calls end the response).
         sink: Receives each stream event, or ``None`` for a plain JSON answer.
+        hold_answer: The final answer may be rejected (an output schema, a tool
+            choice of ``required`` or a function): its text is sent once accepted, not
+            as it is sampled, so a rejected answer never becomes part of the response.
     """
 
     def __init__(self, model: str, fields: Mapping[str, Any], client_names: frozenset[str],
-                 sink: StreamSink | None = None) -> None:
+                 sink: StreamSink | None = None, *, hold_answer: bool = False) -> None:
         self.id = new_id("resp")
+        self._hold_answer = hold_answer
         self.output: list[dict[str, Any]] = []
         self._client_names = client_names
         self._sink = sink
@@ -91,15 +95,17 @@ class ResponseWriter:
 
     def start(self) -> None:
         """``response.created`` and ``response.in_progress``."""
-        self.emit("response.created", response=dict(self.response))
-        self.emit("response.in_progress", response=dict(self.response))
+        snapshot = {**self.response, "output": []}  # not the list items are added to
+        self.emit("response.created", response=snapshot)
+        self.emit("response.in_progress", response=dict(snapshot))
 
     def feed(self, event: Event) -> None:
         """Add what ``event`` means to the response."""
         if isinstance(event, ReasoningDelta):
             self._delta("reasoning", event.text)
         elif isinstance(event, TextDelta):
-            self._delta("final_answer", event.text)
+            if not self._hold_answer:
+                self._delta("final_answer", event.text)
         elif isinstance(event, PreambleDelta):
             self._delta("commentary", event.text)
         elif isinstance(event, FinalAnswer):

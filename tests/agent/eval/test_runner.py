@@ -79,6 +79,20 @@ async def test_a_backend_failure_is_infra_and_runs_again(tmp_path: Path) -> None
     assert len(pending(planned, AttemptStore(tmp_path / "out"))) == 2
 
 
+async def test_an_attempt_run_again_starts_a_transcript_of_its_own(tmp_path: Path) -> None:
+    task = _task(tmp_path, [_call("functions.add", '{"a": 1, "b": 2}')])  # infra each time
+    for _ in range(2):
+        planned = plan_attempts([task], parse_grid([]), 1, tmp_path / "out")
+        (record,) = await run_attempts(planned, AttemptStore(tmp_path / "out"))
+        assert record.status == "infra"
+    folder = tmp_path / "out" / "transcripts"
+    latest = folder / f"{record.key}.jsonl"
+    earlier = folder / f"{record.key}.try1.jsonl"
+    for path in (latest, earlier):
+        kinds = [json.loads(line)["type"] for line in path.read_text().splitlines()]
+        assert kinds.count("header") == 1, (path, kinds)
+
+
 async def test_an_attempt_that_cannot_start_is_recorded_not_raised(tmp_path: Path) -> None:
     task = _task(tmp_path, ["<|channel|>final<|message|>3<|return|>"])
     (tmp_path / "tools.py").write_text("def add(a: int, b: int) -> int:\n    return a + b\n")
