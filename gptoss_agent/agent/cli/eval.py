@@ -96,7 +96,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     except Exception as exc:
         return fail(err, exc).code
-    code = _run(planned, store, args, err)
+    try:
+        code = _run(planned, store, args, err)
+    finally:
+        store.close()
     records = [store.records[p.spec.key] for p in planned if p.spec.key in store.records]
     summary = summarize(records, range(1, args.attempts + 1))
     print_tables(summary, shown, _stdout())

@@ -4,7 +4,9 @@
 its attempt ends, so a crash or Ctrl-C loses at most the attempts still running. A rerun
 reads it back and skips every attempt whose key has a pass or fail recorded; attempts
 recorded as infrastructure failures run again (the last line of a key wins). A torn
-last line, left by a crash mid-write, is ignored.
+last line, left by a crash mid-write, is ignored. One eval writes a folder at a time: the
+store holds an ``flock`` on the record file until :meth:`AttemptStore.close` (or the
+process ends), and a second one is refused.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TextIO
 
 from gptoss_agent.agent.eval.attempt import AttemptRecord
 from gptoss_agent.agent.eval.errors import EvalError
+from gptoss_agent.agent.file_lock import hold_exclusively
 
 RECORD_FILE = "attempts.jsonl"
 
@@ -26,7 +30,8 @@ class AttemptStore:
         folder: The eval's output folder (made if missing).
 
     Raises:
-        EvalError: The folder cannot be made, or the record file cannot be read.
+        EvalError: The folder cannot be made, the record file cannot be read, or another
+            eval is writing the folder.
     """
 
     def __init__(self, folder: Path) -> None:
@@ -36,10 +41,25 @@ class AttemptStore:
         self._torn_end = False
         try:
             folder.mkdir(parents=True, exist_ok=True)
+            self._stream: TextIO | None = self.path.open("a", encoding="utf-8")
         except OSError as exc:
-            raise EvalError(f"--out {folder}: cannot make the folder: "
+            raise EvalError(f"--out {folder}: cannot make the folder or its records: "
                             f"{exc.strerror or exc}") from exc
-        self._records = self._read()
+        if not hold_exclusively(self._stream):
+            self.close()
+            raise EvalError(f"--out {folder}: another gptoss-agent eval is writing this "
+                            "folder; wait for it to end or choose another --out")
+        try:
+            self._records = self._read()
+        except EvalError:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Let go of the folder (idempotent)."""
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
 
     def _read(self) -> dict[str, AttemptRecord]:
         if not self.path.exists():
@@ -80,11 +100,12 @@ class AttemptStore:
         line = json.dumps(record.to_dict(), ensure_ascii=False) + "\n"
         if self._torn_end:  # end the torn line, so this record starts on its own
             line = "\n" + line
+        if self._stream is None:
+            raise EvalError(f"{self.path}: the eval records are closed")
         try:
-            with self.path.open("a", encoding="utf-8") as stream:
-                stream.write(line)
-                stream.flush()
-                os.fsync(stream.fileno())
+            self._stream.write(line)
+            self._stream.flush()
+            os.fsync(self._stream.fileno())
             self._torn_end = False
         except OSError as exc:
             raise EvalError(f"{self.path}: cannot write the eval record: "

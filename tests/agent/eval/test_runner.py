@@ -76,6 +76,7 @@ async def test_a_backend_failure_is_infra_and_runs_again(tmp_path: Path) -> None
     records = await run_attempts(planned, store)
     assert [(r.status, r.outcome) for r in records] == [("infra", "infrastructure")] * 2
     assert all((r.error or "").startswith("ScriptError") for r in records), records
+    store.close()
     assert len(pending(planned, AttemptStore(tmp_path / "out"))) == 2
 
 
@@ -83,7 +84,9 @@ async def test_an_attempt_run_again_starts_a_transcript_of_its_own(tmp_path: Pat
     task = _task(tmp_path, [_call("functions.add", '{"a": 1, "b": 2}')])  # infra each time
     for _ in range(2):
         planned = plan_attempts([task], parse_grid([]), 1, tmp_path / "out")
-        (record,) = await run_attempts(planned, AttemptStore(tmp_path / "out"))
+        store = AttemptStore(tmp_path / "out")
+        (record,) = await run_attempts(planned, store)
+        store.close()
         assert record.status == "infra"
     folder = tmp_path / "out" / "transcripts"
     latest = folder / f"{record.key}.jsonl"
