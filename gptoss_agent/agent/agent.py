@@ -76,8 +76,10 @@ class Agent:
         codec: The Harmony codec (loaded offline when omitted).
         context_window: The window in tokens; wins over what the backend says (a
             checkpoint's ``max_position_embeddings``, a server's ``max_model_len``).
-        compaction: When and how the history is compacted to fit the window (default:
-            never; a run that outgrows the window stops with ``context_full``).
+        compaction: When and how the history is compacted to fit the window (default
+            ``CompactionConfig()``: elide old tool outputs, then drop old reasoning, near
+            the window's edge; ``CompactionConfig(strategies=())`` never compacts, and a
+            run that outgrows the window stops with ``context_full``).
 
     Raises:
         ToolRegistrationError: Duplicate or invalid tools.

@@ -33,7 +33,7 @@ from gptoss_agent.agent.tool_output import (
 from gptoss_agent.tools.base import ToolCall, ToolContext, ToolResult
 from gptoss_agent.tools.errors import ToolUnavailableError
 from gptoss_agent.tools.function_toolset import FunctionToolset
-from gptoss_agent.tools.output_pages import PAGER_ADDRESS, PAGER_NAME
+from gptoss_agent.tools.output_pages import PAGER_ADDRESS, PAGER_NAME, is_pager
 from gptoss_agent.tools.registry import Resolution, Unresolved
 from gptoss_agent.tools.rerun import may_rerun
 
@@ -101,9 +101,15 @@ async def dispatch(state: SessionState, run: RunState, message: ParsedMessage) -
 
 
 def _resolve(state: SessionState, recipient: str) -> Resolution | Unresolved:
-    """The registry's answer; the pager of cut outputs answers even when not declared."""
+    """The registry's answer; the session's pager of cut outputs answers the pager's address.
+
+    It answers when the pager is not declared, and when a pager is (registered from
+    any store: the cut outputs are in the session's); another function of that name wins.
+    """
     resolution = state.registry.resolve(recipient)
-    if isinstance(resolution, Unresolved) and recipient == PAGER_ADDRESS:
+    if recipient == PAGER_ADDRESS and (isinstance(resolution, Unresolved) or (
+            isinstance(resolution.tool, FunctionToolset)
+            and is_pager(resolution.tool.get(PAGER_NAME)))):
         pager = FunctionToolset([output_store(state).pager()])
         return Resolution(pager, "functions", PAGER_NAME)
     return resolution
@@ -155,6 +161,21 @@ async def redispatch(state: SessionState, run: RunState, message: ParsedMessage)
                             answer_channel(message), LOST_RESULT, True)
         return
     await dispatch(state, run, message)
+
+
+def close_unanswered(state: SessionState, run: RunState, message: ParsedMessage) -> None:
+    """Answer, without running it, a restored call left without a result.
+
+    A new message was sent to a restored session instead of resuming it: the call is not
+    run now (the conversation moved on), and the model is told whether it may have taken
+    effect (its code had started) or was not made.
+    """
+    lost, state.lost_call = state.lost_call, False
+    if lost:
+        append_tool_message(state, run, message.recipient or "system",
+                            answer_channel(message), LOST_RESULT, True)
+    else:
+        answer_unrun(state, run, message, "a new message came before this call ran")
 
 
 def _timeout(state: SessionState, run: RunState) -> float | None:

@@ -15,7 +15,12 @@ from gptoss_agent.agent.act import Stop, act
 from gptoss_agent.agent.backends.base import GenerationRequest
 from gptoss_agent.agent.choice import decoding_constraint, effective_choice
 from gptoss_agent.agent.context.fit import fit_window
-from gptoss_agent.agent.dispatch import answer_unrun, deadline, redispatch
+from gptoss_agent.agent.dispatch import (
+    answer_unrun,
+    close_unanswered,
+    deadline,
+    redispatch,
+)
 from gptoss_agent.agent.events import (
     ContextCompacted,
     FinalAnswer,
@@ -86,6 +91,8 @@ async def run_loop(state: SessionState, user_text: str | None, emit: EventSink) 
 async def _begin(state: SessionState, run: RunState, user_text: str | None) -> Stop | None:
     """Add the user message, or pick up where an interrupted run stopped."""
     if user_text is not None:
+        for pending in _pending_calls(state):  # a restored session sent a new message
+            close_unanswered(state, run, pending)
         record(state, run, ChatMessage(role="user", text=user_text))
         state.conversation.add_user(user_text)
         return None
@@ -185,12 +192,17 @@ async def _fit_window(state: SessionState, run: RunState, budget: int) -> int | 
     if window is None:
         return budget
     try:
-        fit = await fit_window(state.conversation, state.codec, state.compaction,
-                               window=window, budget=budget, backend=state.backend,
-                               session_id=state.session_id)
+        async with deadline(run.remaining_time(state.limits)):  # a summariser may hang
+            fit = await fit_window(state.conversation, state.codec, state.compaction,
+                                   window=window, budget=budget, backend=state.backend,
+                                   session_id=state.session_id)
     except AssertionError:
         raise  # a scripted summariser's script mismatch is a test failure
-    except Exception as exc:  # a summariser that failed: stop cleanly, keep what we have
+    except Exception as exc:  # a summariser that failed or hung: stop cleanly, keep what we have
+        left = run.remaining_time(state.limits)
+        if isinstance(exc, TimeoutError) and left is not None and left <= 0:
+            return Stop(StopReason.WALL_TIME, error="the run ran out of time while "
+                        "compacting the history (a summary was being written)")
         return Stop(StopReason.BACKEND_ERROR,
                     error=f"compaction failed: {type(exc).__name__}: {exc}")
     if fit.report is not None:

@@ -151,7 +151,14 @@ class TranscriptWriter:
         except OSError as exc:
             raise TranscriptError(f"cannot open the transcript {self.path}: "
                                   f"{exc.strerror or exc}") from exc
-        if not hold_exclusively(self._handle):
+        try:
+            held = hold_exclusively(self._handle)
+        except OSError as exc:  # a file system without locks (ENOLCK on some NFS mounts)
+            self._handle.close()
+            self._handle = None
+            raise TranscriptError(f"cannot lock the transcript {self.path}: "
+                                  f"{exc.strerror or exc}") from exc
+        if not held:
             self._handle.close()
             self._handle = None
             raise TranscriptBusyError(
@@ -195,7 +202,6 @@ class TranscriptWriter:
         if self._handle is not None:
             self._handle.close()
             self._handle = None
-
 
     def write_header(self, session_id: str) -> None:
         """Write the first record: version, time, session id and :attr:`metadata`."""

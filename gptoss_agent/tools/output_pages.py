@@ -5,7 +5,9 @@ marker; the whole text goes into a :class:`ToolOutputStore` (per session, in mem
 for a tool that keeps it itself (``python``: a file under ``/mnt/data``), also there. The
 model reads the rest page by page with ``functions.read_tool_output(id=..., page=...)``:
 :meth:`ToolOutputStore.pager` is that function. It is answered whether or not it is
-declared in the developer message, so prompts of runs whose outputs fit never change.
+declared in the developer message, so prompts of runs whose outputs fit never change; a
+declared one (any store's pager, registered as a function tool, :func:`is_pager`) is
+answered from the session's store too.
 
 After a run the full texts are in the transcript (the ``tool_result`` event's
 ``metadata.full_text``) and :meth:`ToolOutputStore.restore` puts them back on resume.
@@ -39,6 +41,8 @@ PAGER_DESCRIPTION = (
     "Read a tool result that was cut because it was too long: its marker names the id "
     "and the page where the cut starts."
 )
+_IDS_SHOWN = 20  # ids a wrong id's answer lists
+
 _PAGER_PARAMETERS: Mapping[str, Any] = {
     "type": "object",
     "properties": {
@@ -167,7 +171,8 @@ class ToolOutputStore:
         """``functions.read_tool_output``: one page of a held output."""
         if self._pager is None:
             self._pager = FunctionTool(PAGER_NAME, PAGER_DESCRIPTION, dict(_PAGER_PARAMETERS),
-                                       self._read, timeout_s=None, context_param="context")
+                                       self._read, timeout_s=None, context_param="context",
+                                       idempotent=True)  # reading: a lost page is read again
         return self._pager
 
     def _read(self, context: ToolContext, id: str, page: int = 1) -> ToolResult:
@@ -189,10 +194,23 @@ class ToolOutputStore:
                 f"Error: the full text of {output_id} is no longer held (too much output "
                 "was kept in this session); it remains in the run's transcript.",
                 kind="output_let_go", output_page=True)
-        held = ", ".join(self._sessions.get(session_id, {})) or "none"
+        ids = list(self._sessions.get(session_id, {}))
+        held = ", ".join(ids[-_IDS_SHOWN:]) or "none"  # the answer is never cut: bounded here
+        if len(ids) > _IDS_SHOWN:
+            held = f"{held} (the {_IDS_SHOWN} most recent of {len(ids)})"
         return ToolResult.invalid(
             f"Error: no cut tool output has the id {output_id!r}. Ids held: {held}.",
             kind="invalid_arguments", output_page=True)
+
+
+def is_pager(tool: object) -> bool:
+    """Whether ``tool`` is a :meth:`ToolOutputStore.pager` (of any store).
+
+    An application declares the pager by registering one; the loop answers it from the
+    session's own store, which holds the session's cut outputs.
+    """
+    return isinstance(tool, FunctionTool) and isinstance(
+        getattr(tool.handler, "__self__", None), ToolOutputStore)
 
 
 def page_text(output: StoredOutput, page: Page, count: int) -> str:

@@ -13,6 +13,7 @@ from gptoss_agent.agent.result import ChatMessage, StopReason
 from gptoss_agent.agent.transcript import TranscriptWriter, read_records
 from gptoss_agent.tools.base import FunctionSpec, NamespaceSpec, ToolCall, ToolContext, ToolResult
 from gptoss_agent.tools.function import function_tool
+from gptoss_agent.tools.output_pages import ToolOutputStore
 from gptoss_agent.tools.output_text import count_tokens
 from tests.agent.scripting import CALL_ADD, FINAL, add, scripted_agent
 
@@ -82,6 +83,18 @@ async def test_the_model_pages_through_the_rest(codec: HarmonyCodec) -> None:
     assert all(count_tokens(codec, text) <= 600 for text in (page2, page3))
     assert result.stop_reason is StopReason.FINAL and result.incidents == ()
     assert "read_tool_output" not in backend.decoded_prompts()[0]  # never declared
+
+
+async def test_a_declared_pager_reads_the_sessions_outputs(codec: HarmonyCodec) -> None:
+    script = [call("build_log"), page_call("call_1", 2), FINAL]
+    declared = ToolOutputStore(codec).pager()  # as docs/tool_output.md says to declare it
+    agent, backend = scripted_agent(codec, script, [build_log, declared],
+                                    limits=LoopLimits(tool_output_tokens=600))
+    result = await agent.run("build it")
+    _shown, page2 = tool_texts(result.new_messages)
+    assert page2.startswith("[call_1 (functions.build_log), page 2 of "), page2
+    assert result.incidents == ()
+    assert "read_tool_output" in backend.decoded_prompts()[0]  # declared up front
 
 
 async def test_results_that_fit_leave_the_prompt_exactly_as_before(codec: HarmonyCodec) -> None:

@@ -121,6 +121,17 @@ async def test_the_pager_refuses_what_it_cannot_show(codec: HarmonyCodec) -> Non
     assert bad.invalid_call
 
 
+async def test_a_wrong_id_lists_only_the_most_recent_ids(codec: HarmonyCodec) -> None:
+    store = ToolOutputStore(codec)
+    for n in range(1, 501):
+        store.put("s1", stored("short\n", output_id=f"call_{n}"))
+    unknown = await store.pager().invoke('{"id": "call_0"}', context())
+    assert unknown.invalid_call
+    assert "call_500" in unknown.text and "call_481," in unknown.text
+    assert "call_480," not in unknown.text and "20 most recent of 500" in unknown.text
+    assert len(unknown.text) < 500  # the pager's answers are never cut: it bounds its own
+
+
 async def test_the_store_lets_the_oldest_go_beyond_its_cap(codec: HarmonyCodec) -> None:
     store = ToolOutputStore(codec, max_chars_per_session=len(LOG) * 2)
     for n in range(1, 4):

@@ -69,6 +69,18 @@ def _is_answer(message: ParsedMessage) -> bool:
     return message.channel == "final" and not message.is_call and message.terminator is not None
 
 
+def names_recipient(codec: HarmonyCodec, segment: Segment) -> bool:
+    """Whether an assistant message is addressed to a tool: a call, whole or cut off.
+
+    A call cut off at the token budget ends with ``<|end|>``, not ``<|call|>``, and is
+    still answered (with what went wrong), so it must stay wherever its answer stays.
+    """
+    tokens = segment.tokens
+    message = codec.special.message
+    end = tokens.index(message) if message in tokens else len(tokens)
+    return " to=" in codec.decode(tokens[:end])
+
+
 def segment_record(segment: Segment) -> dict[str, Any]:
     """A segment as JSON data."""
     record: dict[str, Any] = {
@@ -204,7 +216,6 @@ class Conversation:
         gpt-oss expects when the conversation continues.
         """
         special = self._codec.special
-        call = (special.call,)
         for message in messages:
             tokens = message.tokens
             if tokens and tokens[-1] == special.return_:
@@ -216,7 +227,8 @@ class Conversation:
         elif self.policy is AnalysisPolicy.DROP_ALL:
             # Reasoning only: a call made from analysis stays with its result.
             self._drop_analysis(
-                lambda segment: segment.kind == "assistant" and segment.tokens[-1:] != call
+                lambda segment: segment.kind == "assistant"
+                and not names_recipient(self._codec, segment)
             )
 
     def add_tool_result(self, author: str, channel: str, text: str,

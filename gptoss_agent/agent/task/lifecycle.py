@@ -26,7 +26,12 @@ from gptoss_agent.agent.task.build import TaskAgent
 from gptoss_agent.agent.task.checks import CheckContext, CheckOutcome, run_check
 from gptoss_agent.agent.task.load import TaskFileError
 from gptoss_agent.agent.task.settings import TaskSettings
-from gptoss_agent.agent.transcript import TranscriptWriter, replay_conversation
+from gptoss_agent.agent.transcript import (
+    TranscriptBusyError,
+    TranscriptWriter,
+    read_records,
+    replay_conversation,
+)
 
 EventSink = Callable[[Event], None]
 
@@ -123,7 +128,17 @@ class TaskRun:
 
         The inputs are placed again (the files the crashed run wrote are kept when
         ``tools.python.data_dir`` names a folder; without one, ``/mnt/data`` is new).
+
+        ``records`` must still be the whole transcript now that ``writer`` holds it: a run
+        that went on between the read and the lock (and may have finished, or answered
+        the call ``records`` leaves open) would otherwise be resumed from a stale state
+        and its calls made twice.
+
+        Raises:
+            TranscriptBusyError: The transcript was written to after ``records`` were
+                read (the writer is closed; read it again).
         """
+        _check_unchanged(records, writer)
         session = task.agent.restore_session(records, writer)
         model = task.agent.model
         if isinstance(model, ScriptedBackend):
@@ -236,6 +251,25 @@ class TaskRun:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+def _check_unchanged(records: list[dict[str, Any]], writer: TranscriptWriter) -> None:
+    """Refuse ``records`` if the transcript ``writer`` now holds has grown since they were read.
+
+    A transcript is only appended to (a repair cuts a torn tail, which reading ignored),
+    so the same number of complete records means the same records.
+    """
+    try:
+        now = len(read_records(writer.path))
+    except BaseException:
+        writer.close()
+        raise
+    if now != len(records):
+        writer.close()
+        raise TranscriptBusyError(
+            f"the transcript {writer.path} was written to after it was read ({now} records "
+            f"now, {len(records)} read): another process was still running it; run the "
+            "resume again")
 
 
 async def run_task(task: TaskAgent, on_event: EventSink | None = None,

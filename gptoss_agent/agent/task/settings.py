@@ -235,6 +235,10 @@ def _compaction(task: TaskFile, section: Mapping[str, Any] | None
     if isinstance(fields.get("threshold"), int) and fields["threshold"] <= 1:
         fields["threshold"] = float(fields["threshold"])  # `threshold: 1` is the whole window
     summariser = section.get("summariser")
+    if summariser is not None and "summarise" not in fields.get("strategies", ()):
+        # It would be loaded (a whole second model) and never asked for a summary.
+        raise TaskFileError(f"{task.path}: compaction.summariser is set but summarise is "
+                            "not in compaction.strategies; add it or drop the summariser")
     return CompactionSettings(CompactionConfig(**fields),
                               _model(task, summariser) if summariser is not None else None)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import itertools
 
 import pytest
@@ -113,6 +115,20 @@ async def test_a_failing_summariser_stops_the_run_cleanly(codec: HarmonyCodec) -
     result = await agent.run("Why did the build fail?")
     assert result.stop_reason is StopReason.BACKEND_ERROR
     assert result.error is not None and "the summariser is down" in result.error
+
+
+async def test_a_summariser_that_hangs_is_held_to_the_wall_time(codec: HarmonyCodec) -> None:
+    class Hanging(ScriptedBackend):
+        async def generate(self, request):  # type: ignore[no-untyped-def, override]
+            await asyncio.Event().wait()  # never set: the summariser never answers
+            yield 0  # pragma: no cover
+
+    config = CompactionConfig(strategies=("summarise",), summariser=Hanging([], codec=codec))
+    agent, _ = episode_agent(codec, 14, window=2000, compaction=config)
+    agent.limits = dataclasses.replace(agent.limits, wall_time_s=1.0)
+    result = await asyncio.wait_for(agent.run("Why did the build fail?"), 30)
+    assert result.stop_reason is StopReason.WALL_TIME
+    assert result.error is not None and "compacting" in result.error
 
 
 def test_report_round_trips() -> None:

@@ -75,6 +75,28 @@ async def test_drop_reasoning_keeps_calls_from_analysis(codec: HarmonyCodec) -> 
     assert text.count("<|start|>python to=assistant") == 4
 
 
+async def test_drop_reasoning_keeps_a_cut_off_call_with_its_answer(codec: HarmonyCodec) -> None:
+    from gptoss_agent.agent.harmony.parser import CompletionParser
+
+    conversation = Conversation(codec, [("system", "You are terse.")], AnalysisPolicy.PER_TURN)
+    conversation.add_user("Find the bug.")
+    parser = CompletionParser(codec)
+    for token in codec.encode_with_special("<|channel|>analysis to=python code<|message|>x = ("):
+        parser.feed(token)
+    conversation.add_assistant(parser.finish(max_tokens_hit=True).messages)
+    conversation.add_tool_result("python", "analysis", "Your last message could not be used.")
+    for step in range(3):
+        _assistant(conversation, codec, f"<|channel|>analysis<|message|>Step {step}.<|end|>")
+        _assistant(conversation, codec,
+                   f"<|channel|>analysis to=python code<|message|>print({step})<|call|>")
+        conversation.add_tool_result("python", "analysis", str(step))
+    config = CompactionConfig(strategies=("drop_reasoning",), keep_recent=1)
+    assert await _compact(codec, conversation, config, target=0) is not None
+    text = codec.decode(conversation.tokens())
+    assert "Step 0." not in text  # reasoning went
+    assert "<|message|>x = (<|end|><|start|>python to=assistant" in text  # the pair stayed
+
+
 async def test_the_chain_runs_in_order_and_stops_when_enough_is_freed(
         codec: HarmonyCodec) -> None:
     conversation = _tool_loop(codec, 5)

@@ -100,3 +100,20 @@ def test_conversation_round_trips_through_records(codec: HarmonyCodec) -> None:
     restored = Conversation.from_records(codec, conversation.to_records())
     assert restored.prompt() == conversation.prompt()
     assert restored.turn == conversation.turn == 1
+
+
+def test_drop_all_keeps_a_cut_off_call_with_its_answer(codec: HarmonyCodec) -> None:
+    from gptoss_agent.agent.harmony.parser import CompletionParser
+
+    conversation = Conversation(codec, [("system", "sys")], AnalysisPolicy.DROP_ALL)
+    conversation.add_user("hi")
+    parser = CompletionParser(codec)
+    for token in codec.encode_with_special("<|channel|>analysis<|message|>THINKING<|end|>"
+                                           "<|start|>assistant<|channel|>analysis to=python "
+                                           "code<|message|>print(1"):
+        parser.feed(token)
+    conversation.add_assistant(parser.finish(max_tokens_hit=True).messages)
+    conversation.add_tool_result("python", "analysis", "Your last message could not be used")
+    text = codec.decode(conversation.tokens())
+    assert "THINKING" not in text  # reasoning goes
+    assert "to=python code<|message|>print(1<|end|><|start|>python to=assistant" in text

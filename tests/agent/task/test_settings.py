@@ -175,3 +175,10 @@ def test_no_compaction_section_means_the_defaults(tmp_path: Path) -> None:
 def test_bad_compaction_keys_are_task_errors(tmp_path: Path, text: str) -> None:
     with pytest.raises(TaskFileError):
         task_settings(load_task(write(tmp_path, text)))
+
+
+def test_a_summariser_without_the_summarise_strategy_is_refused(tmp_path: Path) -> None:
+    summariser = "  summariser:\n    backend: scripted\n    completions: []\n"
+    for strategies in ("", "  strategies: [elide_tool_outputs]\n"):
+        with pytest.raises(TaskFileError, match="summarise is not in compaction.strategies"):
+            task_settings(load_task(write(tmp_path, "compaction:\n" + strategies + summariser)))
