@@ -37,6 +37,9 @@ from gptoss_agent.tools.output_pages import PAGER_ADDRESS, PAGER_NAME, is_pager
 from gptoss_agent.tools.registry import Resolution, Unresolved
 from gptoss_agent.tools.rerun import may_rerun
 
+_BOUND_ON_A_THREAD_CHARS = 65_536
+"""Results longer than this are bounded on a worker thread, so other sessions go on."""
+
 
 @contextlib.asynccontextmanager
 async def deadline(seconds: float | None) -> AsyncIterator[None]:
@@ -89,7 +92,10 @@ async def dispatch(state: SessionState, run: RunState, message: ParsedMessage) -
         state.journal({"type": "call_started", "call_id": call.call_id,
                        "recipient": call.written})
     result, seconds = await _call(state, run, resolution, call)
-    result = bound_result(state, resolution.tool, call, result)
+    if len(result.text) > _BOUND_ON_A_THREAD_CHARS:  # counting and keeping take a while
+        result = await asyncio.to_thread(bound_result, state, resolution.tool, call, result)
+    else:
+        result = bound_result(state, resolution.tool, call, result)
     if result.is_error:
         run.tool_errors += 1
     if result.invalid_call:  # the model wrote the call wrongly: an incident of its kind

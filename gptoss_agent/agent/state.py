@@ -92,11 +92,16 @@ class RunState:
 
 
 async def context_window(state: SessionState) -> int | None:
-    """The session's context window: the one configured, else the backend's (asked once)."""
+    """The session's context window: the one configured, else the backend's.
+
+    A known window is kept for the session; an unknown one is asked again before the next
+    generation (backends keep their own answer, and a server that was unreachable may
+    answer later).
+    """
     if not state.window_resolved:
         if state.window is None:
             state.window = await backend_context_window(state.backend)
-        state.window_resolved = True
+        state.window_resolved = state.window is not None
     return state.window
 
 

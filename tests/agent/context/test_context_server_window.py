@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from gptoss_agent.agent.backends.base import backend_context_window
 from gptoss_agent.agent.backends.server import ServerBackend
 from gptoss_agent.agent.backends.server.config import server_config
@@ -46,3 +48,48 @@ def test_odd_answers_are_no_window() -> None:
     assert window_from_models({"data": [{"id": "m", "meta": {"n_ctx": 2048}}]}, "x") == 2048
     assert window_from_props({"n_ctx": -1}) is None and window_from_props([]) is None
     assert window_from_props({"n_ctx": 512}) == 512
+
+
+async def test_an_unreachable_server_is_asked_again_later(
+        codec: HarmonyCodec, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gptoss_agent.agent.backends.server import backend as module
+
+    async with FakeServer([Status(200, VLLM_MODELS)]) as server:
+        url = server.url
+    answers: list[object] = []
+    real = module.server_window
+
+    async def flaky(*args: object) -> int | None:
+        answers.append(args)
+        if len(answers) == 1:
+            return await real(*args)  # type: ignore[arg-type]  # the server is gone now
+        return 4096
+
+    monkeypatch.setattr(module, "server_window", flaky)
+    backend = ServerBackend(server_config("vllm", url), codec=codec)
+    assert await backend.context_window() is None  # connection refused: not known yet
+    assert await backend.context_window() == 4096  # asked again, and kept
+    assert await backend.context_window() == 4096 and len(answers) == 2
+    await backend.aclose()
+
+
+async def test_a_session_asks_again_while_the_window_is_unknown(codec: HarmonyCodec) -> None:
+    from gptoss_agent.agent.agent import Agent
+    from gptoss_agent.agent.state import context_window
+
+    class Late:
+        calls = 0
+
+        async def context_window(self) -> int | None:
+            Late.calls += 1
+            return None if Late.calls == 1 else 4096
+
+    agent = Agent(ServerBackend(server_config("vllm", "http://127.0.0.1:9/v1"), codec=codec),
+                  codec=codec)
+    session = agent.session()
+    session.state.backend = Late()  # type: ignore[assignment]
+    assert await context_window(session.state) is None
+    assert await context_window(session.state) == 4096
+    assert await context_window(session.state) == 4096 and Late.calls == 2
+    await session.aclose()
+    await agent.model.aclose()

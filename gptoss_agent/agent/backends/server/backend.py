@@ -122,11 +122,15 @@ class ServerBackend:
         """The server's window (vLLM's ``max_model_len``, llama.cpp's ``n_ctx``), asked once.
 
         ``None`` when the server does not say; the task's ``model.context_window`` wins.
+        A server that cannot be reached is asked again next time.
         """
         if not self._window_asked and self._client is not None:
+            try:
+                self._window = await server_window(self._client, self.config.base_url,
+                                                   self.config.model, self.config.kind)
+            except httpx.TransportError:
+                return None  # not reachable now: asked again before the next generation
             self._window_asked = True
-            self._window = await server_window(self._client, self.config.base_url,
-                                               self.config.model, self.config.kind)
         return self._window
 
     def last_stats(self, session_id: str) -> GenerationStats | None:

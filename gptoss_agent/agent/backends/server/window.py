@@ -46,9 +46,16 @@ def window_from_props(props: Any) -> int | None:
 
 
 async def _get_json(client: httpx.AsyncClient, url: str) -> Any:
+    """The JSON at ``url``, ``None`` if the server answers without it.
+
+    Raises:
+        httpx.TransportError: The server could not be reached (ask again later).
+    """
     try:
         response = await client.get(url)
         return response.json() if response.status_code == 200 else None
+    except httpx.TransportError:
+        raise
     except (httpx.HTTPError, ValueError):
         return None
 
@@ -62,6 +69,9 @@ async def server_window(client: httpx.AsyncClient, base_url: str, model: str | N
         base_url: The API root, to find the server root for ``/props``.
         model: The model name requests carry, to pick its entry.
         kind: The server kind (``llama.cpp`` is asked ``/props`` first).
+
+    Raises:
+        httpx.TransportError: The server could not be reached; the answer is not known yet.
     """
     root = base_url.rstrip("/")
     root = root[: -len("/v1")] if root.endswith("/v1") else root
