@@ -151,16 +151,23 @@ class KernelChannel:
             return CellOutcome(None, None, 0.0, f"could not send the cell: {exc}")
         task = asyncio.ensure_future(self._read_result(cell_id))
         self._pending = task
+        interrupted = False
         try:
             stopped = await self._watch(task, started + timeout_s, watchdog, watch_interval_s)
+            if stopped is None:
+                return self._finish(task, None, started)
+            self._send_interrupt(cell_id)
+            interrupted = True
+            done, _ = await asyncio.wait({task}, timeout=grace_s)
         except asyncio.CancelledError:
-            self._settling = asyncio.ensure_future(self._settle(task, cell_id, grace_s))
+            # Cancelled while the cell runs, or while its interrupt is being answered:
+            # the reply is still consumed (or the channel marked broken) before the next
+            # call reads from the stream.
+            self._settling = asyncio.ensure_future(
+                self._settle(task, cell_id, grace_s, interrupted)
+            )
             await asyncio.shield(self._settling)
             raise
-        if stopped is None:
-            return self._finish(task, None, started)
-        self._send_interrupt(cell_id)
-        done, _ = await asyncio.wait({task}, timeout=grace_s)
         if done:
             return self._finish(task, stopped, started)
         await self._abandon(task)
@@ -210,12 +217,20 @@ class KernelChannel:
             await task
 
     async def _settle(
-        self, task: asyncio.Task[dict[str, Any] | None], cell_id: int, grace_s: float
+        self,
+        task: asyncio.Task[dict[str, Any] | None],
+        cell_id: int,
+        grace_s: float,
+        interrupted: bool = False,
     ) -> None:
-        """After a cancelled call: interrupt the cell and consume its reply (or break)."""
+        """After a cancelled call: interrupt the cell, consume its reply (or break).
+
+        ``interrupted``: the interrupt was sent already (the deadline had passed).
+        """
         try:
             if not task.done():
-                self._send_interrupt(cell_id)
+                if not interrupted:
+                    self._send_interrupt(cell_id)
                 await asyncio.wait({task}, timeout=grace_s)
             if task.done():
                 self._finish(task, "cancelled", time.monotonic())

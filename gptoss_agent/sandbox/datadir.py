@@ -143,6 +143,40 @@ class DataDir:
             os.close(dir_fd)
         return self.path.joinpath(*parts)
 
+    def remove_file(self, name: str) -> bool:
+        """Delete the regular file ``name`` (a relative path) inside the folder.
+
+        Every folder on the way is opened without following links, so a name cannot
+        reach outside the folder (an absolute name, ``..``, or a link on the way);
+        links and folders themselves are left alone.
+
+        Returns:
+            Whether a file was removed.
+
+        Raises:
+            DataPathError: ``name`` is absolute, empty or climbs out with ``..``.
+        """
+        parts = _relative_parts(name)
+        flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
+        try:
+            dir_fd = os.open(self.path, flags)
+        except OSError:
+            return False
+        try:
+            for part in parts[:-1]:
+                next_fd = os.open(part, flags, dir_fd=dir_fd)
+                os.close(dir_fd)
+                dir_fd = next_fd
+            info = os.stat(parts[-1], dir_fd=dir_fd, follow_symlinks=False)
+            if not stat.S_ISREG(info.st_mode):
+                return False
+            os.unlink(parts[-1], dir_fd=dir_fd)
+            return True
+        except OSError:
+            return False  # gone already, or a link / a file where a folder should be
+        finally:
+            os.close(dir_fd)
+
     def copy_in(self, source: str | os.PathLike[str], name: str | None = None) -> Path:
         """Copy a host file or folder into the drive (as ``name``, default its own name).
 

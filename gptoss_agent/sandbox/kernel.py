@@ -22,22 +22,25 @@ Replies (kernel to host)::
      "stdout": CLIP, "stderr": CLIP, "value": CLIP | null,
      "error": {"name": str, "message": str, "traceback": CLIP, "errno": int | null} | null,
      "killed": 2, "stopped": [PROC], "background_count": 0, "background": [PROC],
-     "exhausted": false, "files_before": LISTING, "files": LISTING}
+     "exhausted": false, "files_before": LISTING, "files": LISTING, "files_complete": true}
     {"op": "unknown", "request": "<the op>"}
 
 where ``CLIP`` is ``{"head": str, "tail": str, "cut": int}``: the start and end of a text
 with ``cut`` bytes (stdout, stderr) or characters (value, traceback) removed in between;
 ``PROC`` is ``{"pid": int, "command": str}`` (the first 20 only); ``LISTING`` is ``{path:
 [size, mtime_ns]}`` of the files under ``data_root`` at the start and the end of the cell,
-sent only when ``snapshot`` asks (a drive the host cannot see). Any other request is
-answered with ``unknown``.
+sent only when ``snapshot`` asks (a drive the host cannot see), with ``files_complete``
+false when either listing could not see every file. Any other request is answered with
+``unknown``.
 
 What a cell leaves behind: by default every process it left running is killed when the
 cell ends (``killed`` counts them, ``stopped`` names them). With ``keep_background`` they
 keep running and ``background`` lists them after every cell; an interrupted cell, or one
 that ran out of processes (``exhausted``: ``BlockingIOError`` or no new thread, what a fork
-bomb gets at the container's process limit), still has what *it* started killed. The
-kernel's own finished children are reaped after every cell.
+bomb gets at the container's process limit, while the cgroup's ``pids.events`` counts a
+refusal), still has what *it* started killed. The kernel's own finished children are
+reaped after every cell. A few file descriptors are held back (:class:`FdReserve`), so a
+cell that used up the rest cannot hide its leftovers or the drive from the kernel.
 
 The protocol uses private duplicates of the original stdin/stdout; file descriptors 0, 1
 and 2 are replaced (``/dev/null`` and two pipes drained by threads), so nothing the code
@@ -315,6 +318,64 @@ def _process_table() -> dict[int, tuple[int, bytes]]:
     return table
 
 
+class FdReserve:
+    """A few file descriptors held back for the kernel's own bookkeeping.
+
+    A cell may open files until the kernel process has no descriptor left; listing
+    ``/proc`` (to stop what the cell left running) and the drive then still needs a
+    few. They are held as pipes, released around the bookkeeping and taken again after
+    it; one the cell closed and reused meanwhile (another inode) is never closed.
+    """
+
+    def __init__(self, pairs: int = 2) -> None:
+        self.pairs = pairs
+        self._held: list[tuple[int, int]] = []
+        self.hold()
+
+    def hold(self) -> None:
+        """Take descriptors until ``pairs`` pipes are held (as many as are left)."""
+        while len(self._held) < 2 * self.pairs:
+            try:
+                pair = os.pipe()
+                inode = os.fstat(pair[0]).st_ino
+            except OSError:
+                return
+            self._held += [(pair[0], inode), (pair[1], inode)]
+
+    @contextlib.contextmanager
+    def released(self) -> Any:
+        """Free the held descriptors for the block, then take them again."""
+        held, self._held = self._held, []
+        for fd, inode in held:
+            with contextlib.suppress(OSError):
+                if os.fstat(fd).st_ino == inode:
+                    os.close(fd)
+        try:
+            yield
+        finally:
+            self.hold()
+
+
+PIDS_EVENTS = ("/sys/fs/cgroup/pids.events", "/sys/fs/cgroup/pids/pids.events")
+"""The container's cgroup ``pids.events`` (cgroup v2, then v1): ``max N`` counts the
+forks its process limit refused."""
+
+
+def pids_refusals() -> int | None:
+    """How many forks the container's process limit has refused, ``None`` if unknown."""
+    for path in PIDS_EVENTS:
+        try:
+            with open(path, "rb") as handle:
+                lines = handle.read().splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            name, _, count = line.partition(b" ")
+            if name == b"max" and count.strip().isdigit():
+                return int(count)
+    return None
+
+
 def stray_pids(me: int, contained: bool) -> list[int]:
     """Live processes other than the kernel: what a cell left behind.
 
@@ -400,9 +461,12 @@ def kill_strays(
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(-1, signal.SIGKILL)
         else:
-            for pid in targets:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(pid, signal.SIGKILL)
+            # Freeze first, then kill: a clone killed at once frees a process slot that
+            # a sibling not yet killed forks into, so a fork bomb could outrun the rounds.
+            for sig in (signal.SIGSTOP, signal.SIGKILL):
+                for pid in targets:
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.kill(pid, sig)
         reap()
         if broadcast:
             threading.Event().wait(0.005)
@@ -415,18 +479,25 @@ def describe_processes(found: dict[int, str], limit: int = 20) -> list[dict[str,
     return [{"pid": pid, "command": found[pid]} for pid in sorted(found)[:limit]]
 
 
-def data_snapshot(root: str, limit: int = 10_000) -> dict[str, list[int]]:
+def data_snapshot(root: str, limit: int = 10_000) -> tuple[dict[str, list[int]], bool]:
     """``relative path -> [size, mtime_ns]`` of the regular files below ``root``.
 
     Links are not followed; at most ``limit`` files are listed.
+
+    Returns:
+        The listing, and whether it is complete: ``False`` when a folder could not be
+        read (no file descriptor left, no permission) or more than ``limit`` files exist,
+        so a file missing from it may still be there.
     """
     found: dict[str, list[int]] = {}
+    complete = True
     stack = [root]
-    while stack and len(found) < limit:
+    while stack:
         folder = stack.pop()
         try:
             entries = list(os.scandir(folder))
         except OSError:
+            complete = False
             continue
         for entry in entries:
             try:
@@ -435,10 +506,12 @@ def data_snapshot(root: str, limit: int = 10_000) -> dict[str, list[int]]:
                 continue
             if entry.is_dir(follow_symlinks=False):
                 stack.append(entry.path)
-            elif entry.is_file(follow_symlinks=False) and len(found) < limit:
+            elif entry.is_file(follow_symlinks=False):
+                if len(found) >= limit:
+                    return found, False
                 rel = clean_text(os.path.relpath(entry.path, root))
                 found[rel] = [info.st_size, info.st_mtime_ns]
-    return found
+    return found, complete
 
 
 class Kernel:
@@ -453,6 +526,7 @@ class Kernel:
         self.interrupt_requested = False
         self.state_lock = threading.Lock()
         self.cell_count = 0
+        self.refusals: int | None = None
         self.main_ident = threading.get_ident()
         self.contained = os.environ.get(CONTAINED_ENV) == "1"
         module = types.ModuleType("__main__")
@@ -460,6 +534,7 @@ class Kernel:
         sys.modules["__main__"] = module
         self.namespace = module.__dict__
         self._setup_streams()
+        self.reserve = FdReserve()
 
     # -- setup -------------------------------------------------------------------------
 
@@ -504,7 +579,8 @@ class Kernel:
             message = self.wire.read()
             if message is None:
                 # The host is gone (or sent garbage): stop now, even mid-cell.
-                kill_strays(self.contained, rounds=5)
+                with self.reserve.released():
+                    kill_strays(self.contained, rounds=5)
                 os._exit(0)
             if message.get("op") == "interrupt":
                 self._interrupt(message.get("id"))
@@ -542,7 +618,8 @@ class Kernel:
                 self.wire.write(self.execute(message))
             else:
                 self.wire.write({"op": "unknown", "request": clean_text(str(op))})
-        kill_strays(self.contained, rounds=5)
+        with self.reserve.released():
+            kill_strays(self.contained, rounds=5)
         os._exit(0)
 
     # -- cells -------------------------------------------------------------------------
@@ -552,9 +629,11 @@ class Kernel:
         cell_id = request.get("id")
         output_bytes = int(request.get("output_bytes", 16384))
         keep = bool(request.get("keep_background"))
-        kept = frozenset(stray_pids(self.pid, self.contained) if keep else ())
         data_root = str(request.get("data_root") or os.getcwd())
-        files_before = data_snapshot(data_root) if request.get("snapshot") else None
+        with self.reserve.released():
+            kept = frozenset(stray_pids(self.pid, self.contained) if keep else ())
+            files_before = data_snapshot(data_root) if request.get("snapshot") else None
+            self.refusals = pids_refusals()
         self._restore_fds()
         self.stdout_drain.capture.reset(output_bytes)
         self.stderr_drain.capture.reset(output_bytes)
@@ -571,16 +650,11 @@ class Kernel:
             self.interrupt_requested = False
         if interrupted:
             status = "interrupted"
-        if interrupted or exhausted or not keep:
-            # An interrupted cell, a fork bomb's clones, or (by default) anything a cell
-            # started and left running: stopped now. Kept processes survive an interrupt.
-            stopped = kill_strays(self.contained, spare=kept if keep else frozenset())
-        else:
-            stopped = {}
-        reap()
-        background = {}
-        if keep:
-            background = {pid: command_of(pid) for pid in stray_pids(self.pid, self.contained)}
+        with self.reserve.released():
+            stopped, background = self._leftovers(
+                interrupted or exhausted or not keep, keep, kept
+            )
+            files_after = data_snapshot(data_root) if files_before is not None else None
         self._finish_streams()
         reply = {
             "op": "result",
@@ -596,10 +670,27 @@ class Kernel:
             "background": describe_processes(background),
             "exhausted": exhausted,
         }
-        if files_before is not None:
-            reply["files_before"] = files_before
-            reply["files"] = data_snapshot(data_root)
+        if files_before is not None and files_after is not None:
+            reply["files_before"], reply["files"] = files_before[0], files_after[0]
+            reply["files_complete"] = files_before[1] and files_after[1]
         return reply
+
+    def _leftovers(
+        self, stop: bool, keep: bool, kept: frozenset[int]
+    ) -> tuple[dict[int, str], dict[int, str]]:
+        """``(stopped, kept running)``: what the cell left behind, dealt with.
+
+        With ``stop`` (an interrupted cell, a fork bomb's clones, or by default anything
+        a cell started and left running) it is killed now, except what was kept running
+        before the cell started (``kept``); with ``keep`` (``keep_background``) what
+        still runs is listed.
+        """
+        stopped = kill_strays(self.contained, spare=kept) if stop else {}
+        reap()
+        background = {}
+        if keep:
+            background = {pid: command_of(pid) for pid in stray_pids(self.pid, self.contained)}
+        return stopped, background
 
     def _run_cell(
         self, code: str, output_bytes: int, value_chars: int
@@ -618,11 +709,23 @@ class Kernel:
                 if os.getpid() != self.pid:
                     self._child_exit()
         except BaseException as exc:
-            exhausted = isinstance(exc, BlockingIOError) or (
-                isinstance(exc, RuntimeError) and "can't start new thread" in str(exc)
-            )
-            return "error", None, self._format_error(exc, output_bytes), exhausted
+            return "error", None, self._format_error(exc, output_bytes), self._exhausted(exc)
         return "ok", value, None, False
+
+    def _exhausted(self, exc: BaseException) -> bool:
+        """Whether ``exc`` means the process limit was reached (a fork bomb's lot).
+
+        ``BlockingIOError`` is also what a non-blocking socket or pipe raises: where the
+        cgroup's refusal count can be read, only a refusal during the cell counts.
+        """
+        if not (
+            isinstance(exc, BlockingIOError)
+            or (isinstance(exc, RuntimeError) and "can't start new thread" in str(exc))
+        ):
+            return False
+        with self.reserve.released():
+            now = pids_refusals()
+        return now is None or self.refusals is None or now > self.refusals
 
     def _run(self, code: str, filename: str) -> object:
         tree = ast.parse(code, filename, "exec")

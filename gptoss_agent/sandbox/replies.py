@@ -10,6 +10,7 @@ is gone or ignored the interrupt (the caller replaces the container), and
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -59,8 +60,10 @@ def quota_sentence(limits: SandboxLimits, reason: str = "quota") -> str:
 QUOTA_REASONS = {"quota": "data_mb", "files": "data_files"}
 """Watchdog reasons that mean the drive's quota, and the limit each one names."""
 
-_ERRNO_LIMITS = {11: "pids", 24: "nofile", 27: "data_mb", 28: "tmp_mb"}
-"""``errno`` values the container's limits produce, and the limit each one names."""
+_ERRNO_LIMITS = {12: "memory_mb", 24: "nofile", 27: "data_mb", 28: "tmp_mb"}
+"""``errno`` values the container's limits produce, and the limit each one names (the
+process limit's ``EAGAIN`` is the kernel's ``exhausted``: a non-blocking socket raises it
+too)."""
 
 
 def result_from_reply(
@@ -143,6 +146,33 @@ def _exception(raw: object) -> ExceptionInfo | None:
         name=str(raw.get("name", "")),
         message=str(raw.get("message", "")),
         traceback=join_clip(raw.get("traceback"), "characters")[0],
+    )
+
+
+def over_quota_after(
+    result: ExecutionResult, reason: str | None, limits: SandboxLimits
+) -> ExecutionResult:
+    """``result`` of a call that ran to its end, marked when it left the drive over quota.
+
+    A call that succeeded becomes ``QUOTA``; one that raised keeps its status (and the
+    limit its error named, if any). Either way the sentence says what to do.
+
+    Args:
+        result: What the kernel answered.
+        reason: The quota watchdog's verdict after the call (``"quota"``, ``"files"``,
+            or ``None`` when the drive is within its limits).
+        limits: The session's limits (named in the sentence).
+    """
+    if reason not in QUOTA_REASONS:
+        return result
+    sentence = quota_sentence(limits, reason).replace(
+        "Stopped: ", "The call ended, but ", 1
+    )
+    return dataclasses.replace(
+        result,
+        status=ExecutionStatus.QUOTA if result.ok else result.status,
+        limit=result.limit or QUOTA_REASONS[reason],
+        detail=" ".join(note for note in (result.detail, sentence) if note),
     )
 
 

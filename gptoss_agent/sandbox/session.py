@@ -37,7 +37,12 @@ from gptoss_agent.sandbox.errors import (
 from gptoss_agent.sandbox.framing import AttachDemuxer, AttachProtocol
 from gptoss_agent.sandbox.labels import owner_labels, reap_orphans
 from gptoss_agent.sandbox.limits import MIB
-from gptoss_agent.sandbox.replies import exit_cause, result_from_lost, result_from_reply
+from gptoss_agent.sandbox.replies import (
+    exit_cause,
+    over_quota_after,
+    result_from_lost,
+    result_from_reply,
+)
 from gptoss_agent.sandbox.results import ExecutionResult
 from gptoss_agent.sandbox.volume import VolumeDrive
 
@@ -178,6 +183,7 @@ class DockerSandbox:
         options: dict[str, Any] = {"keep_background": self.config.keep_background}
         if volume is not None:
             options.update(snapshot=True, data_root=DATA_MOUNT)
+        watchdog = await self._quota_watchdog(container_id)
         try:
             outcome = await channel.execute(
                 code,
@@ -185,7 +191,7 @@ class DockerSandbox:
                 grace_s=limits.interrupt_grace_s,
                 output_bytes=limits.output_bytes,
                 value_chars=limits.value_chars,
-                watchdog=await self._quota_watchdog(container_id),
+                watchdog=watchdog,
                 watch_interval_s=1.0 if volume is not None else 0.25,
                 options=options,
             )
@@ -199,16 +205,19 @@ class DockerSandbox:
             if volume is not None:
                 await asyncio.to_thread(volume.pull_all, container_id)
             return await self._lost(outcome, deadline_s)
-        result = result_from_reply(outcome, deadline_s, limits)
-        if volume is not None:
+        if volume is not None:  # mirrored first: nothing below may lose the call's files
             reply = outcome.reply
             created, modified = await asyncio.to_thread(
                 volume.pull, container_id, reply.get("files_before") or {},
-                reply.get("files") or {},
+                reply.get("files") or {}, reply.get("files_complete") is True,
             )
         else:
             after = await asyncio.to_thread(self._data.snapshot)
             created, modified = DataDir.diff(before, after)
+        result = result_from_reply(outcome, deadline_s, limits)
+        if outcome.stopped is None:
+            # A call shorter than the polling period was never measured while it ran.
+            result = over_quota_after(result, await watchdog(), limits)
         return dataclasses.replace(result, files_created=created, files_modified=modified)
 
     async def close(self) -> None:
@@ -225,6 +234,9 @@ class DockerSandbox:
             await asyncio.wait({starting})  # its container, if any, is removed below
             if not starting.cancelled():
                 starting.exception()  # retrieved: a failed start is not news at close
+        if self._volume is not None and self._volume.behind and self._container_id:
+            with contextlib.suppress(SandboxError):  # a cancelled or running call's files
+                await asyncio.to_thread(self._volume.pull_all, self._container_id)
         await self._discard()
         volume, self._volume = self._volume, None
         if volume is not None:
@@ -344,7 +356,8 @@ class DockerSandbox:
     async def _quota_watchdog(self, container_id: str) -> Watchdog:
         limits = self.config.limits
         quota = limits.data_mb * MIB
-        baseline, entries = await asyncio.to_thread(self._data.measure, quota, limits.data_files)
+        # What the drive already holds (input files) is allowed, however much it is.
+        baseline, entries = await asyncio.to_thread(self._data.measure)
         allowed, allowed_entries = max(quota, baseline), max(limits.data_files, entries)
         volume = self._volume
 
@@ -357,9 +370,12 @@ class DockerSandbox:
                 if measured is None:
                     return None
                 used = measured
-            if used[0] > allowed:
-                return "quota"
-            return "files" if used[1] > allowed_entries else None
+            over_bytes, over_entries = used[0] / allowed, used[1] / allowed_entries
+            if max(over_bytes, over_entries) <= 1:
+                return None
+            # Both may be over by the time a probe looks (each entry counts 1 KiB): name
+            # the limit the code overran most, which is what it was doing.
+            return "files" if over_entries >= over_bytes else "quota"
 
         return watchdog
 

@@ -13,12 +13,14 @@ the container sends (links, ``..``, absolute names) can land outside the folder.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import tarfile
+import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import PurePosixPath
-from typing import Any
+from typing import IO, Any
 
 from gptoss_agent.sandbox.config import DATA_MOUNT
 from gptoss_agent.sandbox.datadir import DataDir, Snapshot
@@ -27,6 +29,9 @@ from gptoss_agent.sandbox.errors import DataPathError, SandboxError
 
 WHOLE_DRIVE_ABOVE = 16
 """More changed files than this are fetched as one archive of the whole drive."""
+
+SPOOL_IN_MEMORY = 8 * 1024 * 1024
+"""Bytes of a fetched archive kept in memory; the rest goes to a temporary file."""
 
 USAGE_PROBE = (
     "import os,sys\n"
@@ -44,7 +49,9 @@ USAGE_PROBE = (
 )
 """Measures the drive from inside the container (bytes as :meth:`DataDir.usage` counts
 them, and entries); run with ``docker exec`` as an unprivileged user of its own, so code
-in the sandbox can neither signal nor fool the process."""
+in the sandbox cannot signal it, and isolated (``-I``: no module from ``/mnt/data``, its
+working folder, and no ``PYTHON*`` variable). A folder the sandbox user makes unreadable
+to others hides its content from it (see docs/sandbox.md)."""
 
 PROBE_USER = "65534:65534"
 """Who the usage probe runs as (``nobody``): not the sandbox user, whom it watches."""
@@ -78,6 +85,11 @@ class VolumeDrive:
         self._uid, self._gid = uid, gid
         self._created = False
         self._mirrored: Snapshot = {}
+        self.behind = False
+        """Whether the volume may hold files the mirror lacks: set by :meth:`push` (a
+        call is about to run), cleared once they came back (:meth:`pull`,
+        :meth:`pull_all`). A call cancelled in between leaves it set, so the next
+        :meth:`push` (or the session's close) fetches the whole drive."""
 
     @property
     def mount(self) -> dict[str, Any]:
@@ -106,7 +118,11 @@ class VolumeDrive:
     # -- host to container -------------------------------------------------------------
 
     def push(self, container_id: str) -> int:
-        """Put the host files changed since the last copy into the container; how many."""
+        """Put the host files changed since the last copy into the container; how many.
+
+        If an earlier call's files never came back (it was cancelled), the whole drive
+        is fetched after the host's changes went in.
+        """
         now = self.data.snapshot()
         changed = [path for path, meta in now.items() if self._mirrored.get(path) != meta]
         if changed:
@@ -115,6 +131,9 @@ class VolumeDrive:
                 "copy files into the sandbox", "put_archive", container_id, DATA_MOUNT, archive
             )
         self._mirrored = now
+        if self.behind:
+            self.pull_all(container_id)
+        self.behind = True
         return len(changed)
 
     def _archive(self, paths: Iterable[str]) -> bytes:
@@ -145,17 +164,32 @@ class VolumeDrive:
     # -- container to host -------------------------------------------------------------
 
     def pull(
-        self, container_id: str, before: Mapping[str, Any], after: Mapping[str, Any]
+        self,
+        container_id: str,
+        before: Mapping[str, Any],
+        after: Mapping[str, Any],
+        complete: bool = True,
     ) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """Mirror what changed in the container during a call: ``(created, modified)``.
+
+        The listings come from the kernel, which the code in the sandbox controls: a
+        name can only ever reach a file inside the mirror (see
+        :meth:`DataDir.remove_file`). A listing the kernel could not finish (out of file
+        descriptors, an unreadable folder, too many files) proves nothing about what
+        disappeared: then every file of the drive is fetched and nothing is deleted.
 
         Args:
             container_id: The container (running or stopped) that holds the volume.
             before: The kernel's listing of the drive at the start of the call.
             after: Its listing at the end.
+            complete: Whether both listings saw every file of the drive.
         """
-        created, modified = DataDir.diff(_listing(before), _listing(after))
+        listed_before, listed_after = _listing(before), _listing(after)
+        created, modified = DataDir.diff(listed_before, listed_after)
         changed = [*created, *modified]
+        if not complete:
+            self.pull_all(container_id)
+            return created, modified
         if len(changed) > WHOLE_DRIVE_ABOVE:
             self._extract(self._fetch(container_id, DATA_MOUNT), set(changed), strip=1)
         else:
@@ -166,9 +200,11 @@ class VolumeDrive:
                     self._fetch(container_id, f"{DATA_MOUNT}/{rel}"), wanted, strip=0,
                     prefix=str(parent) if str(parent) != "." else "",
                 )
-        for rel in set(before) - set(after):
-            self._delete(rel)
+        for rel in set(listed_before) - set(listed_after):
+            with contextlib.suppress(DataPathError):
+                self.data.remove_file(rel)
         self._mirrored = self.data.snapshot()
+        self.behind = False
         return created, modified
 
     def pull_all(self, container_id: str) -> None:
@@ -176,27 +212,43 @@ class VolumeDrive:
         try:
             archive = self._fetch(container_id, DATA_MOUNT)
         except SandboxError:
+            archive = None
+        if archive is None:
             return  # the container is gone: the volume still holds the files
         self._extract(archive, None, strip=1)
         self._mirrored = self.data.snapshot()
+        self.behind = False
 
-    def _fetch(self, container_id: str, path: str) -> bytes:
+    def _fetch(self, container_id: str, path: str) -> IO[bytes] | None:
+        """The archive of ``path``, or ``None`` when it does not exist.
+
+        Spooled to a temporary file past :data:`SPOOL_IN_MEMORY`, so a whole drive does
+        not have to fit in memory.
+        """
         try:
             stream, _ = self.engine.api(
                 "copy files out of the sandbox", "get_archive", container_id, path
             )
-            return b"".join(stream)
         except SandboxError as exc:
             if "No such" in str(exc) or "not found" in str(exc).lower():
-                return b""  # deleted again before we asked: nothing to mirror
+                return None  # deleted again before we asked: nothing to mirror
             raise
+        spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
+        try:
+            for chunk in stream:
+                spool.write(chunk)
+        except Exception as exc:  # the stream broke off
+            spool.close()
+            raise SandboxError(f"copying files out of the sandbox failed: {exc}") from exc
+        spool.seek(0)
+        return spool
 
     def _extract(
-        self, archive: bytes, wanted: set[str] | None, strip: int, prefix: str = ""
+        self, archive: IO[bytes] | None, wanted: set[str] | None, strip: int, prefix: str = ""
     ) -> None:
-        if not archive:
+        if archive is None:
             return
-        with tarfile.open(fileobj=io.BytesIO(archive), mode="r:") as tar:
+        with archive, tarfile.open(fileobj=archive, mode="r:") as tar:
             for member in tar:
                 parts = PurePosixPath(member.name).parts[strip:]
                 rel = str(PurePosixPath(prefix, *parts)) if parts else ""
@@ -212,14 +264,6 @@ class VolumeDrive:
                 except (DataPathError, OSError):
                     continue  # an unsafe name, or a link planted on the host side
 
-    def _delete(self, rel: str) -> None:
-        try:
-            target = self.data.path.joinpath(*PurePosixPath(rel).parts)
-            if ".." not in PurePosixPath(rel).parts and not target.is_symlink():
-                target.unlink(missing_ok=True)
-        except OSError:
-            pass
-
     # -- the quota ---------------------------------------------------------------------
 
     def usage(self, container_id: str) -> tuple[int, int] | None:
@@ -227,7 +271,7 @@ class VolumeDrive:
         try:
             created = self.engine.api(
                 "measure the data drive", "exec_create", container_id,
-                ["python3", "-c", USAGE_PROBE, DATA_MOUNT], user=PROBE_USER,
+                ["python3", "-I", "-c", USAGE_PROBE, DATA_MOUNT], user=PROBE_USER,
             )
             output = self.engine.api("measure the data drive", "exec_start", created["Id"])
         except SandboxError:
@@ -241,7 +285,13 @@ class VolumeDrive:
 def _listing(raw: Mapping[str, Any]) -> dict[str, tuple[int, int]]:
     """The kernel's ``path -> [size, mtime_ns]`` as a snapshot (bad entries dropped)."""
     found = {}
-    for path, meta in raw.items():
-        if isinstance(meta, list) and len(meta) == 2 and not os.path.isabs(path):
-            found[str(path)] = (int(meta[0]), int(meta[1]))
+    for path, meta in raw.items() if isinstance(raw, Mapping) else ():
+        if (
+            isinstance(path, str)
+            and isinstance(meta, list)
+            and len(meta) == 2
+            and all(isinstance(n, int) for n in meta)
+            and not os.path.isabs(path)
+        ):
+            found[path] = (int(meta[0]), int(meta[1]))
     return found
