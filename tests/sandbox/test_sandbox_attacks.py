@@ -198,8 +198,14 @@ async def test_one_file_cannot_outgrow_the_drive_quota(make_sandbox):
     result = await box.execute(
         "f = open('/mnt/data/big', 'wb')\nwhile True:\n    f.write(b'\\0' * (1 << 20)); f.flush()"
     )
-    assert result.status is ExecutionStatus.ERROR, result
-    assert result.error is not None and "File too large" in result.error.message
+    # The file-size limit stops the write; on a loaded machine the drive watchdog may see
+    # the drive full first. Either way the file stays within the quota and the limit is
+    # named.
+    if result.status is ExecutionStatus.QUOTA:
+        assert result.limit == "data_mb", result
+    else:
+        assert result.status is ExecutionStatus.ERROR, result
+        assert result.error is not None and "File too large" in result.error.message
     assert (box.data_dir / "big").stat().st_size <= FAST_LIMITS.data_mb << 20
     await assert_works(box)
 
