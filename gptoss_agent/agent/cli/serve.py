@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ipaddress
 import os
 import sys
 from collections.abc import Sequence
@@ -29,6 +28,7 @@ from gptoss_agent.agent.backends.transformers.config import DTYPE_NAMES, Transfo
 from gptoss_agent.agent.cli.exit_codes import EXIT_CONFIG, EXIT_INFRA, EXIT_INTERRUPTED, EXIT_OK
 from gptoss_agent.agent.task.load import TaskFileError
 from gptoss_agent.tools.errors import ToolError
+from gptoss_agent.tools.loopback import is_loopback
 
 _DESCRIPTION = (
     "Serve a gpt-oss model and the agent over one OpenAI-compatible HTTP app: "
@@ -104,16 +104,6 @@ def config_from_args(args: argparse.Namespace, model: str | None = None,
         local_files_only=not args.allow_download,
         show_progress=args.show_progress,
     )
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` names this machine only (``localhost``, 127.0.0.0/8, ``::1``)."""
-    if host.strip().lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def serve_limits(args: argparse.Namespace) -> Any:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import hmac
-import ipaddress
 import json
 import socket
 from collections.abc import Callable, Iterator
@@ -26,19 +25,10 @@ from mcp.server import Server
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gptoss_agent.tools.errors import ToolConfigError, ToolUnavailableError
+from gptoss_agent.tools.loopback import is_loopback
 
 GRACEFUL_SHUTDOWN_S = 5.0
 """How long open requests (a client's event stream) may run on after a stop."""
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` names this machine only (``localhost``, 127.0.0.0/8, ``::1``)."""
-    if host.strip().lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,10 @@ from mcp.shared.exceptions import MCPError
 
 from gptoss_agent.tools.browser import LocalCorpusBackend
 from gptoss_agent.tools.errors import ToolConfigError
+from gptoss_agent.tools.loopback import is_loopback
 from gptoss_agent.tools.mcp.serve_app import STDIO_SESSION, SessionRouter, build_server
 from gptoss_agent.tools.mcp.serve_browser import check_allowlist, search_backend
-from gptoss_agent.tools.mcp.serve_http import BearerKey, HttpSettings, is_loopback
+from gptoss_agent.tools.mcp.serve_http import BearerKey, HttpSettings
 
 
 @pytest.mark.parametrize(("host", "expected"), [
