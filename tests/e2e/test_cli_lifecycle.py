@@ -3,12 +3,14 @@ approval, batches and chat, each driven in a subprocess."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -59,9 +61,11 @@ def lookup_script(answer: str = "The value is value-of-k1.") -> list[str]:
     return [CALL.format(name="slow_lookup", args='{"key": "k1"}'), FINAL.format(text=answer)]
 
 
-def test_sigkill_mid_run_then_resume_loses_no_record(tmp_path: Path) -> None:
-    task = write_task(tmp_path, "killed", lookup_script())
-    ready, forever = tmp_path / "ready.fifo", tmp_path / "forever.fifo"
+@contextlib.contextmanager
+def run_blocked_in_its_tool(folder: Path, name: str) -> Iterator[subprocess.Popen[bytes]]:
+    """``run`` a task whose lookup blocks forever; yields once the tool has started."""
+    task = write_task(folder, name, lookup_script())
+    ready, forever = folder / "ready.fifo", folder / "forever.fifo"
     os.mkfifo(ready)
     os.mkfifo(forever)
     env = {**os.environ, "BLOCK_READY_FIFO": str(ready), "BLOCK_FOREVER_FIFO": str(forever)}
@@ -70,14 +74,19 @@ def test_sigkill_mid_run_then_resume_loses_no_record(tmp_path: Path) -> None:
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         readable, _, _ = select.select([reader], [], [], 120)
-        assert readable, "the tool never started"
-        assert os.read(reader, 100) == b"ready\n"
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=30)
+        assert readable and os.read(reader, 100) == b"ready\n", "the tool never started"
+        yield process
     finally:
         os.close(reader)
         if process.poll() is None:
             process.kill()
+        process.wait(timeout=30)
+
+
+def test_sigkill_mid_run_then_resume_loses_no_record(tmp_path: Path) -> None:
+    with run_blocked_in_its_tool(tmp_path, "killed") as process:
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
     assert process.returncode == -signal.SIGKILL
     transcript = tmp_path / "killed.jsonl"
     before = read_records(transcript)
@@ -104,28 +113,14 @@ def test_sigkill_mid_run_then_resume_loses_no_record(tmp_path: Path) -> None:
 
 
 def test_a_second_process_cannot_resume_a_transcript_in_use(tmp_path: Path) -> None:
-    task = write_task(tmp_path, "busy", lookup_script())
-    ready, forever = tmp_path / "ready.fifo", tmp_path / "forever.fifo"
-    os.mkfifo(ready)
-    os.mkfifo(forever)
-    env = {**os.environ, "BLOCK_READY_FIFO": str(ready), "BLOCK_FOREVER_FIFO": str(forever)}
-    reader = os.open(ready, os.O_RDONLY | os.O_NONBLOCK)
-    process = subprocess.Popen(cli_command("run", str(task), "--quiet"), env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     transcript = tmp_path / "busy.jsonl"
-    try:
-        readable, _, _ = select.select([reader], [], [], 120)
-        assert readable and os.read(reader, 100) == b"ready\n", "the tool never started"
+    with run_blocked_in_its_tool(tmp_path, "busy") as process:
         refused = cli("resume", str(transcript), "--quiet")  # the run still holds it
         assert refused.returncode == 2
         assert "being written by another gptoss-agent process" in refused.stderr
         assert "Traceback" not in refused.stderr
         process.send_signal(signal.SIGKILL)  # a crash releases the lock with the process
         process.wait(timeout=30)
-    finally:
-        os.close(reader)
-        if process.poll() is None:
-            process.kill()
     resumed = cli("resume", str(transcript), "--quiet")
     assert resumed.returncode == 0, resumed.stderr
     assert resumed.stdout.strip() == "The value is value-of-k1."
