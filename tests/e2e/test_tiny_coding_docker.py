@@ -89,36 +89,3 @@ async def test_the_example_task_fails_cleanly_with_the_shipped_model(tmp_path: P
     # The shipped model knows only its three families: the check must say so, not crash.
     assert finished["check"]["passed"] is False
     assert completed.returncode != 0
-
-
-def _trained_on_coding(provenance_file: Path) -> bool:
-    if not provenance_file.exists():
-        return False
-    stages = json.loads(provenance_file.read_text()).get("stages", [])
-    return any(stage.get("data", {}).get("per_family", {}).get("coding") for stage in stages)
-
-
-@pytest.mark.slow
-async def test_the_tiny_model_fixes_heldout_projects_in_the_docker_sandbox() -> None:
-    """Issue 19's goal: at least 7 of 8 held-out projects green after the model's run.
-    Skipped until the shipped model's provenance lists a coding draw (stage 0 ships none)."""
-    from examples.tiny_model.coding_eval import run_coding_case
-    from examples.tiny_model.evaluate import heldout_cases, load_backend
-    from examples.tiny_model.shipped import PROVENANCE, SHIPPED, tiny_model_path
-    from tests.sandbox.conftest import require_engine
-
-    if not _trained_on_coding(SHIPPED / PROVENANCE):
-        pytest.skip("the shipped tiny model is not trained on the coding family yet")
-    require_or_skip(all(importlib.util.find_spec(n) for n in ("torch", "transformers")),
-                    "torch and transformers are not installed")
-    require_engine()
-    backend = load_backend(tiny_model_path())
-    python = PythonTool()
-    try:
-        outcomes = [await run_coding_case(backend, case, python)
-                    for case in heldout_cases("coding", 8)]
-    finally:
-        await python.aclose()
-        await backend.aclose()
-    misses = [(o.case.prompt, o.answer, o.suite) for o in outcomes if not o.success]
-    assert len(outcomes) - len(misses) >= 7, misses
