@@ -10,7 +10,7 @@ need_root setup-tests.sh
 start_log
 started=$SECONDS
 
-step "dev tools (pytest, ruff, mypy, openai clients)" install_extra dev
+step "dev tools (pytest, ruff, mypy, openai)" install_extra dev
 step "llama.cpp server (cached wheel)" bash scripts/setup-tests.d/llama-cpp.sh
 step "MCP test servers (PyPI, npm)" bash scripts/setup-tests.d/mcp-servers.sh
 
