@@ -159,7 +159,17 @@ async def test_a_failed_batched_step_fails_its_sessions_and_drops_their_caches(
     def broken(entries: Any, tokens: Any) -> Any:
         raise RuntimeError("out of memory in a batched step")
 
+    forward = batching._runner._forward
+
+    def broken_alone(entry: Any, tokens: Any) -> Any:
+        if len(tokens) == 1:  # a decode step that ran alone: a session ahead of the others
+            raise RuntimeError("out of memory in a batched step")
+        return forward(entry, tokens)
+
     monkeypatch.setattr(batching._runner, "_forward_ragged", broken)
+    # Which sessions share a step depends on timing (a loaded machine may let one session
+    # decode alone); every decode step fails, so every session must fail cleanly.
+    monkeypatch.setattr(batching._runner, "_forward", broken_alone)
     rng = random.Random(23)
     prompts = [words(rng, length) for length in LENGTHS[:3]]
     greedy = SamplingParams(temperature=0.0, max_tokens=8)
