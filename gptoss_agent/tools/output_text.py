@@ -44,11 +44,21 @@ def chunks(text: str, size: int = CHUNK_CHARS) -> Iterator[str]:
         yield text[start:]
 
 
-def count_tokens(codec: TokenCodec, text: str) -> int:
-    """How many tokens ``text`` costs (exact up to :data:`CHUNK_CHARS`, else by pieces)."""
+def count_tokens(codec: TokenCodec, text: str, stop_above: int | None = None) -> int:
+    """How many tokens ``text`` costs (exact up to :data:`CHUNK_CHARS`, else by pieces).
+
+    With ``stop_above``, counting stops once the count passes it (the figure returned is
+    then only known to be larger): deciding that a megabyte does not fit a budget costs
+    no more than encoding the budget's worth of it.
+    """
     if len(text) <= CHUNK_CHARS:
         return len(codec.encode_text(text))
-    return sum(len(codec.encode_text(piece)) for piece in chunks(text))
+    total = 0
+    for piece in chunks(text):
+        total += len(codec.encode_text(piece))
+        if stop_above is not None and total > stop_above:
+            break
+    return total
 
 
 def split_lines(text: str) -> list[str]:
@@ -104,7 +114,7 @@ def head_lines(codec: TokenCodec, lines: Sequence[str], budget: int) -> Edge:
     """Whole lines from the start within ``budget``; a first line too long is cut."""
     used, taken = 0, 0
     for line in lines:
-        cost = count_tokens(codec, line)
+        cost = count_tokens(codec, line, stop_above=budget - used)
         if used + cost > budget:
             break
         used, taken = used + cost, taken + 1
@@ -118,7 +128,7 @@ def tail_lines(codec: TokenCodec, lines: Sequence[str], budget: int) -> Edge:
     """Whole lines from the end within ``budget``; a last line too long is cut."""
     used, taken = 0, 0
     for line in reversed(lines):
-        cost = count_tokens(codec, line)
+        cost = count_tokens(codec, line, stop_above=budget - used)
         if used + cost > budget:
             break
         used, taken = used + cost, taken + 1

@@ -32,8 +32,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-_EXACT_COUNT_CHARS = 1_000_000
-_SAMPLE_CHARS = 200_000
+_EXACT_COUNT_CHARS = 65_536
+_SAMPLE_CHARS = 16_384
 
 
 def output_store(state: SessionState) -> ToolOutputStore:
@@ -62,9 +62,9 @@ def bound_result(state: SessionState, tool: Tool, call: ToolCall, result: ToolRe
         return result
     if len(result.text.encode("utf-8")) <= budget:  # a token is at least one byte
         return result
-    total = text_tokens(state.codec, result.text)
-    if total <= budget:
+    if count_tokens(state.codec, result.text, stop_above=budget) <= budget:
         return result
+    total = text_tokens(state.codec, result.text)
     store = output_store(state)
     output_id = store.unique_id(state.session_id, call.call_id)
     kept_at = _keep(tool, state.session_id, output_id, result.text)
@@ -101,10 +101,11 @@ def full_text_at(result: ToolResult) -> str | None:
 
 
 def text_tokens(codec: TokenCodec, text: str) -> int:
-    """What ``text`` costs: counted exactly, or above a million characters estimated.
+    """What a text over its budget costs: counted exactly, or above 64K characters estimated.
 
-    The estimate scales the tokens per character of the first and last 200,000
-    characters (encoding megabytes takes seconds; only the marker's figure uses it).
+    The estimate scales the tokens per character of the first and last 16K characters:
+    only the marker's "≈N tokens" uses it, and encoding a megabyte of one repeated
+    character takes 1.5 s (an output flood would hold every session up).
     """
     if len(text) <= _EXACT_COUNT_CHARS:
         return count_tokens(codec, text)
