@@ -18,10 +18,11 @@ from gptoss_agent.tools.browser.config import (
 
 def _playwright_disabled_features() -> list[str]:
     """The ``--disable-features`` list of the installed Playwright driver."""
-    playwright = pytest.importorskip("playwright")
+    import playwright
+
     bundle = Path(playwright.__file__).parent / "driver" / "package" / "lib" / "coreBundle.js"
-    if not bundle.exists():
-        pytest.skip("this Playwright keeps its Chromium switches elsewhere")
+    # A Playwright that moved its switches must fail here, not skip: this is the guard.
+    assert bundle.exists(), f"{bundle} is gone: find where this Playwright keeps them"
     source = bundle.read_text(encoding="utf-8")
     block = re.search(r"disabledFeatures = \[(.*?)\]\.filter", source, re.S)
     assert block is not None, "Playwright's disabledFeatures list was not found"
