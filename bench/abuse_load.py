@@ -34,11 +34,12 @@ import json
 import statistics
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
+
+from local_site import serve_pages
 
 from gptoss_agent.sandbox import SandboxConfig, SandboxLimits
 from gptoss_agent.tools.base import ToolCall, ToolContext, ToolResult
@@ -60,26 +61,8 @@ def page(marker: str) -> bytes:
 
 def serve() -> tuple[http.server.ThreadingHTTPServer, int]:
     """Serve ordinary pages at ``/page?m=MARKER`` and the hung page at ``/hung``."""
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_GET(self) -> None:
-            body = HUNG_PAGE if self.path.startswith("/hung") else page(
-                self.path.partition("m=")[2] or "none")
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, int(server.server_address[1])
+    return serve_pages(lambda path: HUNG_PAGE if path.startswith("/hung")
+                       else page(path.partition("m=")[2] or "none"))
 
 
 @dataclass

@@ -25,10 +25,11 @@ import http.server
 import json
 import statistics
 import sys
-import threading
 import time
 import uuid
 from typing import Any
+
+from local_site import serve_pages
 
 from gptoss_agent.tools.base import ToolCall, ToolContext
 from gptoss_agent.tools.browser import BrowserConfig, BrowserTool, find_chromium
@@ -45,23 +46,7 @@ PAGE = (
 
 
 def serve() -> tuple[http.server.ThreadingHTTPServer, int]:
-    class Handler(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(PAGE)))
-            self.end_headers()
-            self.wfile.write(PAGE)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, int(server.server_address[1])
+    return serve_pages(lambda path: PAGE)
 
 
 async def open_once(tool: BrowserTool, session: str, url: str) -> float:
