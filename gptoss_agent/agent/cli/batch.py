@@ -29,8 +29,8 @@ from gptoss_agent.agent.cli.exit_codes import (
     exit_code_for_error,
     task_exit_code,
 )
-from gptoss_agent.agent.task.build import build_agent, build_backend
-from gptoss_agent.agent.task.lifecycle import TaskOutcome, run_task
+from gptoss_agent.agent.task.build import build_backend
+from gptoss_agent.agent.task.lifecycle import TaskOutcome, run_shared_task
 from gptoss_agent.agent.task.settings import TaskSettings
 from gptoss_agent.agent.task.shared import SharedBackends
 
@@ -94,16 +94,9 @@ async def _attempt(task: TaskSettings, models: SharedBackends, approver: Approve
                    started: float) -> BatchRow:
     """One task of the batch, whatever happens to it, as its row."""
     try:
-        shared = await models.get(task)
-        built = build_agent(task, shared, approver)
-    except Exception as exc:
-        return _error_row(task, exc, started)
-    try:
-        return _row(task, await run_task(built), started)
+        return _row(task, await run_shared_task(task, models, approver), started)
     except Exception as exc:  # one task's failure must not stop the others
         return _error_row(task, exc, started)
-    finally:
-        await built.aclose(close_backend=shared is None)
 
 
 def _row(task: TaskSettings, outcome: TaskOutcome, started: float) -> BatchRow:

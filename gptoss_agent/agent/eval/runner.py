@@ -25,8 +25,8 @@ from gptoss_agent.agent.eval.attempt import (
 )
 from gptoss_agent.agent.eval.plan import PlannedAttempt
 from gptoss_agent.agent.eval.store import AttemptStore
-from gptoss_agent.agent.task.build import build_agent, build_backend
-from gptoss_agent.agent.task.lifecycle import run_task
+from gptoss_agent.agent.task.build import build_backend
+from gptoss_agent.agent.task.lifecycle import run_shared_task
 from gptoss_agent.agent.task.load import TaskFileError
 from gptoss_agent.agent.task.shared import SharedBackends
 from gptoss_agent.sandbox.errors import SandboxConfigError, SandboxError
@@ -75,22 +75,15 @@ async def _attempt(attempt: PlannedAttempt, models: SharedBackends,
     """One attempt, whatever happens to it, as its record."""
     spec, settings = attempt.spec, attempt.settings
     started = time.monotonic()
-    try:
-        _set_aside(settings.output.transcript)
-        shared = await models.get(settings)
-        built = build_agent(settings, shared, approver)
-    except Exception as exc:
-        return record_error(spec, settings.name, exc, error_kind(exc),
-                            time.monotonic() - started)
     tap = ToolResultTap()
     try:
-        outcome = await run_task(built, tap, session_id=spec.session_id)
+        _set_aside(settings.output.transcript)
+        outcome = await run_shared_task(settings, models, approver, tap,
+                                        session_id=spec.session_id)
         return record_outcome(spec, settings.name, outcome, tap, time.monotonic() - started)
     except Exception as exc:  # one attempt's failure must not stop the others
         return record_error(spec, settings.name, exc, error_kind(exc),
                             time.monotonic() - started)
-    finally:
-        await built.aclose(close_backend=shared is None)
 
 
 def _set_aside(transcript: Path | None) -> None:

@@ -18,14 +18,16 @@ from pathlib import Path
 from typing import Any
 
 from gptoss_agent.agent.agent import AgentSession
+from gptoss_agent.agent.approval import Approver
 from gptoss_agent.agent.backends.scripted import ScriptedBackend
 from gptoss_agent.agent.events import Event
 from gptoss_agent.agent.output import parse_answer
 from gptoss_agent.agent.result import RunResult
-from gptoss_agent.agent.task.build import TaskAgent
+from gptoss_agent.agent.task.build import TaskAgent, build_agent
 from gptoss_agent.agent.task.checks import CheckContext, CheckOutcome, run_check
 from gptoss_agent.agent.task.load import TaskFileError
 from gptoss_agent.agent.task.settings import TaskSettings
+from gptoss_agent.agent.task.shared import SharedBackends
 from gptoss_agent.agent.transcript import (
     TranscriptBusyError,
     TranscriptWriter,
@@ -285,3 +287,22 @@ async def run_task(task: TaskAgent, on_event: EventSink | None = None,
     async with await TaskRun.start(task, session_id) as run:
         result = await run.send(prompt, on_event)
         return await run.finish(result)
+
+
+async def run_shared_task(settings: TaskSettings, models: SharedBackends,
+                          approver: Approver | None = None,
+                          on_event: EventSink | None = None,
+                          session_id: str | None = None) -> TaskOutcome:
+    """:func:`run_task` for a task of a batch or an eval, on the backend ``models`` shares.
+
+    The task's tools (and its backend, when it has one of its own) are closed either way.
+
+    Raises:
+        Exception: Whatever getting the backend, building or running the task raised.
+    """
+    shared = await models.get(settings)
+    built = build_agent(settings, shared, approver)
+    try:
+        return await run_task(built, on_event, session_id)
+    finally:
+        await built.aclose(close_backend=shared is None)

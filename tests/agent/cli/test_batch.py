@@ -14,6 +14,7 @@ import pytest
 from rich.console import Console
 
 from gptoss_agent.agent.cli import batch
+from gptoss_agent.agent.task import lifecycle
 from gptoss_agent.agent.task.load import TaskFileError, load_task
 from gptoss_agent.agent.task.settings import task_settings
 
@@ -59,7 +60,7 @@ def test_a_failed_check_is_exit_5_in_a_batch_too(tmp_path: Path,
 def test_one_task_crashing_does_not_stop_the_others(tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    real_run_task = batch.run_task
+    real_run_task = lifecycle.run_task  # batches run each task through run_shared_task
 
     async def run_task(task: Any, *args: Any) -> Any:
         if task.settings.name == "crashes":
@@ -68,7 +69,7 @@ def test_one_task_crashing_does_not_stop_the_others(tmp_path: Path,
             raise TaskFileError("misses.yaml: inputs: no file data.csv")
         return await real_run_task(task, *args)
 
-    monkeypatch.setattr(batch, "run_task", run_task)
+    monkeypatch.setattr(lifecycle, "run_task", run_task)
     code, rows = run(tmp_path, [("crashes", "right"), ("misses", "right"), ("fine", "right")])
     assert [(row["task"], row["outcome"], row["exit_code"]) for row in rows] == [
         ("crashes", "infrastructure", 4), ("misses", "bad_config", 2), ("fine", "final", 0)]
