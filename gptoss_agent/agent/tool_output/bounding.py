@@ -62,9 +62,9 @@ def bound_result(state: SessionState, tool: Tool, call: ToolCall, result: ToolRe
         return result
     if len(result.text.encode("utf-8")) <= budget:  # a token is at least one byte
         return result
-    if count_tokens(state.codec, result.text, stop_above=budget) <= budget:
+    total = tokens_over(state.codec, result.text, budget)
+    if total is None:
         return result
-    total = text_tokens(state.codec, result.text)
     store = output_store(state)
     output_id = store.unique_id(state.session_id, call.call_id)
     kept_at = _keep(tool, state.session_id, output_id, result.text)
@@ -100,15 +100,20 @@ def full_text_at(result: ToolResult) -> str | None:
     return f'{PAGER_ADDRESS}(id="{facts.get("id")}", page=1)'
 
 
-def text_tokens(codec: TokenCodec, text: str) -> int:
-    """What a text over its budget costs: counted exactly, or above 64K characters estimated.
+def tokens_over(codec: TokenCodec, text: str, budget: int) -> int | None:
+    """What ``text`` costs (estimated when long) if it is over ``budget``, else ``None``.
 
-    The estimate scales the tokens per character of the first and last 16K characters:
-    only the marker's "≈N tokens" uses it, and encoding a megabyte of one repeated
-    character takes 1.5 s (an output flood would hold every session up).
+    Up to 64K characters the text is counted exactly, once. A longer one is counted only
+    until it passes the budget, and its total is estimated from the tokens per character
+    of its first and last 16K characters: only the marker's "≈N tokens" uses that figure,
+    and encoding a megabyte of one repeated character takes 1.5 s (an output flood would
+    hold every session up).
     """
     if len(text) <= _EXACT_COUNT_CHARS:
-        return count_tokens(codec, text)
+        total = count_tokens(codec, text)
+        return total if total > budget else None
+    if count_tokens(codec, text, stop_above=budget) <= budget:
+        return None
     sample = text[:_SAMPLE_CHARS] + text[-_SAMPLE_CHARS:]
     return round(count_tokens(codec, sample) * len(text) / len(sample))
 
