@@ -15,7 +15,6 @@ import asyncio
 import importlib.util
 import json
 import os
-import random
 import subprocess
 import sys
 import threading
@@ -23,12 +22,13 @@ from collections.abc import AsyncIterator, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 import pytest
 import pytest_asyncio
 
-from examples.tiny_model.evaluate import EVAL_SEED, heldout_cases, run_case
-from examples.tiny_model.families import Case, sample_browser
+from examples.tiny_model.evaluate import heldout_cases, run_case
+from examples.tiny_model.families import Case
 from examples.tiny_model.shipped import SHIPPED
 from examples.tiny_model.toolsets import stock_tool
 from tests.support import require_or_skip
@@ -105,38 +105,57 @@ class _Pages(BaseHTTPRequestHandler):
         """Quiet."""
 
 
-@pytest.fixture
-def page_server() -> Iterator[tuple[str, dict[str, str]]]:
-    pages: ClassVar[dict[str, str]] = {}
+def _serve(port: int, pages: dict[str, str]) -> ThreadingHTTPServer | None:
+    """A page server on ``port`` of 127.0.0.1, or ``None`` when the port is taken."""
     handler = type("Pages", (_Pages,), {"pages": pages})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", pages
-    server.shutdown()
+    try:
+        server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    except OSError:
+        return None
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+@pytest.fixture
+def served_cases() -> Iterator[list[Case]]:
+    """:data:`CASES` held-out browser cases, each page served on its own URL's port.
+
+    Each case's URL carries a port drawn with the case (as in training and in
+    ``bench/tiny_model.py``), so the test reads exactly the held-out cases the bench
+    scores, whatever ports the machine hands out. A case whose port is taken here is
+    replaced by the next held-out case.
+    """
+    servers: list[ThreadingHTTPServer] = []
+    cases: list[Case] = []
+    for case in heldout_cases("browser", CASES * 3):
+        parts = urlsplit(case.data["url"])
+        server = _serve(parts.port or 80, {parts.path: case.data["html"]})
+        if server is not None:
+            servers.append(server)
+            cases.append(case)
+        if len(cases) == CASES:
+            break
+    yield cases
+    for server in servers:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.mark.slow
 @pytest.mark.browser
-async def test_browser_reads_a_local_page(
-    backend: Any, page_server: tuple[str, dict[str, str]]
-) -> None:
+async def test_browser_reads_a_local_page(backend: Any, served_cases: list[Case]) -> None:
     from gptoss_agent.tools.browser import BrowserConfig, BrowserTool
     from gptoss_agent.tools.browser.config import find_chromium
 
     chromium = find_chromium()
     require_or_skip(chromium is not None and importlib.util.find_spec("playwright") is not None,
                     "Chromium or Playwright is missing")
-    base, pages = page_server
-    rng = random.Random(f"browser:{EVAL_SEED}")
-    cases: list[Case] = [sample_browser(rng, base_url=base) for _ in range(CASES)]
-    for case in cases:
-        pages[case.data["url"][len(base):]] = case.data["html"]
+    assert len(served_cases) == CASES, "too many held-out ports are taken on this machine"
     tool = BrowserTool(None, BrowserConfig(executable_path=chromium, allowlist=("127.0.0.1",),
                                            load_timeout_s=30.0))
     try:
         outcomes = [await run_case(backend, case, lambda _c: [tool], close_tools=False)
-                    for case in cases]
+                    for case in served_cases]
     finally:
         await tool.aclose()
     correct, misses = _score(outcomes)
