@@ -264,13 +264,20 @@ def draw_project(rng: random.Random, kind: str | None = None) -> Project:
     module = rng.choice(MODULES)
     names = rng.sample([f"{verb}_{noun}" for verb in _VERBS for noun in _NOUNS], 3)
     slot = rng.randrange(3)
-    functions: list[Function] = []
-    for index, name in enumerate(names):
-        bugged = index == slot
-        function = None
-        while function is None:
-            forms = [f for f in FORMS if f.kind == kind] if bugged else list(FORMS)
-            function = _function(rng, rng.choice(forms), name, bugged)
-        functions.append(function)
+    bug = _draw_function(rng, [f for f in FORMS if f.kind == kind], names[slot], True, ())
+    # No other function holds the bugged line or its fix: the patch's '-' line then matches
+    # one place only, and a recovery case's wrong patch (the fixed line) matches none.
+    functions = [bug if index == slot else
+                 _draw_function(rng, list(FORMS), name, False, (bug.line, bug.fixed))
+                 for index, name in enumerate(names)]
     return Project(module, _module_text(module, functions), _tests_text(module, functions),
-                   functions[slot], kind)
+                   bug, kind)
+
+
+def _draw_function(rng: random.Random, forms: list[Form], name: str, bugged: bool,
+                   avoid: tuple[str, ...]) -> Function:
+    """A function of one of ``forms`` none of whose lines is in ``avoid``."""
+    while True:
+        function = _function(rng, rng.choice(forms), name, bugged)
+        if function is not None and not set(function.lines) & set(avoid):
+            return function

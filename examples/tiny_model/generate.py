@@ -97,31 +97,69 @@ def _scratch_folder() -> str | None:
     return "/dev/shm" if Path("/dev/shm").is_dir() else None
 
 
-async def generate(cases: Iterable[Case], output: Path, *, with_text: bool = False) -> int:
+def _kept_lines(output: Path) -> tuple[list[str], int]:
+    """The lines of an interrupted ``output`` to keep, and the case index to go on from.
+
+    Every line names its case (``"source": "family:index"``); the last case named may
+    have been cut short, so its lines are dropped and it is recorded again.
+    """
+    rows: list[tuple[int, str]] = []
+    for text in output.read_text(encoding="utf-8").splitlines(keepends=True):
+        try:
+            index = int(json.loads(text)["source"].rsplit(":", 1)[1])
+        except (ValueError, KeyError, TypeError, IndexError):
+            break  # a torn last line
+        if not text.endswith("\n"):
+            break
+        rows.append((index, text))
+    last = rows[-1][0] if rows else 0
+    return [text for index, text in rows if index < last], last
+
+
+def _start_output(output: Path, resume: bool) -> tuple[int, int]:
+    """Prepare ``output`` (emptied, or cut back to its kept lines); return the lines kept
+    and the index of the first case still to record."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    kept, start = _kept_lines(output) if resume and output.exists() else ([], 0)
+    output.write_text("".join(kept), encoding="utf-8")
+    return len(kept), start
+
+
+async def generate(cases: Iterable[Case], output: Path, *, with_text: bool = False,
+                   resume: bool = False) -> int:
     """Record every case and write its examples to ``output`` (JSONL); return the count.
+
+    Each case's examples are written (and flushed) together as soon as it is recorded.
+    With ``resume``, an ``output`` left by an interrupted run of the *same* cases is kept
+    and the run goes on from its last case (see :func:`_kept_lines`).
 
     Raises:
         RuntimeError: The teacher's final answer differs from the case's ground truth
             (the tool output and the expected answer disagree).
     """
     codec = load_codec()
-    count = 0
-    output.parent.mkdir(parents=True, exist_ok=True)
+    count, start = _start_output(output, resume)
     scratch = _scratch_folder()
     with tempfile.TemporaryDirectory(prefix="tiny-model-transcripts-", dir=scratch) as folder, \
-            output.open("w", encoding="utf-8") as out:
+            output.open("a", encoding="utf-8") as out:
         for index, case in enumerate(cases):
+            if index < start:
+                continue
             transcript = Path(folder) / f"{case.family}-{index}.jsonl"
             answer = await record_case(case, transcript)
             if answer != case.answer:
-                raise RuntimeError(f"teacher answered {answer!r}, expected {case.answer!r}")
+                raise RuntimeError(f"case {index} ({case.family}, {case.prompt!r}): the teacher "
+                                   f"answered {answer!r}, expected {case.answer!r}")
+            lines = []
             for tokens, mask in examples_from_transcript(transcript):
                 line: dict[str, object] = {"source": f"{case.family}:{index}", "tokens": tokens,
                                            "mask": _masked_mistake(case, tokens, mask)}
                 if with_text:
                     line["text"] = codec.decode(tokens)
-                out.write(json.dumps(line) + "\n")
-                count += 1
+                lines.append(json.dumps(line) + "\n")
+            out.write("".join(lines))
+            out.flush()
+            count += len(lines)
             transcript.unlink()
     return count
 

@@ -101,20 +101,37 @@ def train_config(work: Path, steps: int, batch_size: int, learning_rate: float,
     )
 
 
-def _generate_chunk(job: tuple[list[Any], str]) -> int:
-    cases, output = job
-    return asyncio.run(generate(cases, Path(output)))
+def _generate_chunk(job: tuple[list[Any], str, bool]) -> int:
+    cases, output, resume = job
+    return asyncio.run(generate(cases, Path(output), resume=resume))
+
+
+def _resumable(output: Path, plan: dict[str, Any]) -> bool:
+    """Whether ``output``'s part files were written for ``plan`` (and so go on where an
+    interrupted generation stopped); records ``plan`` for the next run either way."""
+    record = output.with_name(f"{output.name}.parts.json")
+    same = record.exists() and json.loads(record.read_text()) == plan
+    if not same:
+        for stale in output.parent.glob(f"{output.name}.part[0-9]*"):
+            stale.unlink()
+        record.write_text(json.dumps(plan))
+    return same
 
 
 def generate_data(counts: dict[str, int], seed: int, output: Path, jobs: int) -> int:
     """Draw ``counts[family]`` cases per family with ``seed``, record them with the teacher in
-    ``jobs`` processes, and write the shuffled examples to ``output``; return the count."""
+    ``jobs`` processes, and write the shuffled examples to ``output``; return the count.
+
+    An interrupted generation leaves its part files (each case's examples written as it is
+    recorded); running again with the same draw and ``jobs`` goes on from where it stopped.
+    """
     cases = [case for family, count in counts.items()
              for case in sample_cases(family, count, seed)]
     random.Random(seed).shuffle(cases)
     jobs = max(1, min(jobs, len(cases)))
+    resume = _resumable(output, {"seed": seed, "per_family": counts, "jobs": jobs})
     parts = [output.with_name(f"{output.name}.part{index}") for index in range(jobs)]
-    chunks = [(cases[index::jobs], str(part)) for index, part in enumerate(parts)]
+    chunks = [(cases[index::jobs], str(part), resume) for index, part in enumerate(parts)]
     if jobs == 1:
         count = _generate_chunk(chunks[0])
     else:
@@ -128,6 +145,7 @@ def generate_data(counts: dict[str, int], seed: int, output: Path, jobs: int) ->
     partial = output.with_name(output.name + ".partial")
     partial.write_bytes(b"".join(lines))
     partial.rename(output)
+    output.with_name(f"{output.name}.parts.json").unlink()
     return count
 
 

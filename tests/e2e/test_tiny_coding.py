@@ -200,3 +200,45 @@ async def test_the_example_task_renders_the_prompt_the_family_is_trained_on() ->
     finally:
         await agent.aclose()
     assert len(prompts) == 2 and prompts[0] == prompts[1]
+
+
+def test_only_the_bugged_line_holds_the_bug_and_no_line_holds_the_fix() -> None:
+    """The patch's ``-`` line matches one place, and a recovery case's wrong patch (the
+    fixed line) none: a module whose other function already holds the fixed line once let
+    the wrong patch apply and stopped a data generation."""
+    rng = random.Random("unique lines")
+    for _ in range(400):
+        project = draw_project(rng)
+        lines = project.source.splitlines()
+        assert lines.count(project.bugged.line) == 1, project.source
+        assert project.bugged.fixed not in lines, project.source
+
+
+async def test_an_interrupted_generation_goes_on_from_its_last_case(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from examples.tiny_model import generate as generation
+    from examples.tiny_model.generate import generate
+
+    rng = random.Random("resume")
+    cases = [sample_coding(rng) for _ in range(4)]
+    whole = tmp_path / "whole.jsonl"
+    assert await generate(cases, whole) == 4
+    lines = whole.read_text().splitlines(keepends=True)
+    # Cut inside case 2's line: the last whole line (case 1) may not be all of its case,
+    # so case 0 is kept and cases 1 to 3 are recorded.
+    interrupted = tmp_path / "interrupted.jsonl"
+    interrupted.write_text("".join(lines[:2]) + lines[2][:40])
+    recorded: list[str] = []
+    original = generation.record_case
+
+    async def counting(case: Case, transcript: Path) -> str | None:
+        recorded.append(case.prompt)
+        return await original(case, transcript)
+
+    monkeypatch.setattr(generation, "record_case", counting)
+    assert await generate(cases, interrupted, resume=True) == 4
+    assert recorded == [case.prompt for case in cases[1:]]
+    assert interrupted.read_text() == whole.read_text()
+    # Without ``resume`` the file starts over.
+    assert await generate(cases[:1], interrupted) == 1
+    assert interrupted.read_text() == lines[0]
