@@ -242,3 +242,31 @@ async def test_an_interrupted_generation_goes_on_from_its_last_case(
     # Without ``resume`` the file starts over.
     assert await generate(cases[:1], interrupted) == 1
     assert interrupted.read_text() == lines[0]
+
+
+def test_diagnose_tells_copied_tokens_from_template_tokens() -> None:
+    from examples.tiny_model.diagnose import Tally, tally_example
+    from gptoss_agent.agent.harmony.codec import load_codec
+
+    codec = load_codec()
+    head = codec.encode_with_special(
+        "<|start|>system<|message|>You are tiny.<|end|>"
+        "<|start|>developer<|message|>Fix bugs.<|end|>"
+        "<|start|>user<|message|>Fix find_fee in shipping.py.<|end|>"
+        "<|start|>assistant<|channel|>analysis<|message|>")
+    said = codec.encode_text("find_fee fails. Read shipping.py.")
+    tokens = head + said
+    mask = [0] * len(head) + [1] * len(said)
+    truth = [*tokens[1:], 0]
+    pieces = [codec.decode([t]) for t in said]
+    wrong = {len(head) + pieces.index(" Read"), len(head) + pieces.index(" shipping")}
+    predicted = [(t + 1 if i + 1 in wrong else t) for i, t in enumerate(truth)]
+    tally = Tally()
+    tally_example(tokens, mask, predicted, tally, codec)
+    figures = tally.figures()
+    copied = sum(1 for p in pieces if p.lstrip(" _") in {"find", "fee", "shipping", ".py", "."})
+    assert figures["copied_tokens"] == copied
+    assert figures["template_tokens"] == len(said) - copied
+    assert figures["copied_accuracy"] == round((copied - 1) / copied, 4)
+    assert [(want, is_copied) for _before, want, _got, is_copied in tally.misses] == [
+        (" Read", False), (" shipping", True)]
