@@ -26,7 +26,7 @@ for), and a larger body is chosen with ``--body`` (:data:`BODIES`; a body other 
 shipped one trains from scratch: ``--continue-from`` needs the shape it continues)::
 
     python -m examples.tiny_model.train --work /tmp/tiny-c --body coding \
-        --data-seed 3 --count python=3000 --count function=3000 --count browser=3000 \
+        --data-seed 4 --count python=3000 --count function=3000 --count browser=3000 \
         --count coding=20000 --steps 20000 --jobs 2
 """
 
