@@ -30,11 +30,6 @@ from typing import Any
 
 from gptoss_agent.agent.harmony.codec import load_codec
 
-END = 200007
-"""Id of ``<|end|>`` in o200k_harmony."""
-SPECIAL_FLOOR = 199998
-"""Ids at and above this are Harmony's special tokens (never counted as copied)."""
-
 
 @dataclass
 class Tally:
@@ -59,22 +54,22 @@ class Tally:
                 "template_accuracy": rate(self.template), "template_tokens": self.template[1]}
 
 
-def context_start(tokens: list[int]) -> int:
-    """The position after the developer message (the second ``<|end|>``)."""
-    ends = [i for i, token in enumerate(tokens) if token == END]
+def context_start(tokens: list[int], end: int) -> int:
+    """The position after the developer message (the second ``<|end|>``, id ``end``)."""
+    ends = [i for i, token in enumerate(tokens) if token == end]
     return ends[1] + 1 if len(ends) >= 2 else 0
 
 
 def word_piece(token: int, codec: Any) -> str:
     """The token's text less a leading space or underscore ('' for special tokens)."""
-    return "" if token >= SPECIAL_FLOOR else codec.decode([token]).lstrip(" _")
+    return "" if codec.is_special(token) else codec.decode([token]).lstrip(" _")
 
 
 def tally_example(tokens: list[int], mask: list[int], predicted: list[int], tally: Tally,
                   codec: Any) -> None:
     """Add one example's trained tokens to ``tally``; ``predicted[i]`` predicts ``i + 1``."""
     seen: set[str] = set()
-    start = context_start(tokens)
+    start = context_start(tokens, codec.special.end)
     for position in range(1, len(tokens)):
         token = tokens[position]
         if mask[position]:
@@ -95,11 +90,10 @@ def diagnose(model_folder: Path, rows: list[dict[str, Any]]) -> Tally:
     import torch
     from transformers import AutoModelForCausalLM
 
-    from examples.tiny_model.shipped import tiny_model_path
+    from examples.tiny_model.shipped import checkpoint_path
 
-    path = tiny_model_path(model_folder) if (model_folder / "full_config.json").exists() \
-        else model_folder
-    model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32).eval()
+    model = AutoModelForCausalLM.from_pretrained(str(checkpoint_path(model_folder)),
+                                                 dtype=torch.float32).eval()
     codec = load_codec()
     tally = Tally()
     for row in rows:

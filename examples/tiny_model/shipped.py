@@ -18,7 +18,7 @@ from gptoss_agent.agent.finetune.pack import pack
 
 SHIPPED = Path(__file__).resolve().parent / "model"
 
-__all__ = ["PROVENANCE", "SHIPPED", "pack", "tiny_model_path"]
+__all__ = ["PROVENANCE", "SHIPPED", "checkpoint_path", "pack", "tiny_model_path"]
 
 
 def tiny_model_path(compact: Path = SHIPPED) -> Path:
@@ -31,3 +31,8 @@ def tiny_model_path(compact: Path = SHIPPED) -> Path:
         raise FileNotFoundError(f"the tiny model is not shipped at {compact}; train it with "
                                 "python -m examples.tiny_model.train")
     return materialize(compact)
+
+
+def checkpoint_path(folder: Path) -> Path:
+    """A standard checkpoint for ``folder``: a compact one expanded, a full one as it is."""
+    return tiny_model_path(folder) if (folder / "full_config.json").exists() else folder

@@ -167,10 +167,9 @@ def _start_model(work: Path, continue_from: Path | None,
         if not (work / "init" / "config.json").exists():
             build_tiny_model(work / "init", spec=spec, seed=SEED)
         return work / "init", {}
-    from examples.tiny_model.shipped import PROVENANCE, tiny_model_path
+    from examples.tiny_model.shipped import PROVENANCE, checkpoint_path
 
-    start = tiny_model_path(continue_from) if (continue_from / "full_config.json").exists() \
-        else continue_from
+    start = checkpoint_path(continue_from)
     provenance_file = start / PROVENANCE
     return start, json.loads(provenance_file.read_text()) if provenance_file.exists() else {}
 
