@@ -263,7 +263,8 @@ def report(quiet: list[VictimReport], abused: list[VictimReport],
 async def main(quick: bool) -> int:
     chromium = find_chromium()
     if chromium is None:
-        print("abuse_load: Chromium not found (scripts/setup.d/system-packages.sh)", file=sys.stderr)
+        print("abuse_load: Chromium not found (scripts/setup.d/system-packages.sh)",
+              file=sys.stderr)
         return 1
     server, port = serve()
     rounds = 2 if quick else 8

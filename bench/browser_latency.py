@@ -103,7 +103,8 @@ def _row(name: str, values: list[float]) -> str:
 async def main(quick: bool) -> int:
     chromium = find_chromium()
     if chromium is None:
-        print("Chromium not found; install it (scripts/setup.d/system-packages.sh).", file=sys.stderr)
+        print("Chromium not found; install it (scripts/setup.d/system-packages.sh).",
+              file=sys.stderr)
         return 1
     server, port = serve()
     base = f"http://127.0.0.1:{port}"
