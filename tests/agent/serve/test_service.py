@@ -230,3 +230,25 @@ async def test_a_conversation_waiting_for_a_client_that_never_answers_can_be_dro
         assert gone.value.status == 404
     finally:
         await served.aclose()
+
+
+@pytest.mark.parametrize(("reasoning", "shown"), [
+    ({"effort": "high"}, "Reasoning: high"),
+    ({"effort": "low"}, "Reasoning: low"),
+    (None, "Reasoning: medium"),  # the served default when a request sets none
+])
+async def test_the_reasoning_effort_reaches_the_system_message(
+        codec: HarmonyCodec, reasoning: dict[str, str] | None, shown: str) -> None:
+    served = service(codec, [final("Done.")])
+    body: dict[str, Any] = {"input": "Think."}
+    if reasoning is not None:
+        body["reasoning"] = reasoning
+    try:
+        await served.run(await served.prepare(parse_response_request(body)))
+        (prompt,) = served.served.backend.prompts  # type: ignore[attr-defined]
+        rendered = codec.decode(list(prompt))
+        assert shown in rendered
+        others = {"Reasoning: low", "Reasoning: medium", "Reasoning: high"} - {shown}
+        assert not any(other in rendered for other in others)
+    finally:
+        await served.aclose()
