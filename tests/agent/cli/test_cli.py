@@ -95,6 +95,22 @@ def test_budget_exhaustion_has_its_own_exit_code(tmp_path: Path) -> None:
     assert "stopped: max_generations" in completed.stderr
 
 
+def test_a_prompt_that_cannot_fit_the_window_stops_with_context_full(tmp_path: Path) -> None:
+    answer = "<|channel|>final<|message|>hi<|return|>"
+    task = write_task(tmp_path, f"model:\n  backend: scripted\n  context_window: 64\n"
+                                f"  completions: ['{answer}']\nprompt: hi\n")
+    completed = cli("run", str(task), "--quiet", cwd=tmp_path)
+    assert completed.returncode == 1, completed.stderr
+    assert "stopped: context_full" in completed.stderr
+    assert "64-token context window" in completed.stderr
+    (transcript,) = (tmp_path / "runs").glob("*.jsonl")
+    records = [json.loads(line) for line in transcript.read_text().splitlines()]
+    (finished,) = [r for r in records if r["type"] == "run_finished"]
+    assert finished["result"]["stop_reason"] == "context_full"
+    assert finished["result"]["usage"]["generations"] == 0  # no prompt was sent
+    assert records[-1]["type"] == "task_finished"
+
+
 def test_schema_command_prints_the_published_schema() -> None:
     completed = cli("schema")
     assert completed.returncode == 0
