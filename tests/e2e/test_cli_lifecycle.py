@@ -10,6 +10,7 @@ import select
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +23,6 @@ from gptoss_agent.agent.transcript import (
     repair_torn_tail,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).parent / "fixtures"
 CALL = ('<|channel|>commentary to=functions.{name} <|constrain|>json<|message|>'
         '{args}<|call|>')
@@ -35,8 +35,9 @@ def cli_command(*args: str) -> list[str]:
 
 def cli(*args: str, stdin: str | None = None, env: dict[str, str] | None = None,
         cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """The CLI in ``cwd``, else in a fresh folder, so its ``runs/`` never lands in the tree."""
     return subprocess.run(cli_command(*args), capture_output=True, text=True, timeout=180,
-                          input=stdin, env=env, cwd=cwd or ROOT)
+                          input=stdin, env=env, cwd=cwd or tempfile.mkdtemp(prefix="gptoss-cli-"))
 
 
 def write_task(folder: Path, name: str, completions: list[str],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,9 +15,11 @@ EXAMPLE = ROOT / "examples" / "scripted_weather" / "task.yaml"
 
 
 def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """The CLI in ``cwd``, else in a fresh folder, so its ``runs/`` never lands in the tree."""
     return subprocess.run(
         [sys.executable, "-m", "gptoss_agent.agent.cli.entry", *args],
-        capture_output=True, text=True, timeout=120, cwd=cwd or ROOT,
+        capture_output=True, text=True, timeout=120,
+        cwd=cwd or tempfile.mkdtemp(prefix="gptoss-cli-"),
     )
 
 
