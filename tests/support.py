@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,6 +20,23 @@ def require_or_skip(available: bool, why: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"{why} (CI must provide it; see scripts/setup.sh)")
     pytest.skip(why)
+
+
+def cli_command(*args: str) -> list[str]:
+    """The command line of ``gptoss-agent ARGS`` with this interpreter."""
+    return [sys.executable, "-m", "gptoss_agent.agent.cli.entry", *args]
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 120,
+            **options: Any) -> subprocess.CompletedProcess[str]:
+    """``gptoss-agent ARGS`` in a subprocess, its output captured as text.
+
+    It runs in ``cwd``, else in a fresh folder, so a run's ``runs/`` never lands in the
+    checkout. ``options`` go to :func:`subprocess.run` (``input``, ``env``).
+    """
+    return subprocess.run(
+        cli_command(*args), capture_output=True, text=True, timeout=timeout,
+        cwd=cwd or tempfile.mkdtemp(prefix="gptoss-cli-"), **options)
 
 
 def docker_ready() -> bool:

@@ -9,8 +9,6 @@ import os
 import select
 import signal
 import subprocess
-import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +20,7 @@ from gptoss_agent.agent.transcript import (
     read_records,
     repair_torn_tail,
 )
+from tests.support import cli_command, run_cli
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CALL = ('<|channel|>commentary to=functions.{name} <|constrain|>json<|message|>'
@@ -29,15 +28,9 @@ CALL = ('<|channel|>commentary to=functions.{name} <|constrain|>json<|message|>'
 FINAL = "<|channel|>final<|message|>{text}<|return|>"
 
 
-def cli_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "gptoss_agent.agent.cli.entry", *args]
-
-
 def cli(*args: str, stdin: str | None = None, env: dict[str, str] | None = None,
         cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """The CLI in ``cwd``, else in a fresh folder, so its ``runs/`` never lands in the tree."""
-    return subprocess.run(cli_command(*args), capture_output=True, text=True, timeout=180,
-                          input=stdin, env=env, cwd=cwd or tempfile.mkdtemp(prefix="gptoss-cli-"))
+    return run_cli(*args, cwd=cwd, timeout=180, input=stdin, env=env)
 
 
 def write_task(folder: Path, name: str, completions: list[str],

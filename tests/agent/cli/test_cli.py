@@ -4,23 +4,18 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
 import pytest
+
+from tests.support import run_cli
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = ROOT / "examples" / "scripted_weather" / "task.yaml"
 
 
 def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """The CLI in ``cwd``, else in a fresh folder, so its ``runs/`` never lands in the tree."""
-    return subprocess.run(
-        [sys.executable, "-m", "gptoss_agent.agent.cli.entry", *args],
-        capture_output=True, text=True, timeout=120,
-        cwd=cwd or tempfile.mkdtemp(prefix="gptoss-cli-"),
-    )
+    return run_cli(*args, cwd=cwd)
 
 
 def test_example_runs_end_to_end_with_a_function_tool() -> None:
