@@ -23,9 +23,10 @@ from typing import Any
 
 from gptoss_agent.agent.agent import AgentSession
 from gptoss_agent.agent.events import Event, RunFinished, ToolCallStarted
-from gptoss_agent.agent.harmony.parser import parse_completion
 from gptoss_agent.agent.result import Usage
-from gptoss_agent.agent.serve.request import FunctionToolSpec, InputMessage
+from gptoss_agent.agent.serve.history import replay
+from gptoss_agent.agent.serve.items import InputItem
+from gptoss_agent.agent.serve.request import FunctionToolSpec
 from gptoss_agent.tools.base import ToolCall
 from gptoss_agent.tools.function import FunctionTool
 
@@ -115,18 +116,14 @@ class Chain:
 
         return wait_for_client
 
-    def replay(self, messages: Sequence[InputMessage]) -> None:
-        """Put a client's earlier turns (user and assistant text) into the history."""
+    def replay(self, items: Sequence[InputItem]) -> None:
+        """Put a client's resent history into the conversation (see :mod:`.history`).
+
+        Raises:
+            HTTPError: 400 for an output that answers no call of the input.
+        """
         assert self.session is not None
-        conversation, codec = self.session.conversation, self.session.agent.codec
-        for message in messages:
-            if message.role == "user":
-                conversation.add_user(message.text)
-            elif message.role == "assistant":
-                tokens = codec.encode_with_special(
-                    "<|channel|>final<|message|>") + codec.encode_text(message.text)
-                tokens.append(codec.special.return_)
-                conversation.add_assistant(parse_completion(codec, tokens).messages)
+        replay(self.session.conversation, self.session.agent.codec, items)
 
     @property
     def unobserved(self) -> bool:
@@ -137,8 +134,11 @@ class Chain:
         """
         return self.running and self.pending is None
 
-    def start(self, text: str) -> None:
+    def start(self, text: str | None) -> None:
         """Start a run on ``text`` (a user message); its events fill the queue.
+
+        ``None`` goes on from the replayed history: the calls it ends with are answered
+        (a client that resends the whole history instead of ``previous_response_id``).
 
         Events an unobserved run left (one whose client call timed out) are dropped
         first: they belong to no response.
@@ -148,9 +148,12 @@ class Chain:
             self._queue.get_nowait()
         self._task = asyncio.create_task(self._run(self.session, text))
 
-    async def _run(self, session: AgentSession, text: str) -> None:
+    async def _run(self, session: AgentSession, text: str | None) -> None:
         try:
-            await session.send(text, on_event=self._sink)
+            if text is None:
+                await session.resume(on_event=self._sink)
+            else:
+                await session.send(text, on_event=self._sink)
         except asyncio.CancelledError:
             raise
         except BaseException as error:  # reported to the client as a failed response

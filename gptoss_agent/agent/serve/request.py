@@ -1,7 +1,7 @@
 """Validating the body of a ``POST /v1/responses`` request (the OpenAI Responses API).
 
 :func:`parse_response_request` turns the JSON body into a :class:`ResponseRequest`:
-the input as text messages and function-call outputs, the instructions, the client's
+the input's items in order (:mod:`~gptoss_agent.agent.serve.items`), the instructions, the client's
 function tools and the server-side tools asked for (``code_interpreter`` / ``python``,
 ``web_search`` / ``browser``), the reasoning effort, a JSON-schema output format,
 ``previous_response_id``, streaming and sampling settings. Anything invalid raises
@@ -14,7 +14,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from gptoss_agent.agent.backends.http.errors import HTTPError
+from gptoss_agent.agent.serve.items import (
+    FunctionCallItem,
+    FunctionOutput,
+    InputItem,
+    InputMessage,
+    bad_request,
+    parse_input,
+)
 
 BUILTIN_TYPES = {
     "code_interpreter": "python", "python": "python",
@@ -23,24 +30,6 @@ BUILTIN_TYPES = {
 """Tool types that run on the server, and the task-file tool each one enables."""
 
 _EFFORTS = {"minimal": "low", "low": "low", "medium": "medium", "high": "high"}
-_IGNORED_ITEMS = {"reasoning", "item_reference", "function_call", "code_interpreter_call",
-                  "web_search_call"}
-
-
-@dataclass(frozen=True)
-class InputMessage:
-    """A text message of the input: ``user``, ``assistant``, ``system`` or ``developer``."""
-
-    role: str
-    text: str
-
-
-@dataclass(frozen=True)
-class FunctionOutput:
-    """A client's ``function_call_output`` item: the result of a call it was asked for."""
-
-    call_id: str
-    output: str
 
 
 @dataclass(frozen=True)
@@ -67,10 +56,7 @@ class ResponseRequest:
     """One ``/v1/responses`` request, validated.
 
     Attributes:
-        messages: The input's text messages, in order.
-        outputs: The input's function-call outputs, in order.
-        answers: The outputs after the input's last user message (those that answer a
-            call now; earlier ones are the history a client resends).
+        items: The input's items, in order (messages, calls, outputs, reasoning).
         instructions: The request's instructions (the developer message), if any.
         functions: The client's function tools.
         builtins: Server-side tools asked for (``python``, ``browser``).
@@ -85,9 +71,7 @@ class ResponseRequest:
         echo: Request fields the response object repeats (``tools``, ``text``, ...).
     """
 
-    messages: tuple[InputMessage, ...] = ()
-    outputs: tuple[FunctionOutput, ...] = ()
-    answers: tuple[FunctionOutput, ...] = ()
+    items: tuple[InputItem, ...] = ()
     instructions: str | None = None
     functions: tuple[FunctionToolSpec, ...] = ()
     builtins: frozenset[str] = frozenset()
@@ -101,9 +85,32 @@ class ResponseRequest:
     tool_choice: str = "auto"
     echo: Mapping[str, Any] = field(default_factory=dict)
 
+    @property
+    def messages(self) -> tuple[InputMessage, ...]:
+        """The input's text messages, in order."""
+        return tuple(item for item in self.items if isinstance(item, InputMessage))
 
-def _bad(message: str, param: str) -> HTTPError:
-    return HTTPError(400, message, param=param)
+    @property
+    def outputs(self) -> tuple[FunctionOutput, ...]:
+        """The input's function-call outputs, in order."""
+        return tuple(item for item in self.items if isinstance(item, FunctionOutput))
+
+    @property
+    def last_user(self) -> int | None:
+        """The index in :attr:`items` of the last user message, if any."""
+        return next((index for index in range(len(self.items) - 1, -1, -1)
+                     if isinstance(item := self.items[index], InputMessage)
+                     and item.role == "user"), None)
+
+    @property
+    def answers(self) -> tuple[FunctionOutput, ...]:
+        """The outputs after the last user message: they answer calls of this turn.
+
+        Earlier ones are history a client resends.
+        """
+        start = self.last_user
+        tail = self.items if start is None else self.items[start + 1:]
+        return tuple(item for item in tail if isinstance(item, FunctionOutput))
 
 
 def parse_response_request(body: Mapping[str, Any]) -> ResponseRequest:
@@ -112,16 +119,17 @@ def parse_response_request(body: Mapping[str, Any]) -> ResponseRequest:
     Raises:
         HTTPError: 400 with the field at fault as ``param``.
     """
-    messages, outputs, answers = _input(body.get("input"))
+    items = parse_input(body.get("input"))
+    _check_pairs(items)
     functions, builtins = _tools(body.get("tools") or [])
     instructions = body.get("instructions")
     if instructions is not None and not isinstance(instructions, str):
-        raise _bad("'instructions' must be a string", "instructions")
+        raise bad_request("'instructions' must be a string", "instructions")
     previous = body.get("previous_response_id")
     if previous is not None and not isinstance(previous, str):
-        raise _bad("'previous_response_id' must be a string", "previous_response_id")
+        raise bad_request("'previous_response_id' must be a string", "previous_response_id")
     return ResponseRequest(
-        messages=messages, outputs=outputs, answers=answers,
+        items=items,
         instructions=instructions or None,
         functions=functions, builtins=builtins, effort=_effort(body.get("reasoning")),
         output_format=_output_format(body.get("text")), previous_response_id=previous,
@@ -133,10 +141,20 @@ def parse_response_request(body: Mapping[str, Any]) -> ResponseRequest:
     )
 
 
+def _check_pairs(items: tuple[InputItem, ...]) -> None:
+    """Every resent ``function_call`` must be answered by a later output in the input."""
+    for index, item in enumerate(items):
+        if isinstance(item, FunctionCallItem) and not any(
+                isinstance(later, FunctionOutput) and later.call_id == item.call_id
+                for later in items[index + 1:]):
+            raise bad_request(f"No tool output found for function call {item.call_id}.",
+                              "input")
+
+
 def _flag(body: Mapping[str, Any], name: str) -> bool:
     value = body.get(name, False)
     if not isinstance(value, bool) and value is not None:
-        raise _bad(f"'{name}' must be a boolean", name)
+        raise bad_request(f"'{name}' must be a boolean", name)
     return bool(value)
 
 
@@ -145,72 +163,17 @@ def _number(body: Mapping[str, Any], name: str, kind: type) -> Any:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _bad(f"'{name}' must be a number", name)
+        raise bad_request(f"'{name}' must be a number", name)
     if kind is int and (value != int(value) or value < 1):
-        raise _bad(f"'{name}' must be an integer >= 1", name)
+        raise bad_request(f"'{name}' must be an integer >= 1", name)
     if kind is float and value < 0:
-        raise _bad(f"'{name}' must be >= 0", name)
+        raise bad_request(f"'{name}' must be >= 0", name)
     return kind(value)
-
-
-def _input(value: Any) -> tuple[tuple[InputMessage, ...], tuple[FunctionOutput, ...],
-                                tuple[FunctionOutput, ...]]:
-    """The text messages, the function outputs, and those after the last user message."""
-    if isinstance(value, str):
-        return (InputMessage("user", value),), (), ()
-    if not isinstance(value, list) or not value:
-        raise _bad("'input' must be a string or a non-empty list of items", "input")
-    messages: list[InputMessage] = []
-    outputs: list[FunctionOutput] = []
-    answers: list[FunctionOutput] = []
-    for index, item in enumerate(value):
-        where = f"input[{index}]"
-        if not isinstance(item, Mapping):
-            raise _bad(f"'{where}' must be an object", where)
-        kind = item.get("type", "message")
-        if kind == "message":
-            messages.append(_message(item, where))
-            if messages[-1].role == "user":
-                answers.clear()
-        elif kind == "function_call_output":
-            call_id = item.get("call_id")
-            if not isinstance(call_id, str) or not call_id:
-                raise _bad(f"'{where}.call_id' must be a string", f"{where}.call_id")
-            outputs.append(FunctionOutput(call_id, _text(item.get("output"), f"{where}.output")))
-            answers.append(outputs[-1])
-        elif kind not in _IGNORED_ITEMS:
-            raise _bad(f"'{where}': items of type {kind!r} are not supported", f"{where}.type")
-    return tuple(messages), tuple(outputs), tuple(answers)
-
-
-def _message(item: Mapping[str, Any], where: str) -> InputMessage:
-    role = item.get("role")
-    if role not in ("user", "assistant", "system", "developer"):
-        raise _bad(f"'{where}.role' must be user, assistant, system or developer",
-                   f"{where}.role")
-    return InputMessage(str(role), _text(item.get("content"), f"{where}.content"))
-
-
-def _text(content: Any, where: str) -> str:
-    """The text of a content field: a string or a list of text parts."""
-    if isinstance(content, str):
-        return content
-    if not isinstance(content, list):
-        raise _bad(f"'{where}' must be a string or a list of text parts", where)
-    texts = []
-    for index, part in enumerate(content):
-        kind = part.get("type") if isinstance(part, Mapping) else None
-        if kind not in ("input_text", "output_text", "text") or not isinstance(
-                part.get("text"), str):
-            raise _bad(f"'{where}[{index}]': only text parts are supported "
-                       f"(input_text, output_text), got {kind!r}", f"{where}[{index}]")
-        texts.append(part["text"])
-    return "".join(texts)
 
 
 def _tools(value: Any) -> tuple[tuple[FunctionToolSpec, ...], frozenset[str]]:
     if not isinstance(value, list):
-        raise _bad("'tools' must be a list", "tools")
+        raise bad_request("'tools' must be a list", "tools")
     functions: list[FunctionToolSpec] = []
     builtins: set[str] = set()
     for index, tool in enumerate(value):
@@ -221,22 +184,24 @@ def _tools(value: Any) -> tuple[tuple[FunctionToolSpec, ...], frozenset[str]]:
         elif kind == "function":
             functions.append(_function(tool, where))
         else:
-            raise _bad(f"'{where}': tools of type {kind!r} are not supported (function, "
-                       "code_interpreter, python, web_search, browser)", f"{where}.type")
+            raise bad_request(f"'{where}': tools of type {kind!r} are not supported "
+                              "(function, code_interpreter, python, web_search, browser)",
+                              f"{where}.type")
     names = [f.name for f in functions]
     duplicate = next((n for n in names if names.count(n) > 1), None)
     if duplicate is not None:
-        raise _bad(f"the function {duplicate!r} is listed twice", "tools")
+        raise bad_request(f"the function {duplicate!r} is listed twice", "tools")
     return tuple(functions), frozenset(builtins)
 
 
 def _function(tool: Mapping[str, Any], where: str) -> FunctionToolSpec:
     name = tool.get("name")
     if not isinstance(name, str) or not name:
-        raise _bad(f"'{where}.name' must be a string", f"{where}.name")
+        raise bad_request(f"'{where}.name' must be a string", f"{where}.name")
     parameters = tool.get("parameters") or {"type": "object", "properties": {}}
     if not isinstance(parameters, Mapping):
-        raise _bad(f"'{where}.parameters' must be a JSON schema object", f"{where}.parameters")
+        raise bad_request(f"'{where}.parameters' must be a JSON schema object",
+                          f"{where}.parameters")
     return FunctionToolSpec(name, str(tool.get("description") or ""), dict(parameters),
                             bool(tool.get("strict")))
 
@@ -248,8 +213,8 @@ def _effort(reasoning: Any) -> str | None:
     if effort is None:
         return None
     if effort not in _EFFORTS:
-        raise _bad("'reasoning.effort' must be minimal, low, medium or high",
-                   "reasoning.effort")
+        raise bad_request("'reasoning.effort' must be minimal, low, medium or high",
+                          "reasoning.effort")
     return _EFFORTS[effort]
 
 
@@ -265,12 +230,13 @@ def _output_format(text: Any) -> OutputFormat | None:
     if kind == "json_object":
         return OutputFormat("response", {"type": "object"})
     if kind != "json_schema":
-        raise _bad("'text.format.type' must be text, json_schema or json_object",
-                   "text.format.type")
+        raise bad_request("'text.format.type' must be text, json_schema or json_object",
+                          "text.format.type")
     assert isinstance(fmt, Mapping)
     schema = fmt.get("schema")
     if not isinstance(schema, Mapping):
-        raise _bad("'text.format.schema' must be a JSON schema object", "text.format.schema")
+        raise bad_request("'text.format.schema' must be a JSON schema object",
+                          "text.format.schema")
     return OutputFormat(str(fmt.get("name") or "response"), dict(schema),
                         fmt.get("description"))
 
@@ -281,5 +247,5 @@ def _tool_choice(value: Any, functions: tuple[FunctionToolSpec, ...]) -> str:
     name = value.get("name") if isinstance(value, Mapping) else None
     if isinstance(name, str) and any(f.name == name for f in functions):
         return f"functions.{name}"
-    raise _bad("'tool_choice' must be auto, required, none or one of the request's "
-               "functions", "tool_choice")
+    raise bad_request("'tool_choice' must be auto, required, none or one of the request's "
+                      "functions", "tool_choice")

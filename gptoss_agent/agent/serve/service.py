@@ -3,7 +3,9 @@
 :class:`ResponsesService` answers a validated :class:`~.request.ResponseRequest`.
 :meth:`~ResponsesService.prepare` finds what the request continues (by
 ``previous_response_id``, or by the ``call_id`` of a pending call for clients that
-resend the whole history) or starts a new conversation, and raises the 4xx errors
+resend the whole history) or starts a new conversation from the input's items (a
+history resent without ``previous_response_id`` is replayed, and one that ends with
+answered calls goes on from them), and raises the 4xx errors
 (unknown id 404, a pending call left unanswered 400, a busy conversation 409, limits
 429) before anything streams; :meth:`~ResponsesService.run` then produces the response,
 its stream events going to a callback as they happen.
@@ -33,7 +35,10 @@ from gptoss_agent.tools.errors import ToolError
 
 @dataclass(frozen=True)
 class Prepared:
-    """A request routed to its conversation: start a run on ``text``, or answer a call."""
+    """A request routed to its conversation: a run on ``text``, or an answered call.
+
+    With neither ``text`` nor ``output``, the run goes on from the replayed history.
+    """
 
     request: ResponseRequest
     chain: Chain
@@ -68,20 +73,16 @@ class ResponsesService:
         chain = self._continued(request)
         if chain is not None:
             prepared = self._continue(request, chain)
-        else:
+        else:  # a new conversation, or a whole history resent (stateless)
             text = self._turn_text(request)
-            if request.answers:  # earlier outputs, before a user message, are history
-                raise HTTPError(400, f"No pending function call with call_id "
-                                f"'{request.answers[0].call_id}' (send previous_response_id)",
-                                param="input")
-            prepared = Prepared(request, await self._start(request), text=text)
+            prepared = Prepared(request, await self._start(request, text), text=text)
         prepared.chain.busy = True  # reserved until run() has answered
         return prepared
 
-    async def _start(self, request: ResponseRequest) -> Chain:
+    async def _start(self, request: ResponseRequest, text: str | None) -> Chain:
         """A new conversation for ``request``, kept once the limits allow it."""
         self._check_runs()
-        chain = self._new_chain(request)  # a bad request is refused before any is dropped
+        chain = self._new_chain(request, text)  # a bad request is refused before any is dropped
         try:
             await self._make_room()
             self._check_runs()  # others may have started while a dropped chain closed
@@ -130,14 +131,22 @@ class ResponsesService:
             raise HTTPError(400, f"No pending function call with call_id "
                             f"'{request.answers[0].call_id}'.", param="input")
         self._check_runs()
-        return Prepared(request, chain, text=self._turn_text(request))
+        text = self._turn_text(request)
+        if text is None:
+            raise HTTPError(400, "'input' holds no user message", param="input")
+        return Prepared(request, chain, text=text)
 
     @staticmethod
-    def _turn_text(request: ResponseRequest) -> str:
-        users = [m.text for m in request.messages if m.role == "user"]
-        if not users and not request.outputs:
+    def _turn_text(request: ResponseRequest) -> str | None:
+        """The new user message; ``None`` when the input ends with answered calls."""
+        if request.answers:
+            return None
+        last = request.last_user
+        if last is None:
             raise HTTPError(400, "'input' holds no user message", param="input")
-        return users[-1] if users else ""
+        message = request.items[last]
+        assert isinstance(message, InputMessage)
+        return message.text
 
     def _check_runs(self) -> None:
         running = sum(chain.running or chain.busy for chain in self._chains.values())
@@ -170,7 +179,7 @@ class ResponsesService:
             self._by_response.pop(response_id, None)
         await chain.aclose()
 
-    def _new_chain(self, request: ResponseRequest) -> Chain:
+    def _new_chain(self, request: ResponseRequest, text: str | None) -> Chain:
         served = self.served
         missing = sorted(request.builtins - served.builtin_tools.keys())
         if missing:
@@ -195,7 +204,8 @@ class ResponsesService:
         chain.session = agent.session(chain.chain_id)
         chain.hold_answer = (agent.output is not None
                              or agent.tool_choice not in ("auto", "none"))
-        chain.replay(_history(request))
+        # A new session holds nothing yet: one refused here needs no closing.
+        chain.replay(request.items if text is None else request.items[:request.last_user])
         return chain
 
     def _instructions(self, request: ResponseRequest) -> str | None:
@@ -235,7 +245,7 @@ class ResponsesService:
             if prepared.output is not None:
                 chain.answer(prepared.output)
             else:
-                chain.start(prepared.text or "")
+                chain.start(prepared.text)
             event, usage = await self._consume(chain, writer)
             shown = _since(usage, chain.reported)  # a run spans responses: each its share
             chain.reported = usage if isinstance(event, ClientCallPending) else Usage()
@@ -310,13 +320,6 @@ class ResponsesService:
                 failures.append(error)
         if failures:
             raise failures[0]
-
-
-def _history(request: ResponseRequest) -> list[InputMessage]:
-    """The user and assistant messages before the last user message (earlier turns)."""
-    turns = [m for m in request.messages if m.role in ("user", "assistant")]
-    last = max((i for i, m in enumerate(turns) if m.role == "user"), default=0)
-    return turns[:last]
 
 
 _COUNTERS = ("generations", "prompt_tokens", "prefilled_tokens", "sampled_tokens",

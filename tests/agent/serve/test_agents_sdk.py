@@ -65,3 +65,41 @@ async def test_a_streamed_agents_sdk_run_sees_reasoning_calls_and_the_answer(
         assert items == ["reasoning_item", "tool_call_item", "tool_call_output_item",
                          "message_output_item"]
         assert result.final_output == "It is sunny in Paris."
+
+
+async def test_a_second_agents_sdk_turn_resends_its_history_to_a_fresh_server(
+        serve: ServeFactory) -> None:
+    # The SDK keeps the conversation itself: its next turn sends every earlier item
+    # (reasoning, the call, its output, the answer), here to a server that was restarted.
+    agents.set_tracing_disabled(True)
+
+    @agents.function_tool
+    def get_weather(city: str) -> str:
+        """The current weather in a city.
+
+        Args:
+            city: The city.
+        """
+        return "sunny, 21 C"
+
+    thinking = "<|channel|>analysis<|message|>Ask the tool.<|end|><|start|>assistant"
+    welcome = "<|channel|>final<|message|>You are welcome.<|return|>"
+    history = []
+    for script, text in (([thinking + CALL_WEATHER, SUNNY], "What's the weather in Paris?"),
+                         ([welcome], "Thanks!")):
+        with serve(script) as running:
+            api = openai.AsyncOpenAI(base_url=running.url, api_key="unused", max_retries=0)
+            agent = agents.Agent(name="weather", tools=[get_weather],
+                                 model=agents.OpenAIResponsesModel(model="scripted",
+                                                                   openai_client=api))
+            result = await agents.Runner.run(agent, [*history,
+                                                     {"role": "user", "content": text}])
+            await api.close()
+            history = result.to_input_list()
+            prompts = running.backend.decoded_prompts()
+    assert result.final_output == "You are welcome."
+    assert ('to=functions.get_weather <|constrain|>json<|message|>{"city": "Paris"}<|call|>'
+            '<|start|>functions.get_weather to=assistant<|channel|>commentary<|message|>'
+            'sunny, 21 C<|end|>') in prompts[0]
+    assert prompts[0].endswith("It is sunny in Paris.<|end|><|start|>user<|message|>Thanks!"
+                               "<|end|><|start|>assistant")
