@@ -41,9 +41,13 @@ class Running:
 
 @contextmanager
 def serving(codec: HarmonyCodec, script: Sequence[str | ScriptedCompletion],
-            limits: ServeLimits | None = None, **served: Any) -> Iterator[Running]:
-    """Serve a scripted agent on a free port until the block ends."""
-    backend = ScriptedBackend(script, codec=codec)
+            limits: ServeLimits | None = None, window: int | None = None,
+            **served: Any) -> Iterator[Running]:
+    """Serve a scripted agent on a free port until the block ends.
+
+    ``window``: the context window the scripted model claims.
+    """
+    backend = ScriptedBackend(script, codec=codec, context_window=window)
     agent = ServedAgent(backend=backend, model_name="scripted", codec=codec,
                         conversation_start_date="2026-11-28", **served)
     app, service = build_app(agent, limits or ServeLimits())
