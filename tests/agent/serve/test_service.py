@@ -251,3 +251,40 @@ async def test_the_reasoning_effort_reaches_the_system_message(
         assert not any(other in rendered for other in others)
     finally:
         await served.aclose()
+
+
+async def test_a_second_request_for_a_conversation_in_progress_is_409(
+        codec: HarmonyCodec) -> None:
+    served = service(codec, [final("Hi."), final("Again."), final("Third.")])
+    try:
+        first = await served.run(await served.prepare(parse_response_request({"input": "a"})))
+        later = {"input": "b", "previous_response_id": first["id"]}
+        in_progress = await served.prepare(parse_response_request(later))
+        with pytest.raises(HTTPError) as busy:
+            await served.prepare(parse_response_request(later))
+        assert busy.value.status == 409 and busy.value.code == "conversation_busy"
+        second = await served.run(in_progress)
+        assert text_of(second) == "Again."
+        with pytest.raises(HTTPError) as stale:  # only the latest response goes on
+            await served.prepare(parse_response_request(later))
+        assert stale.value.status == 400 and "not the latest" in str(stale.value)
+    finally:
+        await served.aclose()
+
+
+async def test_a_new_conversation_when_every_kept_one_is_in_progress_is_429(
+        codec: HarmonyCodec) -> None:
+    served = service(codec, [final("One."), final("Two.")],
+                     ServeLimits(max_runs=4, max_conversations=1))
+    try:
+        in_progress = await served.prepare(parse_response_request({"input": "a"}))
+        with pytest.raises(HTTPError) as full:
+            await served.prepare(parse_response_request({"input": "b"}))
+        assert full.value.status == 429 and full.value.code == "rate_limit_exceeded"
+        assert "all of them are in use" in str(full.value)
+        assert text_of(await served.run(in_progress)) == "One."
+        # Once it has answered it is idle, and a new conversation may take its place.
+        fresh = await served.run(await served.prepare(parse_response_request({"input": "b"})))
+        assert text_of(fresh) == "Two."
+    finally:
+        await served.aclose()
