@@ -152,7 +152,7 @@ async def test_browser_reads_a_local_page(backend: Any, served_cases: list[Case]
                     "Chromium or Playwright is missing")
     assert len(served_cases) == CASES, "too many held-out ports are taken on this machine"
     tool = BrowserTool(None, BrowserConfig(executable_path=chromium, allowlist=("127.0.0.1",),
-                                           load_timeout_s=30.0))
+                                           load_timeout_s=30.0, resolve="map"))
     try:
         outcomes = [await run_case(backend, case, lambda _c: [tool], close_tools=False)
                     for case in served_cases]

@@ -7,6 +7,7 @@ import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Literal
 
 from gptoss_agent.tools.browser.render import DEFAULT_LINE_WIDTH, DEFAULT_VIEW_TOKENS
 
@@ -62,6 +63,9 @@ BASE_ARGS = (
 )
 """Chromium flags of every launch (Playwright's own defaults come first)."""
 
+RESOLVE_MODES = ("system", "map")
+"""The values of :attr:`BrowserConfig.resolve`."""
+
 IGNORED_DEFAULT_ARGS = ("--disable-popup-blocking",)
 """Playwright defaults dropped: Chromium's popup blocker stays on."""
 
@@ -114,6 +118,11 @@ class BrowserConfig:
             only. Names are compared normalised (case, a trailing dot).
         host_map: Static ``host -> address`` overrides honoured by the policy and by
             Chromium; tests map their host names to 127.0.0.1 with it.
+        resolve: How the policy turns other names into addresses: ``"system"`` (the
+            default) asks the operating system's resolver for names outside
+            ``host_map``; ``"map"`` answers from ``host_map`` alone (a
+            :class:`~.policy.MappedResolver`), so nothing else resolves and the system
+            resolver is never asked -- what the tests use.
         load_timeout_s: Limit on a navigation until its document arrives.
         settle_timeout_s: After the document, how long to wait for scripts and
             requests to finish before reading the page.
@@ -145,6 +154,7 @@ class BrowserConfig:
     headless: bool = True
     allowlist: tuple[str, ...] = ()
     host_map: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    resolve: Literal["system", "map"] = "system"
     load_timeout_s: float = 15.0
     settle_timeout_s: float = 3.0
     quiet_ms: int = 50
@@ -162,6 +172,12 @@ class BrowserConfig:
     operation_timeout_s: float = 10.0
     hang_probe_s: float = 2.0
     max_dialogs: int = 10
+
+    def __post_init__(self) -> None:
+        """Refuse an unknown ``resolve`` mode."""
+        if self.resolve not in RESOLVE_MODES:
+            modes = " or ".join(repr(mode) for mode in RESOLVE_MODES)
+            raise ValueError(f"resolve must be {modes}, not {self.resolve!r}")
 
     def chromium_args(self) -> list[str]:
         """The command-line flags Chromium is launched with.

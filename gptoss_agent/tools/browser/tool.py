@@ -26,7 +26,13 @@ from gptoss_agent.tools.browser.config import BrowserConfig
 from gptoss_agent.tools.browser.errors import BadArgumentsError, BrowserError
 from gptoss_agent.tools.browser.functions import BrowserFunctions
 from gptoss_agent.tools.browser.page import PageStack
-from gptoss_agent.tools.browser.policy import Allowlist, SystemResolver, UrlPolicy
+from gptoss_agent.tools.browser.policy import (
+    Allowlist,
+    HostResolver,
+    MappedResolver,
+    SystemResolver,
+    UrlPolicy,
+)
 from gptoss_agent.tools.browser.search.base import SearchBackend
 from gptoss_agent.tools.browser.spec import BROWSER_SPEC
 from gptoss_agent.tools.errors import ToolUnavailableError
@@ -60,13 +66,13 @@ class BrowserTool:
             backend: Answers ``browser.search``; ``None`` makes search report that no
                 backend is configured (``open`` with URLs still works).
             config: Browser settings; defaults are fine for the open web.
-            policy: The safety policy; by default built from ``config.allowlist`` and
-                ``config.host_map``.
+            policy: The safety policy; by default built from ``config.allowlist``,
+                ``config.host_map`` and ``config.resolve``.
         """
         self._config = config or BrowserConfig()
         self._policy = policy or UrlPolicy(
             allowlist=Allowlist.parse(self._config.allowlist),
-            resolver=SystemResolver(self._config.host_map),
+            resolver=config_resolver(self._config),
         )
         self._backend = backend
         self._chromium = ChromiumSessions(self._config, self._policy)
@@ -85,6 +91,11 @@ class BrowserTool:
     def config(self) -> BrowserConfig:
         """The settings this tool runs with."""
         return self._config
+
+    @property
+    def policy(self) -> UrlPolicy:
+        """The safety policy every page load is checked against (its resolver included)."""
+        return self._policy
 
     @property
     def backend(self) -> SearchBackend | None:
@@ -170,3 +181,10 @@ class BrowserTool:
             return None
         report = check_citations(text, self._stacks.get(session_id))
         return report.to_json() if report.citations else None
+
+
+def config_resolver(config: BrowserConfig) -> HostResolver:
+    """The resolver ``config.resolve`` names, over ``config.host_map``."""
+    if config.resolve == "map":
+        return MappedResolver(config.host_map)
+    return SystemResolver(config.host_map)

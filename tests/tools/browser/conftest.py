@@ -1,5 +1,8 @@
 """Fixtures for the browser tests: the local site, the trap, Chromium and the tools.
 
+Every tool here resolves from :attr:`LocalWeb.host_map` alone (``resolve="map"``): a
+name outside it is an unknown host, and the system resolver is never asked.
+
 Browser tests skip when Playwright or Chromium is missing -- except under CI (``CI`` set),
 where a missing browser fails them: CI installs Chromium and must run these tests.
 """
@@ -51,7 +54,13 @@ class LocalWeb:
 
     @property
     def host_map(self) -> dict[str, str]:
-        return {"site.test": "127.0.0.1", "evil.test": "127.0.0.1", "other.test": "127.0.0.1"}
+        """The names the tests use; with ``resolve="map"`` nothing else resolves."""
+        return {
+            "site.test": "127.0.0.1",
+            "evil.test": "127.0.0.1",
+            "other.test": "127.0.0.1",
+            "localhost": "127.0.0.1",  # what /etc/hosts says, without asking the system
+        }
 
 
 @pytest.fixture(scope="session")
@@ -90,6 +99,7 @@ async def browser_tool(
             executable_path=chromium_path,
             allowlist=("site.test",),
             host_map=web.host_map,
+            resolve="map",
             load_timeout_s=30.0,
         ),
     )
@@ -106,6 +116,7 @@ async def strict_tool(chromium_path: str, web: LocalWeb) -> AsyncIterator[Browse
             executable_path=chromium_path,
             allowlist=("site.test",),
             host_map=web.host_map,
+            resolve="map",
             load_timeout_s=2.0,
             max_response_bytes=1024 * 1024,
         ),
@@ -123,6 +134,7 @@ async def hostile_tool(chromium_path: str, web: LocalWeb) -> AsyncIterator[Brows
             executable_path=chromium_path,
             allowlist=("site.test",),
             host_map=web.host_map,
+            resolve="map",
             load_timeout_s=6.0,
             operation_timeout_s=3.0,
             hang_probe_s=0.75,

@@ -9,7 +9,7 @@ import urllib.request
 import pytest
 
 from gptoss_agent.tools.browser.egress import BLOCK_HEADER, EgressProxy, RefuseAll
-from gptoss_agent.tools.browser.policy import Allowlist, SystemResolver, UrlPolicy
+from gptoss_agent.tools.browser.policy import Allowlist, MappedResolver, UrlPolicy
 from tests.tools.browser.site import Site, TrapServer, serve_site
 
 
@@ -37,7 +37,7 @@ async def test_allowed_request_is_forwarded_and_blocked_one_never_connects(serve
     _site, port, trap = servers
     policy = UrlPolicy(
         Allowlist.parse(["site.test"]),
-        SystemResolver({"site.test": "127.0.0.1", "evil.test": "127.0.0.1"}),
+        MappedResolver({"site.test": "127.0.0.1", "evil.test": "127.0.0.1"}),
     )
     proxy = EgressProxy(policy)
     await proxy.start()
@@ -61,7 +61,7 @@ async def test_allowed_request_is_forwarded_and_blocked_one_never_connects(serve
 
 async def test_connect_tunnel_to_loopback_is_refused(servers) -> None:  # type: ignore[no-untyped-def]
     _, _, trap = servers
-    proxy = EgressProxy(UrlPolicy(resolver=SystemResolver({"evil.test": "127.0.0.1"})))
+    proxy = EgressProxy(UrlPolicy(resolver=MappedResolver({"evil.test": "127.0.0.1"})))
     await proxy.start()
     try:
         reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
@@ -77,7 +77,7 @@ async def test_connect_tunnel_to_loopback_is_refused(servers) -> None:  # type: 
 
 async def test_responses_over_the_cap_are_cut_off(servers) -> None:  # type: ignore[no-untyped-def]
     _, port, _ = servers
-    policy = UrlPolicy(Allowlist.parse(["site.test"]), SystemResolver({"site.test": "127.0.0.1"}))
+    policy = UrlPolicy(Allowlist.parse(["site.test"]), MappedResolver({"site.test": "127.0.0.1"}))
     proxy = EgressProxy(policy, max_response_bytes=64 * 1024)
     await proxy.start()
     try:

@@ -23,7 +23,8 @@ async def service_tool(chromium_path: str, web: LocalWeb) -> AsyncIterator[Brows
         BrowserConfig(
             executable_path=chromium_path,
             allowlist=(f"LOCALHOST.:{web.port}",),
-            host_map={"localhost": "127.0.0.1"},  # the policy never asks the system
+            host_map={"localhost": "127.0.0.1"},
+            resolve="map",  # the policy never asks the system
         ),
     )
     yield tool

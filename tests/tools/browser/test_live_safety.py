@@ -11,11 +11,13 @@ before any connection. No test addresses a real private or metadata IP.
 from __future__ import annotations
 
 import asyncio
+import socket
+from typing import Any
 
 import pytest
 
 from gptoss_agent.tools.base import ToolContext
-from gptoss_agent.tools.browser import BrowserTool
+from gptoss_agent.tools.browser import BrowserTool, MappedResolver
 from tests.tools.browser.calls import call
 from tests.tools.browser.conftest import LocalWeb
 
@@ -33,7 +35,7 @@ async def _connected(tool: BrowserTool, context: ToolContext) -> int:
         "http://evil.test:{trap}/",  # a name that resolves to loopback (checked after DNS)
         "https://evil.test:{trap}/",  # the same over a CONNECT tunnel
         "http://127.0.0.1:{trap}/",  # a loopback literal
-        "http://localhost:{trap}/",  # the system resolver's loopback name
+        "http://localhost:{trap}/",  # loopback's usual name (in the fixed map)
         "http://2130706433:{trap}/",  # 127.0.0.1 spelled as one number
     ],
 )
@@ -50,6 +52,45 @@ async def test_loopback_targets_are_refused_before_connecting(
     assert "loopback" in result.text
     assert web.trap.connections == 0
     assert await _connected(browser_tool, session) == before
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "http://nowhere.test:{port}/",  # a name outside the fixed map
+        "https://nowhere.test/",  # the same over a CONNECT tunnel
+        "http://NoWhere.Test.:{port}/x",  # spelled otherwise: the same name
+        "http://sub.site.test:{port}/",  # a mapped name's subdomain is not mapped
+    ],
+)
+async def test_the_tests_resolver_never_asks_the_system(
+    browser_tool: BrowserTool,
+    web: LocalWeb,
+    session: ToolContext,
+    monkeypatch: pytest.MonkeyPatch,
+    template: str,
+) -> None:
+    """A name outside the map is an unknown host from the map; the system is not asked."""
+    asked: list[str] = []
+    real = socket.getaddrinfo
+
+    def spy(host: Any, *args: Any, **kwargs: Any) -> Any:
+        asked.append(str(host))
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", spy)
+    resolver = browser_tool.policy.resolver
+    assert isinstance(resolver, MappedResolver)
+    before = len(resolver.lookups)
+    url = template.format(port=web.port)
+    result = await call(browser_tool, session, "open", id=url)
+    name = url.split("//", 1)[1].split("/", 1)[0].split(":", 1)[0].lower().rstrip(".")
+    assert result.is_error and f"the host {name} could not be resolved" in result.text
+    assert set(resolver.lookups[before:]) == {name}
+    assert [host for host in asked if not host.startswith("127.")] == []
+    after = await call(browser_tool, session, "open", id=web.url("/target-a"))
+    assert not after.is_error and "Alpha content lives here." in after.text
+    assert resolver.lookups[-1] == "site.test"
 
 
 async def test_redirect_to_a_disallowed_address_is_refused(
@@ -102,7 +143,10 @@ async def test_allowlist_is_what_admits_the_test_site(
     """Without ``site.test`` on the allowlist the very same site is refused."""
     from gptoss_agent.tools.browser import BrowserConfig
 
-    tool = BrowserTool(None, BrowserConfig(executable_path=chromium_path, host_map=web.host_map))
+    tool = BrowserTool(
+        None,
+        BrowserConfig(executable_path=chromium_path, host_map=web.host_map, resolve="map"),
+    )
     hits_before = len(web.site.hits)
     try:
         result = await call(tool, session, "open", id=web.url("/"))
@@ -165,7 +209,10 @@ async def test_dead_browser_is_relaunched(
     tool = BrowserTool(
         None,
         BrowserConfig(
-            executable_path=chromium_path, allowlist=("site.test",), host_map=web.host_map
+            executable_path=chromium_path,
+            allowlist=("site.test",),
+            host_map=web.host_map,
+            resolve="map",
         ),
     )
     try:

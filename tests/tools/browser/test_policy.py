@@ -1,14 +1,22 @@
-"""The URL/address policy, with literal addresses and an injected resolver (no network)."""
+"""The URL/address policy, with literal addresses and an injected resolver (no network).
+
+The system resolver's own tests replace ``socket.getaddrinfo``, so they neither need nor
+reach real DNS: a mapped name must not ask it, an unmapped one must.
+"""
 
 from __future__ import annotations
 
 import ipaddress
+import socket
+from typing import Any
 
 import pytest
 
+from gptoss_agent.tools.browser import BrowserConfig, BrowserTool
 from gptoss_agent.tools.browser.policy import (
     Allowlist,
     IPAddress,
+    MappedResolver,
     SystemResolver,
     UrlPolicy,
     address_problem,
@@ -122,7 +130,67 @@ async def test_allowlist_by_host_pattern_and_network() -> None:
     assert not (await allow_local.check_url("http://other.lab/")).allowed
 
 
-async def test_system_resolver_honours_the_host_map_without_dns() -> None:
+class FakeSystem:
+    """Stands in for ``socket.getaddrinfo``: records each name, answers from a table."""
+
+    def __init__(self, table: dict[str, list[str]]) -> None:
+        self.table = table
+        self.asked: list[str] = []
+
+    def __call__(self, host: Any, port: Any, *args: Any, **kwargs: Any) -> list[Any]:
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        self.asked.append(name)
+        if name not in self.table:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return [
+            (socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port))
+            for a in self.table[name]
+        ]
+
+
+@pytest.fixture
+def system(monkeypatch: pytest.MonkeyPatch) -> FakeSystem:
+    """The operating system's resolver, replaced by a table (no real DNS)."""
+    fake = FakeSystem({"public.example": ["93.184.216.34", "93.184.216.34", "fe80::1%eth0"]})
+    monkeypatch.setattr(socket, "getaddrinfo", fake)
+    return fake
+
+
+async def test_system_resolver_honours_the_host_map_without_dns(system: FakeSystem) -> None:
     resolver = SystemResolver({"site.test": "127.0.0.1"})
     assert await resolver.resolve("SITE.test.", 80) == (ipaddress.ip_address("127.0.0.1"),)
     assert await resolver.resolve("10.0.0.1", 80) == (ipaddress.ip_address("10.0.0.1"),)
+    assert await resolver.resolve("0x7f.1", 80) == (ipaddress.ip_address("127.0.0.1"),)
+    assert system.asked == []
+
+
+async def test_system_resolver_asks_the_system_for_unmapped_names(system: FakeSystem) -> None:
+    resolver = SystemResolver({"site.test": "127.0.0.1"})
+    addresses = await resolver.resolve("public.example", 443)
+    assert addresses == (ipaddress.ip_address("93.184.216.34"), ipaddress.ip_address("fe80::1"))
+    with pytest.raises(OSError):
+        await resolver.resolve("nowhere.test", 80)
+    assert system.asked == ["public.example", "nowhere.test"]
+    verdict = await UrlPolicy(resolver=resolver).check_url("http://nowhere.test/")
+    assert not verdict.allowed and verdict.unresolved
+
+
+async def test_mapped_resolver_never_asks_the_system(system: FakeSystem) -> None:
+    resolver = MappedResolver({"Site.Test.": "127.0.0.1"})
+    assert await resolver.resolve("site.test", 80) == (ipaddress.ip_address("127.0.0.1"),)
+    for name in ("public.example", "nowhere.test.", "localhost"):
+        with pytest.raises(OSError, match="not in the fixed host map"):
+            await resolver.resolve(name, 80)
+    assert await resolver.resolve("10.0.0.1", 80) == (ipaddress.ip_address("10.0.0.1"),)
+    assert resolver.lookups == ["site.test", "public.example", "nowhere.test", "localhost"]
+    assert system.asked == []
+
+
+def test_the_config_chooses_the_resolver() -> None:
+    default = BrowserTool(None, BrowserConfig(host_map={"a.test": "127.0.0.1"}))
+    assert isinstance(default.policy.resolver, SystemResolver)
+    mapped = BrowserTool(None, BrowserConfig(host_map={"A.test.": "127.0.0.1"}, resolve="map"))
+    assert isinstance(mapped.policy.resolver, MappedResolver)
+    assert dict(mapped.policy.resolver.host_map) == {"a.test": "127.0.0.1"}
+    with pytest.raises(ValueError, match="resolve must be 'system' or 'map'"):
+        BrowserConfig(resolve="dns")  # type: ignore[arg-type]
