@@ -59,6 +59,9 @@ BASE_ARGS = (
     "--disable-client-side-phishing-detection",
     "--disable-domain-reliability",
     "--no-pings",
+    # The on-device AI models' manifest is read from here, not fetched: without it,
+    # Chromium asks update.googleapis.com for it at start-up despite the flags above.
+    f"--optimization-guide-manifest-override={os.devnull}",
     "--disable-features=" + ",".join(DISABLED_FEATURES),
 )
 """Chromium flags of every launch (Playwright's own defaults come first)."""

@@ -44,6 +44,7 @@ def test_launch_flags_switch_off_what_phones_home() -> None:
         assert feature in features
     assert sum(a.startswith("--disable-features=") for a in args) == 1
     assert "--disable-background-networking" in args and "--no-pings" in args
+    assert "--optimization-guide-manifest-override=/dev/null" in args  # no model manifest fetch
     assert "--disable-popup-blocking" in IGNORED_DEFAULT_ARGS
 
 

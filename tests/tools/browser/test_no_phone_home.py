@@ -29,9 +29,11 @@ from tests.tools.browser.conftest import LocalWeb
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
-START_UP_REQUESTS = ("update.googleapis.com", "accounts.google.com")
-"""What Chromium 156 still asks for by itself at start-up (component updates, a sign-in
-check) whatever the flags: the sink proxy refuses both before any connection."""
+START_UP_REQUESTS = ("accounts.google.com",)
+"""What Chromium 156 still asks for by itself at start-up whatever the flags: the sign-in
+check (``ListAccounts``) of its default profile; the sink proxy refuses it before any
+connection. (Its other one, the on-device model manifest's update check to
+``update.googleapis.com``, is gone with ``--optimization-guide-manifest-override``.)"""
 
 
 @dataclass
@@ -72,6 +74,8 @@ async def test_the_browser_requests_nothing_of_its_own(
     chromium_path: str, web: LocalWeb, session: ToolContext, tmp_path: Path
 ) -> None:
     netlog = tmp_path / "netlog.json"
+    # The fixed map is the policy's alone: given to Chromium too (``host_map``), it makes
+    # Chromium's own resolver look up the mapped address, which this test allows none of.
     resolver = MappedResolver({"site.test": "127.0.0.1"})
     tool = BrowserTool(
         None,
