@@ -15,6 +15,9 @@ Two parts:
 2. **The model's own 2,048-token window**: with compaction (eliding old tool outputs) the
    episode ends with ``final``, prefilling at most 1.5x the appended tokens (re-prefill
    after each compaction included); without compaction it stops with ``context_full``.
+   Its stubs are the bare ones (``keep_elided=False``): forty calls and their stubs
+   alone nearly fill 2,048 tokens, and a stub that names the pager call reading its
+   text back costs about 18 tokens more, which forty of them cannot afford.
 
 Turn k's cost is its generation's time; the growth figure uses the process's CPU time
 (median of turns 1-3 against the last three), which another process on a shared
@@ -207,7 +210,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     reuse = await run_mode("reuse", reusing, codec, args.turns, window=big, compaction=OFF)
     again = await run_mode("re-prefill", full, codec, args.turns, window=big, compaction=OFF)
     elide = CompactionConfig(strategies=("elide_tool_outputs",), threshold=0.85, target=0.5,
-                             keep_recent=1, reserve_tokens=64)
+                             keep_recent=1, reserve_tokens=64, keep_elided=False)
     compacted = await run_mode("compacted", reusing, codec, args.turns, window=None,
                                compaction=elide)
     bare = await run_mode("2048, none", reusing, codec, args.turns, window=None,

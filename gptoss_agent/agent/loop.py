@@ -15,6 +15,7 @@ from gptoss_agent.agent.act import Stop, act
 from gptoss_agent.agent.backends.base import GenerationRequest
 from gptoss_agent.agent.choice import decoding_constraint, effective_choice
 from gptoss_agent.agent.context.fit import fit_window
+from gptoss_agent.agent.context.kept import OutputShelf
 from gptoss_agent.agent.dispatch import (
     answer_unrun,
     close_unanswered,
@@ -38,6 +39,7 @@ from gptoss_agent.agent.harmony.parser import (
     ParsedMessage,
     parse_completion,
 )
+from gptoss_agent.agent.limits import DEFAULT_TOOL_OUTPUT_TOKENS
 from gptoss_agent.agent.outcome import classify
 from gptoss_agent.agent.result import ChatMessage, RunResult, StopReason
 from gptoss_agent.agent.state import (
@@ -49,8 +51,10 @@ from gptoss_agent.agent.state import (
     incident,
     record,
 )
+from gptoss_agent.agent.tool_output import output_store
 from gptoss_agent.tools.base import FinalReviewer
 from gptoss_agent.tools.errors import ToolUnavailableError
+from gptoss_agent.tools.output_pages import PAGE_HEADER_TOKENS
 
 
 async def run_loop(state: SessionState, user_text: str | None, emit: EventSink) -> RunResult:
@@ -195,7 +199,7 @@ async def _fit_window(state: SessionState, run: RunState, budget: int) -> int | 
         async with deadline(run.remaining_time(state.limits)):  # a summariser may hang
             fit = await fit_window(state.conversation, state.codec, state.compaction,
                                    window=window, budget=budget, backend=state.backend,
-                                   session_id=state.session_id)
+                                   session_id=state.session_id, shelf=_shelf(state))
     except AssertionError:
         raise  # a scripted summariser's script mismatch is a test failure
     except Exception as exc:  # a summariser that failed or hung: stop cleanly, keep what we have
@@ -216,6 +220,15 @@ async def _fit_window(state: SessionState, run: RunState, budget: int) -> int | 
             f"the prompt ({fit.prompt_tokens} tokens) leaves fewer than {reserve} tokens "
             f"of the {window}-token context window to answer in, and {how}"))
     return fit.budget
+
+
+def _shelf(state: SessionState) -> OutputShelf:
+    """Where compaction keeps elided text: the store the pager reads.
+
+    Pages are as long as the session's default tool-output budget allows.
+    """
+    budget = state.limits.tool_output_tokens or DEFAULT_TOOL_OUTPUT_TOKENS
+    return OutputShelf(output_store(state), state.session_id, budget - PAGE_HEADER_TOKENS)
 
 
 def _finish(state: SessionState, run: RunState, stop: Stop) -> RunResult:

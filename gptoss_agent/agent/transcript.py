@@ -10,7 +10,8 @@ so a crash loses at most the record being written. Records:
 * ``drop``: conversation segments removed by the chain-of-thought policy (their indices);
 * ``compaction``: the history rewritten to fit the context window: ``keep`` leading
   segments stay, ``segments`` replace the rest, with what was done (strategies, tokens
-  before and after, the first changed token);
+  before and after, the first changed token) and the full texts of the results it
+  elided that nothing kept before (``kept_outputs``, held again on resume);
 * ``event``: a loop event (parsed messages, tool inputs and outputs, timings, usage);
 * ``run_started`` / ``run_finished``: one per user message, the latter with the result;
 * ``tool_state``: after each call to a stateful tool, its per-session state (the

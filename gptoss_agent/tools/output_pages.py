@@ -7,10 +7,13 @@ model reads the rest page by page with ``functions.read_tool_output(id=..., page
 :meth:`ToolOutputStore.pager` is that function. It is answered whether or not it is
 declared in the developer message, so prompts of runs whose outputs fit never change; a
 declared one (any store's pager, registered as a function tool, :func:`is_pager`) is
-answered from the session's store too.
+answered from the session's store too. Compaction keeps the results it elides here as
+well (those nothing kept yet), so their stubs name the same pager call.
 
 After a run the full texts are in the transcript (the ``tool_result`` event's
-``metadata.full_text``) and :meth:`ToolOutputStore.restore` puts them back on resume.
+``metadata.full_text``; an elided result's in its ``compaction`` record's
+``kept_outputs``, :func:`stored_record`) and :meth:`ToolOutputStore.restore` puts them
+back on resume.
 """
 
 from __future__ import annotations
@@ -96,9 +99,13 @@ class ToolOutputStore:
         self._lock = threading.Lock()
         self._pager: FunctionTool | None = None
 
+    def used_ids(self, session_id: str) -> set[str]:
+        """Every id the session used: held, or let go (an id is never used twice)."""
+        return set(self._sessions.get(session_id, ())) | self._let_go.get(session_id, set())
+
     def unique_id(self, session_id: str, wanted: str) -> str:
         """``wanted``, or ``wanted_2``, ``wanted_3``... if the session already used it."""
-        taken = set(self._sessions.get(session_id, ())) | self._let_go.get(session_id, set())
+        taken = self.used_ids(session_id)
         candidate, n = wanted, 1
         while candidate in taken:
             n += 1
@@ -149,10 +156,16 @@ class ToolOutputStore:
 
         Args:
             session_id: The session being resumed.
-            records: The transcript's records (``tool_result`` events carry them).
+            records: The transcript's records (``tool_result`` events carry the cut
+                results' texts, ``compaction`` records the elided ones'), in order.
         """
         restored = 0
         for record in records:
+            if record.get("type") == "compaction":
+                for kept in record.get("kept_outputs") or ():
+                    self.put(session_id, stored_from_record(kept))
+                    restored += 1
+                continue
             event = record.get("event") if record.get("type") == "event" else None
             if not isinstance(event, Mapping) or event.get("type") != "tool_result":
                 continue
@@ -199,7 +212,7 @@ class ToolOutputStore:
         if len(ids) > _IDS_SHOWN:
             held = f"{held} (the {_IDS_SHOWN} most recent of {len(ids)})"
         return ToolResult.invalid(
-            f"Error: no cut tool output has the id {output_id!r}. Ids held: {held}.",
+            f"Error: no kept tool output has the id {output_id!r}. Ids held: {held}.",
             kind="invalid_arguments", output_page=True)
 
 
@@ -213,6 +226,24 @@ def is_pager(tool: object) -> bool:
         getattr(tool.handler, "__self__", None), ToolOutputStore)
 
 
+def pager_call(output_id: str, page: int = 1) -> str:
+    """The call that reads page ``page`` of a held output, as markers and stubs name it."""
+    return f'{PAGER_ADDRESS}(id="{output_id}", page={page})'
+
+
+def stored_record(output: StoredOutput) -> dict[str, Any]:
+    """A held output as JSON data (a ``compaction`` record's ``kept_outputs`` entry)."""
+    return {"id": output.output_id, "recipient": output.recipient, "text": output.text,
+            "page_tokens": output.page_tokens, "head_lines": output.head_lines}
+
+
+def stored_from_record(record: Mapping[str, Any]) -> StoredOutput:
+    """An output saved with :func:`stored_record` (the session holds it; no file does)."""
+    return StoredOutput(str(record["id"]), str(record.get("recipient", "")),
+                        str(record["text"]), int(record["page_tokens"]), None,
+                        int(record.get("head_lines", 0)))
+
+
 def page_text(output: StoredOutput, page: Page, count: int) -> str:
     """A page as the model reads it: a header line, the text, a line saying what next."""
     lines = (f"line {page.first_line:,}, part {page.part[0]} of {page.part[1]}"
@@ -220,7 +251,7 @@ def page_text(output: StoredOutput, page: Page, count: int) -> str:
              f"lines {page.first_line:,}–{page.last_line:,}")
     header = f"[{output.output_id} ({output.recipient}), page {page.number} of {count}: {lines}]"
     body = page.text if page.text.endswith("\n") else page.text + "\n"
-    footer = (f'[next: {PAGER_ADDRESS}(id="{output.output_id}", page={page.number + 1})]'
+    footer = (f"[next: {pager_call(output.output_id, page.number + 1)}]"
               if page.number < count else f"[end of {output.output_id}]")
     return f"{header}\n{body}{footer}"
 

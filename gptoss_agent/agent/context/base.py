@@ -29,6 +29,8 @@ class CompactionJob:
         head: Segments before this index are never touched.
         tail: Segments from this index on are never touched.
         session_id: The agent session (a summariser keys its own session on it).
+        keeper: Keeps the full text of a result that is elided and that nothing kept
+            yet (the session's tool-output store); ``None``: such text is let go.
     """
 
     segments: tuple[Segment, ...]
@@ -38,6 +40,25 @@ class CompactionJob:
     head: int
     tail: int
     session_id: str
+    keeper: TextKeeper | None = None
+
+
+@runtime_checkable
+class TextKeeper(Protocol):
+    """Where a strategy keeps the text it takes out of the prompt, for the model to read.
+
+    Only the texts whose place a segment of the final history names are kept for good
+    (and recorded in the ``compaction`` record); the others are dropped with the
+    strategy's result.
+    """
+
+    def next_place(self) -> str:
+        """The place (a pager call) the next :meth:`keep` will return."""
+        ...
+
+    def keep(self, recipient: str, text: str) -> str:
+        """Keep ``text``, written by ``recipient``; the place the model reads it back at."""
+        ...
 
 
 @runtime_checkable

@@ -3,8 +3,9 @@
 :func:`compact` builds the strategy chain from a :class:`CompactionConfig`, hands each
 strategy what is left to free, and applies the result with
 :meth:`~gptoss_agent.agent.harmony.conversation.Conversation.rewrite` (one ``compaction``
-transcript record). The :class:`CompactionReport` says what was done and where the
-history first changed: a KV-caching backend re-prefills from that token on.
+transcript record, with the elided texts it kept, :mod:`.kept`). The
+:class:`CompactionReport` says what was done and where the history first changed: a
+KV-caching backend re-prefills from that token on.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from gptoss_agent.agent.backends.base import ModelBackend
 from gptoss_agent.agent.context.base import CompactionJob, CompactionStrategy, protected_bounds
 from gptoss_agent.agent.context.config import CompactionConfig
 from gptoss_agent.agent.context.elide import ElideToolOutputs
+from gptoss_agent.agent.context.kept import KEPT_OUTPUTS, OutputShelf, ShelfKeeper
 from gptoss_agent.agent.context.reasoning import DropReasoning
 from gptoss_agent.agent.context.summarise import Summarise
 from gptoss_agent.agent.harmony.codec import HarmonyCodec
@@ -77,19 +79,24 @@ def _first_changed_token(before: tuple[Segment, ...], after: tuple[Segment, ...]
 
 
 async def compact(conversation: Conversation, codec: HarmonyCodec, config: CompactionConfig,
-                  *, backend: ModelBackend, session_id: str, target: int, window: int
-                  ) -> CompactionReport | None:
-    """Shrink ``conversation`` toward ``target`` history tokens; ``None`` if nothing changed."""
+                  *, backend: ModelBackend, session_id: str, target: int, window: int,
+                  shelf: OutputShelf | None = None) -> CompactionReport | None:
+    """Shrink ``conversation`` toward ``target`` history tokens; ``None`` if nothing changed.
+
+    ``shelf`` is where elided text nothing kept yet is kept (``config.keep_elided``);
+    ``None``: it is let go.
+    """
     original = conversation.segments
     segments = original
     applied: list[str] = []
+    keeper = ShelfKeeper(shelf) if shelf is not None and config.keep_elided else None
     for strategy in strategy_chain(config, backend):
         to_free = _size(segments) - target
         if to_free <= 0:
             break
         head, tail = protected_bounds(segments, config.keep_recent)
         shorter = await strategy.compact(CompactionJob(
-            segments, conversation, codec, to_free, head, tail, session_id))
+            segments, conversation, codec, to_free, head, tail, session_id, keeper))
         if shorter is not None and _size(shorter) < _size(segments):
             segments = shorter
             applied.append(strategy.name)
@@ -97,5 +104,9 @@ async def compact(conversation: Conversation, codec: HarmonyCodec, config: Compa
         return None
     report = CompactionReport(tuple(applied), _size(original), _size(segments),
                               _first_changed_token(original, segments), window)
-    conversation.rewrite(segments, report.to_dict())
+    details = report.to_dict()
+    kept = keeper.commit(segments) if keeper is not None else []
+    if kept:
+        details[KEPT_OUTPUTS] = kept
+    conversation.rewrite(segments, details)
     return report

@@ -51,6 +51,11 @@ class CompactionConfig:
         summariser: The backend that writes summaries (a second, cheaper model);
             ``None``: the agent's own backend.
         summary_max_tokens: Most tokens of one summary.
+        keep_elided: An elided result whose full text nothing kept yet (it was not cut)
+            is kept in the session, and recorded in the transcript, and its stub names
+            the pager call that reads it back (about 18 tokens more per stub than a bare
+            one). ``False``: the bare stub, and the text is out of the model's reach
+            (for very many calls in a very small window).
 
     Raises:
         ValueError: An unknown strategy, a threshold or target out of range, or a
@@ -64,6 +69,7 @@ class CompactionConfig:
     reserve_tokens: int = 256
     summariser: ModelBackend | None = None
     summary_max_tokens: int = 512
+    keep_elided: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "strategies", tuple(self.strategies))

@@ -1,9 +1,13 @@
 """Eliding old tool outputs: a result becomes a one-line stub, its call stays.
 
-The stub says how big the output was and, when the result said where its full text is
-kept (a file under ``/mnt/data``, a paging handle), that place; the tool is named by the
-message's own header (``functions.run_tests to=assistant``), which stays, so the stub
-spends no tokens repeating it. Oldest results
+The stub says how big the output was and where its full text is kept, so the model can
+read it again: a result that was cut already names its place (a file under
+``/mnt/data``, the pager's first page), and one that was not is kept now, in the
+session's tool-output store (:mod:`.kept`), and named by the pager call that reads it,
+``[elided: 312 tokens of output; full text: functions.read_tool_output(id="elided_1",
+page=1)]``. Without a keeper (a compaction run outside a session) such a stub names no
+place. The tool is named by the message's own header (``functions.run_tests
+to=assistant``), which stays, so the stub spends no tokens repeating it. Oldest results
 go first; the calls before them stay, so every call still has its answer.
 """
 
@@ -40,12 +44,16 @@ class ElideToolOutputs:
             body = message_body(job.codec, segment)
             if body.startswith(STUB_PREFIX):
                 continue
+            author = tool_author(job.codec, segment)
+            keeper = job.keeper if segment.full_text_at is None else None  # none kept yet
+            where = keeper.next_place() if keeper is not None else segment.full_text_at
             tokens = job.conversation.render_tool_result(
-                tool_author(job.codec, segment), segment.channel,
-                stub_text(len(segment.tokens), segment.full_text_at))
+                author, segment.channel, stub_text(len(segment.tokens), where))
             if len(tokens) >= len(segment.tokens):
                 continue
+            if keeper is not None:
+                where = keeper.keep(author, body)
             freed += len(segment.tokens) - len(tokens)
             segments[index] = Segment("tool", tokens, segment.channel, segment.turn,
-                                      full_text_at=segment.full_text_at)
+                                      full_text_at=where)
         return tuple(segments) if freed else None

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from gptoss_agent.agent.backends.base import ModelBackend
 from gptoss_agent.agent.context.compactor import CompactionReport, compact
 from gptoss_agent.agent.context.config import CompactionConfig
+from gptoss_agent.agent.context.kept import OutputShelf
 from gptoss_agent.agent.harmony.codec import HarmonyCodec
 from gptoss_agent.agent.harmony.conversation import Conversation
 
@@ -37,8 +38,12 @@ class WindowFit:
 
 async def fit_window(conversation: Conversation, codec: HarmonyCodec,
                      config: CompactionConfig, *, window: int, budget: int,
-                     backend: ModelBackend, session_id: str) -> WindowFit:
-    """Make the next generation fit ``window``, compacting when the config says to."""
+                     backend: ModelBackend, session_id: str,
+                     shelf: OutputShelf | None = None) -> WindowFit:
+    """Make the next generation fit ``window``, compacting when the config says to.
+
+    ``shelf``: where elision keeps the text it takes out (the session's tool outputs).
+    """
     reserve = min(config.reserve_tokens, budget)
     size = len(conversation.prompt())
     report = None
@@ -47,7 +52,7 @@ async def fit_window(conversation: Conversation, codec: HarmonyCodec,
         tail = len(conversation.assistant_start)
         report = await compact(conversation, codec, config, backend=backend,
                                session_id=session_id, window=window,
-                               target=config.target_tokens(window) - tail)
+                               target=config.target_tokens(window) - tail, shelf=shelf)
         size = len(conversation.prompt())
     room = window - size
     if room < reserve:

@@ -53,7 +53,8 @@ class Segment:
         answer: Whether it is a final answer that was not cut off (recorded as
             ``final`` in transcripts).
         full_text_at: For a tool result, where its full text is kept when the tool
-            says so (a file, a paging handle), named by an elision stub.
+            says so (a file, a paging handle), or where compaction kept it when it
+            elided the result; named by the elision stub.
     """
 
     kind: SegmentKind

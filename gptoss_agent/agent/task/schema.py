@@ -102,6 +102,9 @@ COMPACTION = _strict(
         "reserve_tokens": {**_POSITIVE_INT,
                            "description": "Fewest tokens a generation must have room for."},
         "summary_max_tokens": _POSITIVE_INT,
+        "keep_elided": {"type": "boolean",
+                        "description": "Keep an elided result's text for the pager and "
+                                       "name it in the stub (default true)."},
         "summariser": {**MODEL, "description": "A second (cheaper) model that writes "
                                                 "summaries; default: the task's model."},
     },

@@ -24,6 +24,7 @@ from gptoss_agent.tools.output_pages import (
     PAGER_ADDRESS,
     StoredOutput,
     ToolOutputStore,
+    pager_call,
 )
 from gptoss_agent.tools.output_text import TokenCodec, count_tokens
 
@@ -87,17 +88,24 @@ def bound_result(state: SessionState, tool: Tool, call: ToolCall, result: ToolRe
 
 
 def full_text_at(result: ToolResult) -> str | None:
-    """Where a cut result's full text is (a file, or the pager call), else ``None``.
+    """Where a result's full text is already kept (a file, a pager call), else ``None``.
 
-    An elision stub of compaction names it, so an elided output stays reachable.
+    A cut result's is its file or the pager's first page; a page the pager answered is
+    that page of its held output. An elision stub of compaction names it; a result with
+    none is kept by the elision itself (``agent/context/kept.py``), so no text is held
+    twice.
     """
     facts = result.metadata.get("output_cut")
     if not isinstance(facts, Mapping):
+        page_of, page = result.metadata.get("id"), result.metadata.get("page")
+        if (result.metadata.get("output_page") and isinstance(page_of, str)
+                and isinstance(page, int)):
+            return pager_call(page_of, page)
         return None
     kept = facts.get("kept_at")
     if isinstance(kept, str) and kept != "session":
         return kept
-    return f'{PAGER_ADDRESS}(id="{facts.get("id")}", page=1)'
+    return pager_call(str(facts.get("id")), 1)
 
 
 def tokens_over(codec: TokenCodec, text: str, budget: int) -> int | None:
