@@ -16,11 +16,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Coroutine
 from typing import Any
 
 from gptoss_agent.tools.browser.config import IGNORED_DEFAULT_ARGS, BrowserConfig, find_chromium
 from gptoss_agent.tools.browser.documents import LoadedDocument
-from gptoss_agent.tools.browser.driver import playwright_api
+from gptoss_agent.tools.browser.driver import kill_driver, playwright_api
 from gptoss_agent.tools.browser.egress import EgressProxy, RefuseAll
 from gptoss_agent.tools.browser.errors import PageUnresponsiveError, PreviousPageStuckError
 from gptoss_agent.tools.browser.guards import Reference, bounded, close_page, in_background
@@ -182,6 +183,11 @@ class ChromiumSessions:
         context.set_default_timeout(self._config.load_timeout_s * 1000)
         return SessionTab(context=context, proxy=proxy)
 
+    @property
+    def playwright(self) -> Any:
+        """The started Playwright, or ``None`` (for diagnostics and tests)."""
+        return self._playwright
+
     def page_of(self, session_id: str) -> Any:
         """The live Playwright page of a session, or ``None`` (for diagnostics and tests)."""
         tab = self._sessions.get(session_id)
@@ -246,19 +252,39 @@ class ChromiumSessions:
             await self.close_session(session_id)
 
     async def aclose(self) -> None:
-        """Close every context, the browser and the driver. Idempotent."""
+        """Close every context, the browser and the driver. Idempotent.
+
+        Each step has the operation deadline: a browser that does not close in time is
+        left to the driver, and a driver that does not stop in time is killed
+        (:func:`~.driver.kill_driver`), so a hung Chromium never hangs the close.
+        """
         await self._drop_sessions()
         reference, self._reference = self._reference, None
         if reference is not None:
             await reference.aclose()
         browser, self._browser = self._browser, None
         if browser is not None:
-            with contextlib.suppress(Exception):
-                await browser.close()
+            await _within(browser.close(), self._limit, "closing Chromium")
         playwright, self._playwright = self._playwright, None
-        if playwright is not None:
-            with contextlib.suppress(Exception):
-                await playwright.stop()
+        if playwright is not None and not await _within(
+            playwright.stop(), self._limit, "stopping the Playwright driver"
+        ):
+            kill_driver(playwright)
         sink, self._sink = self._sink, None
         if sink is not None:
             await sink.aclose()
+
+
+async def _within(operation: Coroutine[Any, Any, Any], seconds: float, what: str) -> bool:
+    """Await ``operation`` for at most ``seconds``; ``False`` if it timed out (cancelled).
+
+    Its errors are dropped (a browser already gone cannot be closed again).
+    """
+    try:
+        await asyncio.wait_for(operation, seconds)
+    except TimeoutError:
+        log.warning("%s took longer than %gs; moving on", what, seconds)
+        return False
+    except Exception:
+        log.debug("%s failed", what, exc_info=True)
+    return True

@@ -75,13 +75,19 @@ class Reference:
             return self._page
 
     async def answers(self) -> bool:
-        """Probe the reference tab; ``True`` once it answered, ``False`` if it cannot."""
+        """Probe the reference tab; ``True`` once it answered, ``False`` if it cannot.
+
+        The probe has the operation deadline: a reference that does not answer in time
+        counts as not answering, and is closed (in the background) and reopened next time.
+        """
         self.probes += 1
         try:
             page = await self._open()
-            await page.evaluate("1")
+            await bounded(page.evaluate("1"), self._timeout_s, "probing the reference")
         except Exception:
-            self._page = None
+            page, self._page = self._page, None
+            if page is not None:
+                in_background(self._close(page))
             return False
         return True
 
@@ -89,8 +95,11 @@ class Reference:
         """Close the reference's context (it is reopened if used again)."""
         page, self._page = self._page, None
         if page is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(page.context.close(), self._timeout_s)
+            await self._close(page)
+
+    async def _close(self, page: Any) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(page.context.close(), self._timeout_s)
 
 
 async def watch_navigation(
