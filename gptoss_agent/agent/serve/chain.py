@@ -68,6 +68,7 @@ class Chain:
         self.chain_id = chain_id
         self.session: AgentSession | None = None
         self.client_names: frozenset[str] = frozenset()
+        self.settings: dict[str, object] = {}  # what it was made with (continuations match)
         self.hold_answer = False  # answers may be rejected: send them once accepted
         self.responses: dict[str, dict[str, Any]] = {}
         self.busy = False

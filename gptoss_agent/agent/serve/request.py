@@ -86,6 +86,17 @@ class ResponseRequest:
     echo: Mapping[str, Any] = field(default_factory=dict)
 
     @property
+    def given(self) -> frozenset[str]:
+        """The conversation settings the body names.
+
+        Among ``tools``, ``text``, ``reasoning``, ``tool_choice`` and ``instructions``.
+        """
+        names = {"tools", "text", "reasoning", "tool_choice"} & self.echo.keys()
+        if self.instructions is not None:
+            names.add("instructions")
+        return frozenset(names)
+
+    @property
     def messages(self) -> tuple[InputMessage, ...]:
         """The input's text messages, in order."""
         return tuple(item for item in self.items if isinstance(item, InputMessage))

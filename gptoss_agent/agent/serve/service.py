@@ -113,6 +113,7 @@ class ResponsesService:
         return None
 
     def _continue(self, request: ResponseRequest, chain: Chain) -> Prepared:
+        self._check_settings(request, chain)
         if chain.busy:
             raise HTTPError(409, "A response for this conversation is still in progress.",
                             param="previous_response_id", code="conversation_busy")
@@ -186,6 +187,7 @@ class ResponsesService:
             raise HTTPError(400, f"This server has no {missing[0]} tool: its task file "
                             f"does not enable tools.{missing[0]}.", param="tools")
         chain = Chain(new_id("conv"))
+        chain.settings = self._settings(request)
         try:
             tools = [served.builtin_tools[name] for name in sorted(request.builtins)]
             agent = Agent(served.backend, [*tools, *chain.client_tools(request.functions)],
@@ -207,6 +209,28 @@ class ResponsesService:
         # A new session holds nothing yet: one refused here needs no closing.
         chain.replay(request.items if text is None else request.items[:request.last_user])
         return chain
+
+    def _settings(self, request: ResponseRequest) -> dict[str, object]:
+        """What a conversation is made with, as its first request resolved it."""
+        return {"tools": (request.functions, request.builtins), "text": request.output_format,
+                "reasoning": request.effort or self.served.reasoning_effort,
+                "tool_choice": request.tool_choice, "instructions": request.instructions}
+
+    def _check_settings(self, request: ResponseRequest, chain: Chain) -> None:
+        """A continuation may repeat its conversation's settings, not change them.
+
+        Clients resend them every turn; the session was made with the first request's.
+
+        Raises:
+            HTTPError: 400 naming the first field that differs.
+        """
+        settings = self._settings(request)
+        for key in sorted(request.given):
+            if settings[key] != chain.settings.get(key):
+                raise HTTPError(400, f"'{key}' differs from the first request of this "
+                                "conversation, whose session was made with it; start a new "
+                                "conversation, or resend the history without "
+                                "previous_response_id", param=key)
 
     def _instructions(self, request: ResponseRequest) -> str | None:
         parts = [self.served.instructions, request.instructions,

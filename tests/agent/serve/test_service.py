@@ -288,3 +288,30 @@ async def test_a_new_conversation_when_every_kept_one_is_in_progress_is_429(
         assert text_of(fresh) == "Two."
     finally:
         await served.aclose()
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"tools": []}, "tools"),
+    ({"instructions": "Be terse."}, "instructions"),
+    ({"reasoning": {"effort": "high"}}, "reasoning"),
+    ({"text": {"format": {"type": "json_object"}}}, "text"),
+    ({"tool_choice": "none"}, "tool_choice"),
+], ids=["tools", "instructions", "reasoning", "text", "tool_choice"])
+async def test_a_continuation_may_repeat_its_settings_but_not_change_them(
+        codec: HarmonyCodec, change: dict[str, Any], field: str) -> None:
+    served = service(codec, [final("One."), final("Two.")], reasoning_effort="medium")
+    first_body = {"tools": [WEATHER_TOOL], "instructions": "Answer weather questions."}
+    try:
+        first = await served.run(await served.prepare(parse_response_request(
+            {"input": "a", **first_body})))
+        later = {"input": "b", "previous_response_id": first["id"], **first_body}
+        with pytest.raises(HTTPError) as changed:
+            await served.prepare(parse_response_request({**later, **change}))
+        assert changed.value.status == 400 and changed.value.param == field
+        assert "differs from the first request" in str(changed.value)
+        repeated = {**later, "reasoning": {"effort": "medium"}, "tool_choice": "auto",
+                    "text": {"format": {"type": "text"}}}  # the served default, resent
+        second = await served.run(await served.prepare(parse_response_request(repeated)))
+        assert text_of(second) == "Two."
+    finally:
+        await served.aclose()
