@@ -90,7 +90,7 @@ async def test_the_tests_resolver_never_asks_the_system(
     assert [host for host in asked if not host.startswith("127.")] == []
     after = await call(browser_tool, session, "open", id=web.url("/target-a"))
     assert not after.is_error and "Alpha content lives here." in after.text
-    assert resolver.lookups[-1] == "site.test"
+    assert "site.test" in resolver.lookups[before:]
 
 
 async def test_redirect_to_a_disallowed_address_is_refused(
