@@ -356,27 +356,41 @@ def iter_training_examples(records: list[dict[str, Any]], return_token: int,
 
     Each is the conversation as the model saw it at that moment plus everything it
     sampled in the turn, the final closed with ``<|return|>`` as in training. Yields
-    ``(tokens, mask)`` where ``mask`` is 1 on tokens the assistant wrote.
+    ``(tokens, mask)`` where ``mask`` is 1 on tokens the assistant wrote against the
+    context the example shows. An assistant message after the first token a compaction
+    changed was sampled against the history before it, so it is context (0) from then
+    on: an example never teaches a message against a context it was not written from.
     """
     segments: list[dict[str, Any]] = []
+    trained: list[bool] = []  # per segment: sampled against the context before it here
     for record in records:
         kind = record["type"]
         if kind == "segment":
             segments.append(record)
+            trained.append(record["kind"] == "assistant")
             if record["kind"] == "assistant" and record.get("channel") == "final" and (
                 record.get("final")
             ):
-                tokens: list[int] = []
-                mask: list[int] = []
-                for index, segment in enumerate(segments):
-                    seg_tokens = list(segment["tokens"])
-                    if index == len(segments) - 1 and seg_tokens and seg_tokens[-1] == end_token:
-                        seg_tokens[-1] = return_token
-                    tokens.extend(seg_tokens)
-                    weight = 1 if segment["kind"] == "assistant" else 0
-                    mask.extend([weight] * len(seg_tokens))
-                yield tokens, mask
+                yield _example(segments, trained, return_token, end_token)
         elif kind == "drop":
+            gone = set(record["indices"])
+            trained = [t for index, t in enumerate(trained) if index not in gone]
             segments = _without(segments, record["indices"])
         elif kind == "compaction":
+            keep = int(record["keep"])
             segments = _compacted(segments, record)
+            trained = [*trained[:keep], *([False] * (len(segments) - keep))]
+
+
+def _example(segments: list[dict[str, Any]], trained: list[bool], return_token: int,
+             end_token: int) -> tuple[list[int], list[int]]:
+    """The tokens of ``segments`` (the last final closed with ``<|return|>``), masked."""
+    tokens: list[int] = []
+    mask: list[int] = []
+    for index, (segment, weight) in enumerate(zip(segments, trained, strict=True)):
+        seg_tokens = list(segment["tokens"])
+        if index == len(segments) - 1 and seg_tokens and seg_tokens[-1] == end_token:
+            seg_tokens[-1] = return_token
+        tokens.extend(seg_tokens)
+        mask.extend([int(weight)] * len(seg_tokens))
+    return tokens, mask

@@ -79,6 +79,17 @@ async def test_export_uses_the_history_the_model_saw(codec: HarmonyCodec,
     last_prompt = backend.prompts[-1]
     assert tuple(tokens[: len(last_prompt)]) == last_prompt  # the compacted prompt
     assert sum(mask) > 0 and "[elided: " in codec.decode(tokens)
+    # Every trained stretch is taught against the very prompt it was sampled from: a call
+    # made before a compaction (it saw the output the compaction later elided) is context.
+    header = len(codec.encode_with_special("<|start|>assistant"))  # ends every prompt
+    starts = [i for i, weight in enumerate(mask) if weight and (i == 0 or not mask[i - 1])]
+    assert starts
+    for start in starts:
+        assert any(tuple(tokens[:start + header]) == prompt for prompt in backend.prompts)
+    answer = len(last_prompt) - header
+    assert mask[answer:] == [1] * (len(tokens) - answer)
+    assert sum(mask) < sum(1 for r in read_records(path) if r["type"] == "segment"
+                           and r["kind"] == "assistant" for _ in r["tokens"])
 
 
 @function_tool
