@@ -21,6 +21,7 @@ from gptoss_agent.sandbox.config import DATA_MOUNT, SANDBOX_HOME, SandboxConfig
 from gptoss_agent.sandbox.errors import SandboxConfigError
 from gptoss_agent.sandbox.kernel import BOOTSTRAP, CONTAINED_ENV, UMASK_ENV
 from gptoss_agent.sandbox.limits import MIB
+from gptoss_agent.sandbox.priority import NORMAL_SHARES
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,7 @@ def _host_config(
         "mem_limit": memory,
         "memswap_limit": memory,
         "nano_cpus": int(limits.cpus * 1e9),
+        "cpu_shares": NORMAL_SHARES,
         "shm_size": 64 * MIB,
         "init": True,
         "ipc_mode": "private",

@@ -42,6 +42,10 @@ class SandboxLimits:
         value_chars: Most characters kept of the ``repr`` of a trailing expression.
         startup_timeout_s: Deadline for a new container to answer its first request.
         api_timeout_s: Deadline of each Docker Engine API request.
+        lower_after_s: A call still running after this long runs at the lowest CPU
+            weight until it ends, so that, when the CPUs are short, the short calls of
+            other sessions go first (see :mod:`gptoss_agent.sandbox.priority`);
+            ``None`` keeps every call at the same weight.
 
     Raises:
         SandboxConfigError: A limit is not positive, or ``pids`` is below 16.
@@ -62,6 +66,7 @@ class SandboxLimits:
     value_chars: int = 8 * 1024
     startup_timeout_s: float = 30.0
     api_timeout_s: float = 30.0
+    lower_after_s: float | None = 1.0
 
     def __post_init__(self) -> None:
         positive = {
@@ -81,6 +86,8 @@ class SandboxLimits:
             "startup_timeout_s": self.startup_timeout_s,
             "api_timeout_s": self.api_timeout_s,
         }
+        if self.lower_after_s is not None:
+            positive["lower_after_s"] = self.lower_after_s
         for name, value in positive.items():
             if not value > 0:
                 raise SandboxConfigError(f"SandboxLimits.{name} must be positive, got {value!r}")

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from gptoss_agent.sandbox.channel import ByteSink, CellOutcome, KernelChannel, Watchdog
+from gptoss_agent.sandbox.channel import ByteSink, CellOutcome, KernelChannel
 from gptoss_agent.sandbox.config import DATA_MOUNT, SandboxConfig, copies_data
 from gptoss_agent.sandbox.container import build_spec, container_name
 from gptoss_agent.sandbox.datadir import DataDir
@@ -36,7 +36,8 @@ from gptoss_agent.sandbox.errors import (
 )
 from gptoss_agent.sandbox.framing import AttachDemuxer, AttachProtocol
 from gptoss_agent.sandbox.labels import owner_labels, reap_orphans
-from gptoss_agent.sandbox.limits import MIB
+from gptoss_agent.sandbox.priority import CpuWeight
+from gptoss_agent.sandbox.quota import quota_watchdog
 from gptoss_agent.sandbox.replies import (
     exit_cause,
     over_quota_after,
@@ -92,6 +93,7 @@ class DockerSandbox:
         self._volume: VolumeDrive | None = None
         self._cleanup: asyncio.Future[None] | None = None
         self._starting: asyncio.Future[None] | None = None
+        self._weight = CpuWeight(self.config.limits.lower_after_s)
         self.containers_started = 0
 
     # -- Sandbox protocol ----------------------------------------------------------------
@@ -183,18 +185,20 @@ class DockerSandbox:
         options: dict[str, Any] = {"keep_background": self.config.keep_background}
         if volume is not None:
             options.update(snapshot=True, data_root=DATA_MOUNT)
-        watchdog = await self._quota_watchdog(container_id)
+        watchdog = await quota_watchdog(self._data, volume, limits, container_id)
+        engine, started = await self._get_engine(), time.monotonic()
         try:
-            outcome = await channel.execute(
-                code,
-                timeout_s=deadline_s,
-                grace_s=limits.interrupt_grace_s,
-                output_bytes=limits.output_bytes,
-                value_chars=limits.value_chars,
-                watchdog=watchdog,
-                watch_interval_s=1.0 if volume is not None else 0.25,
-                options=options,
-            )
+            async with self._weight.call(engine, container_id):
+                outcome = await channel.execute(
+                    code,
+                    timeout_s=deadline_s,
+                    grace_s=limits.interrupt_grace_s,
+                    output_bytes=limits.output_bytes,
+                    value_chars=limits.value_chars,
+                    watchdog=watchdog,
+                    watch_interval_s=1.0 if volume is not None else 0.25,
+                    options=options,
+                )
         except asyncio.CancelledError:
             if not self.running:
                 await self._discard_shielded()
@@ -204,7 +208,9 @@ class DockerSandbox:
         if outcome.reply is None:
             if volume is not None:
                 await asyncio.to_thread(volume.pull_all, container_id)
-            return await self._lost(outcome, deadline_s)
+            lost = await self._lost(outcome, deadline_s)
+            await self._weight.settle(engine, container_id, lost.limit or "lost", 0.0)
+            return lost
         if volume is not None:  # mirrored first: nothing below may lose the call's files
             reply = outcome.reply
             created, modified = await asyncio.to_thread(
@@ -218,6 +224,8 @@ class DockerSandbox:
         if outcome.stopped is None:
             # A call shorter than the polling period was never measured while it ran.
             result = over_quota_after(result, await watchdog(), limits)
+        await self._weight.settle(engine, container_id, result.limit,
+                                  time.monotonic() - started)
         return dataclasses.replace(result, files_created=created, files_modified=modified)
 
     async def close(self) -> None:
@@ -352,32 +360,6 @@ class DockerSandbox:
         container_id, self._container_id = self._container_id, None
         if container_id is not None and self._engine is not None:
             await asyncio.to_thread(self._engine.remove, container_id)
-
-    async def _quota_watchdog(self, container_id: str) -> Watchdog:
-        limits = self.config.limits
-        quota = limits.data_mb * MIB
-        # What the drive already holds (input files) is allowed, however much it is.
-        baseline, entries = await asyncio.to_thread(self._data.measure)
-        allowed, allowed_entries = max(quota, baseline), max(limits.data_files, entries)
-        volume = self._volume
-
-        async def watchdog() -> str | None:
-            if volume is None:
-                used = await asyncio.to_thread(
-                    self._data.measure, allowed, allowed_entries)
-            else:
-                measured = await asyncio.to_thread(volume.usage, container_id)
-                if measured is None:
-                    return None
-                used = measured
-            over_bytes, over_entries = used[0] / allowed, used[1] / allowed_entries
-            if max(over_bytes, over_entries) <= 1:
-                return None
-            # Both may be over by the time a probe looks (each entry counts 1 KiB): name
-            # the limit the code overran most, which is what it was doing.
-            return "files" if over_entries >= over_bytes else "quota"
-
-        return watchdog
 
     # -- a lost kernel -------------------------------------------------------------------
 

@@ -141,6 +141,11 @@ PYTHON_TOOL = _strict(
         "output_bytes": _POSITIVE_INT,
         "data_files": {**_POSITIVE_INT,
                        "description": "Most files and folders in /mnt/data (a quota)."},
+        "lower_after_s": {
+            "type": ["number", "null"], "exclusiveMinimum": 0,
+            "description": "A call still running after this long, or one that hit a limit, "
+                           "puts its session at the lowest CPU weight until a call ends "
+                           "in time (null: never)."},
         "keep_background": {
             "type": "boolean",
             "description": "Keep processes a call leaves running (listed in each result, "
@@ -181,6 +186,10 @@ BROWSER_TOOL = _strict(
         "max_dialogs": {
             "type": "integer", "minimum": 0,
             "description": "Dialogs one load may open (all dismissed) before its tab is closed."},
+        "nice": {
+            "type": ["integer", "null"], "minimum": 0, "maximum": 19,
+            "description": "Chromium runs this many steps nicer than the agent, unable to "
+                           "raise itself back (null: as Playwright starts it)."},
     },
 )
 

@@ -254,7 +254,8 @@ def _script(task: TaskFile, path: Path) -> list[str]:
     return loaded
 
 
-_SANDBOX_LIMITS = ("timeout_s", "memory_mb", "cpus", "pids", "output_bytes", "data_files")
+_SANDBOX_LIMITS = ("timeout_s", "memory_mb", "cpus", "pids", "output_bytes", "data_files",
+                   "lower_after_s")
 
 
 def _python(task: TaskFile, value: Any, coding: CodingSettings | None) -> PythonSettings | None:
@@ -291,6 +292,8 @@ def _browser(task: TaskFile, value: Any) -> BrowserSettings | None:
             options[key] = float(settings[key])
     if settings.get("max_dialogs") is not None:
         options["max_dialogs"] = int(settings["max_dialogs"])
+    if "nice" in settings:
+        options["nice"] = None if settings["nice"] is None else int(settings["nice"])
     search = settings.get("search") or {}
     return BrowserSettings(BrowserConfig(**options), SearchSettings(
         backend=search["backend"],

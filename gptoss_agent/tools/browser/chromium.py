@@ -16,7 +16,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shutil
+import tempfile
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any
 
 from gptoss_agent.tools.browser.config import IGNORED_DEFAULT_ARGS, BrowserConfig, find_chromium
@@ -26,6 +29,7 @@ from gptoss_agent.tools.browser.egress import EgressProxy, RefuseAll
 from gptoss_agent.tools.browser.errors import PageUnresponsiveError, PreviousPageStuckError
 from gptoss_agent.tools.browser.guards import Reference, bounded, close_page, in_background
 from gptoss_agent.tools.browser.navigation import navigate
+from gptoss_agent.tools.browser.niceness import launcher
 from gptoss_agent.tools.browser.policy import UrlPolicy
 from gptoss_agent.tools.browser.tab import SessionTab, open_page
 from gptoss_agent.tools.errors import ToolUnavailableError
@@ -60,6 +64,7 @@ class ChromiumSessions:
         self._browser_lost = False
         self._sink: EgressProxy | None = None
         self._reference: Reference | None = None
+        self._launcher: Path | None = None  # a folder holding the niced launcher
         self.launches = 0
 
     @property
@@ -115,7 +120,7 @@ class ChromiumSessions:
             if self._playwright is None:
                 self._playwright = await api.async_playwright().start()
             return await self._playwright.chromium.launch(
-                executable_path=self.executable_path,
+                executable_path=self._executable(),
                 headless=self._config.headless,
                 args=self._config.chromium_args(),
                 proxy={"server": self._sink.url, "bypass": "<-loopback>"},
@@ -126,6 +131,15 @@ class ChromiumSessions:
             raise ToolUnavailableError(
                 f"The browser is unavailable: Chromium could not be started ({exc})."
             ) from exc
+
+    def _executable(self) -> str | None:
+        """What Playwright starts: Chromium, through a niced launcher when configured."""
+        executable, nice = self.executable_path, self._config.nice
+        if executable is None or not nice:
+            return executable
+        if self._launcher is None:
+            self._launcher = Path(tempfile.mkdtemp(prefix="gptoss-chromium-"))
+        return str(launcher(executable, nice, self._launcher))
 
     async def _tab(self, session_id: str) -> tuple[SessionTab, str | None]:
         """The session's context and tab, created or recovered as needed, and a notice."""
@@ -273,6 +287,9 @@ class ChromiumSessions:
         sink, self._sink = self._sink, None
         if sink is not None:
             await sink.aclose()
+        folder, self._launcher = self._launcher, None
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 async def _within(operation: Coroutine[Any, Any, Any], seconds: float, what: str) -> bool:

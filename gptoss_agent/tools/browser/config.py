@@ -151,6 +151,10 @@ class BrowserConfig:
             answered in each (so a loaded machine alone never makes a tab "hung").
         max_dialogs: Dialogs (alert, confirm, prompt) one load may open; all are
             dismissed, and past this many the tab is closed and replaced.
+        nice: Chromium runs this many steps nicer (lower CPU priority) than the agent,
+            unable to raise itself back (:mod:`~.niceness`), so a page's scripts never
+            outrank the agent process and the sandboxes on a busy machine; ``None``
+            runs it as Playwright starts it (also when ``executable_path`` is not found).
     """
 
     executable_path: str | None = None
@@ -175,12 +179,15 @@ class BrowserConfig:
     operation_timeout_s: float = 10.0
     hang_probe_s: float = 2.0
     max_dialogs: int = 10
+    nice: int | None = 10
 
     def __post_init__(self) -> None:
-        """Refuse an unknown ``resolve`` mode."""
+        """Refuse an unknown ``resolve`` mode and a niceness outside 0..19."""
         if self.resolve not in RESOLVE_MODES:
             modes = " or ".join(repr(mode) for mode in RESOLVE_MODES)
             raise ValueError(f"resolve must be {modes}, not {self.resolve!r}")
+        if self.nice is not None and not 0 <= self.nice <= 19:
+            raise ValueError(f"nice must be between 0 and 19, not {self.nice!r}")
 
     def chromium_args(self) -> list[str]:
         """The command-line flags Chromium is launched with.

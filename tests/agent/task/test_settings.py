@@ -65,6 +65,24 @@ def test_task_keys_set_the_config_fields_of_the_same_name(tmp_path: Path) -> Non
             settings.browser.config.max_dialogs) == (3, 1.5, 2)
 
 
+@pytest.mark.parametrize(("value", "lower", "nice"), [("0.5", 0.5, 4), ("null", None, None)])
+def test_cpu_priority_keys_reach_the_sandbox_and_the_browser(
+        tmp_path: Path, value: str, lower: float | None, nice: int | None) -> None:
+    text = (f"tools:\n  python:\n    lower_after_s: {value}\n"
+            f"  browser:\n    nice: {'null' if nice is None else nice}\n")
+    settings = task_settings(load_task(write(tmp_path, text)))
+    assert settings.python is not None and settings.browser is not None
+    assert settings.python.sandbox.limits.lower_after_s == lower
+    assert settings.browser.config.nice == nice
+    defaults = task_settings(load_task(write(tmp_path, "tools:\n  python: true\n"
+                                                      "  browser: true\n")))
+    assert defaults.python is not None and defaults.browser is not None
+    assert (defaults.python.sandbox.limits.lower_after_s, defaults.browser.config.nice) == (
+        1.0, 10)
+    with pytest.raises(TaskFileError, match="nice"):
+        load_task(write(tmp_path, "tools:\n  browser:\n    nice: 25\n"))
+
+
 DECORATED = '''
 from gptoss_agent import function_tool
 
