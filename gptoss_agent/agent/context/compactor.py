@@ -49,9 +49,13 @@ class CompactionReport:
                 "first_changed_token": self.first_changed_token, "window": self.window}
 
 
-def strategy_chain(config: CompactionConfig, backend: ModelBackend
+def strategy_chain(config: CompactionConfig, backend: ModelBackend, window: int | None = None
                    ) -> tuple[CompactionStrategy, ...]:
-    """The strategies of ``config``, in order (``backend`` summarises without a summariser)."""
+    """The strategies of ``config``, in order.
+
+    Without a summariser, ``backend`` (the session's) summarises within ``window`` (the
+    session's).
+    """
     chain: list[CompactionStrategy] = []
     for name in config.strategies:
         if name == "elide_tool_outputs":
@@ -59,7 +63,9 @@ def strategy_chain(config: CompactionConfig, backend: ModelBackend
         elif name == "drop_reasoning":
             chain.append(DropReasoning())
         else:
-            chain.append(Summarise(config.summariser or backend, config.summary_max_tokens))
+            own = config.summariser is None
+            chain.append(Summarise(config.summariser or backend, config.summary_max_tokens,
+                                   window=window if own else None))
     return tuple(chain)
 
 
@@ -90,7 +96,7 @@ async def compact(conversation: Conversation, codec: HarmonyCodec, config: Compa
     segments = original
     applied: list[str] = []
     keeper = ShelfKeeper(shelf) if shelf is not None and config.keep_elided else None
-    for strategy in strategy_chain(config, backend):
+    for strategy in strategy_chain(config, backend, window):
         to_free = _size(segments) - target
         if to_free <= 0:
             break

@@ -5,8 +5,12 @@ tail (the most recent exchanges) is written out as plain text and given to a sum
 backend (the agent's own, or a second, cheaper one) with a short instruction. Its answer
 replaces those messages as one clearly marked user-role message. The middle always ends
 right before a generation, so no call loses its result. When the summariser's own window
-is known and the whole middle would not fit it, only its oldest part that fits is
-summarised (still ending before a generation); the rest stays as it is.
+is known (the session's, when it is the session's backend) and the whole middle would
+not fit it, only its oldest part that fits is summarised (still ending before a
+generation); the rest stays as it is. A middle no longer than a summary may be is left
+alone without a model call, so a history that stays above the threshold after a summary
+(a long protected tail) is not summarised again at every generation: only once new
+messages have moved into the middle.
 """
 
 from __future__ import annotations
@@ -40,20 +44,25 @@ class Summarise:
     Args:
         backend: The model that writes the summary.
         max_tokens: Most tokens of the summary.
+        window: The summariser's context window when it is the session's own backend
+            (the session's window, which may be set smaller than the backend's);
+            ``None``: the backend's own.
     """
 
     name = "summarise"
 
-    def __init__(self, backend: ModelBackend, max_tokens: int = 512) -> None:
+    def __init__(self, backend: ModelBackend, max_tokens: int = 512,
+                 window: int | None = None) -> None:
         self.backend = backend
         self.max_tokens = max_tokens
+        self.window = window
 
     async def compact(self, job: CompactionJob) -> tuple[Segment, ...] | None:
         """The history with its middle summarised, or ``None`` when nothing shrinks."""
         end = await self._middle_end(job)
         middle = job.segments[job.head:end]
-        if not middle:
-            return None
+        if sum(len(s.tokens) for s in middle) <= self.max_tokens:
+            return None  # no shorter than a summary may be: not worth a model call
         summary = await self._summary(job, "\n\n".join(job.codec.decode(s.tokens)
                                                        for s in middle))
         if not summary:
@@ -70,7 +79,7 @@ class Summarise:
 
         The end is always right before a generation (or the head: nothing to summarise).
         """
-        window = await backend_context_window(self.backend)
+        window = self.window or await backend_context_window(self.backend)
         if window is None:
             return job.tail
         room = window - self.max_tokens - len(self._prompt(job.codec, ""))

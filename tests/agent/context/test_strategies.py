@@ -151,3 +151,36 @@ async def test_a_small_summariser_summarises_only_what_its_window_holds(
     assert "Steps 0-1 done." in text
     assert 'step": 5}' in text and 'step": 4}' in text  # the newer part stays verbatim
     assert text.count("[Summary of the earlier conversation") == 1
+
+
+async def test_the_sessions_own_backend_summarises_within_the_sessions_window(
+        codec: HarmonyCodec) -> None:
+    # The backend claims 131,072 tokens, the session was set to 1,500: the summary
+    # request must fit the 1,500 the session works in, not the backend's figure.
+    conversation = _tool_loop(codec, 6)
+    backend = ScriptedBackend(["<|channel|>final<|message|>Steps 0-1 done.<|return|>"],
+                              codec=codec, context_window=131_072)
+    config = CompactionConfig(strategies=("summarise",), keep_recent=1,
+                              summary_max_tokens=200)
+    report = await compact(conversation, codec, config, backend=backend, session_id="s",
+                           target=0, window=1500)
+    assert report is not None and report.strategies == ("summarise",)
+    assert len(backend.prompts[0]) + 200 <= 1500
+    assert 'step": 5}' in codec.decode(conversation.tokens())
+
+
+async def test_a_middle_no_longer_than_a_summary_is_not_summarised_again(
+        codec: HarmonyCodec) -> None:
+    conversation = _tool_loop(codec, 6)
+    backend = ScriptedBackend(["<|channel|>final<|message|>Steps 0-4 done.<|return|>"],
+                              codec=codec)
+    config = CompactionConfig(strategies=("summarise",), keep_recent=1,
+                              summary_max_tokens=200)
+    first = await compact(conversation, codec, config, backend=backend, session_id="s",
+                          target=0, window=100_000)
+    assert first is not None and len(backend.prompts) == 1
+    # Still above any target, but what is left between the head and the recent tail is
+    # the summary itself: no model call (the script has no second completion).
+    again = await compact(conversation, codec, config, backend=backend, session_id="s",
+                          target=0, window=100_000)
+    assert again is None and len(backend.prompts) == 1
