@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import select
 import signal
 import subprocess
@@ -332,3 +333,11 @@ def test_a_long_run_compacts_and_show_draws_it(tmp_path: Path) -> None:
     assert shown.returncode == 0, shown.stderr
     assert "compacted (elide_tool_outputs)" in shown.stdout
     assert "2,500" in shown.stdout and "run finished: final" in shown.stdout
+    # Live, the status line after each generation says how full the window is.
+    live = cli("run", str(path), "--set", "output.transcript=live.jsonl")
+    assert live.returncode == 0, live.stderr
+    fills = re.findall(r"context\s+([\d,]+)/2,500\s+\((\d+)%\)", live.stdout)
+    assert len(fills) == 31, live.stdout[-2000:]  # one per generation
+    for used, percent in fills:
+        assert 0 < int(used.replace(",", "")) <= 2500
+        assert abs(int(used.replace(",", "")) / 2500 * 100 - int(percent)) <= 1
