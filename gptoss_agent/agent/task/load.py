@@ -131,8 +131,10 @@ def _describe(error: jsonschema.ValidationError, root: yaml.Node | None, path: P
             return f"{path}:{line}: {where}: this key is now {renamed}"
         return f"{path}:{line}: {where}: unknown key; expected one of: {', '.join(known)}"
     if error.validator == "oneOf" and error.context:
-        # The branch of the instance's own type says more than "expected a boolean".
-        fitting = [e for e in error.context if e.validator != "type"] or error.context
+        # The branch of the instance's own type says more than "expected a boolean"; only
+        # a branch's own type mismatch is dropped, not a wrong type deeper inside it.
+        fitting = [e for e in error.context
+                   if e.validator != "type" or e.relative_path] or error.context
         best = jsonschema.exceptions.best_match(fitting)
         return _describe(best, root, path)
     line = _line_of(root, location) or 1
