@@ -266,6 +266,18 @@ def result_from_lost(
     )
 
 
+def reset_after_cancel(result: ExecutionResult) -> ExecutionResult:
+    """``result``, said to have run on a fresh container.
+
+    For the first call after a cancelled call whose code ignored its interrupt: that
+    container was replaced, and no result has said so yet.
+    """
+    said = ("The previous call was cancelled and its code did not stop when "
+            f"interrupted, so the sandbox was restarted before this call. {STATE_LOST}")
+    detail = f"{said} {result.detail}" if result.detail else said
+    return dataclasses.replace(result, state_reset=True, detail=detail)
+
+
 def exit_cause(state: Mapping[str, Any], memory_mb: int) -> str:
     """Why a container's kernel stopped, from its ``State`` (empty: the container is gone).
 

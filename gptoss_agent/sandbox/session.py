@@ -41,6 +41,7 @@ from gptoss_agent.sandbox.quota import quota_watchdog
 from gptoss_agent.sandbox.replies import (
     exit_cause,
     over_quota_after,
+    reset_after_cancel,
     result_from_lost,
     result_from_reply,
 )
@@ -94,6 +95,8 @@ class DockerSandbox:
         self._cleanup: asyncio.Future[None] | None = None
         self._starting: asyncio.Future[None] | None = None
         self._weight = CpuWeight(self.config.limits.lower_after_s)
+        self._after_cancel = False  # the last call was cancelled: its kernel may be lost
+        self._reset_unsaid = False  # a container was replaced that no result reported
         self.containers_started = 0
 
     # -- Sandbox protocol ----------------------------------------------------------------
@@ -200,7 +203,9 @@ class DockerSandbox:
                     options=options,
                 )
         except asyncio.CancelledError:
+            self._after_cancel = True
             if not self.running:
+                self._reset_unsaid = True
                 await self._discard_shielded()
             raise
         if outcome.reply is None and self._closed:
@@ -226,6 +231,9 @@ class DockerSandbox:
             result = over_quota_after(result, await watchdog(), limits)
         await self._weight.settle(engine, container_id, result.limit,
                                   time.monotonic() - started)
+        if self._reset_unsaid:  # the cancelled call's code ignored its interrupt
+            self._reset_unsaid = False
+            result = reset_after_cancel(result)
         return dataclasses.replace(result, files_created=created, files_modified=modified)
 
     async def close(self) -> None:
@@ -298,8 +306,10 @@ class DockerSandbox:
                 await cleanup
         if self._channel is not None:
             await self._channel.settled()  # a cancelled call's reply, or a broken channel
+        after_cancel, self._after_cancel = self._after_cancel, False
         if self.running:
             return
+        self._reset_unsaid |= after_cancel and self.containers_started > 0
         if self._starting is None:
             # Shielded: a call cancelled while the container starts must not leave a
             # container the session does not know about; the next call awaits the start.

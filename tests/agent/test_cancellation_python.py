@@ -120,9 +120,13 @@ async def test_a_cancelled_run_stops_the_spin_and_the_next_send_runs_python(
             if spin is SPIN:  # the interrupt was heard: same container, variables kept
                 assert answer.text.strip() == "41 42", answer.text
                 assert box.containers_started == 1
-            else:  # deaf to it: the container was replaced, so the state is new
+                assert ran.metadata["state_reset"] is False
+            else:  # deaf to it: the container was replaced, and the model is told so
                 assert answer.text.strip().startswith("None 42"), answer.text
                 assert box.containers_started == 2
+                assert ran.metadata["state_reset"] is True
+                assert "previous call was cancelled" in answer.text
+                assert "variables and imports are gone" in answer.text
             assert len(session_containers(engine, sid)) == 1
     finally:
         await tool.aclose()

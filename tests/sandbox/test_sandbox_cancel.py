@@ -47,10 +47,16 @@ async def started_call(box: DockerSandbox, code: str = STALL) -> asyncio.Task:
 
 
 async def assert_in_step(box: DockerSandbox, expect_interrupted: bool = True) -> None:
-    """The next calls answer in order, each with its own value."""
+    """The next calls answer in order, each with its own value.
+
+    The first says whether the state was lost: it was when the cancelled code did not
+    heed its interrupt (the container was replaced), and only the first says so.
+    """
     for n in range(3):
         result = await box.execute(f"{n} * 7")
         assert result.value == str(n * 7), result
+        assert result.state_reset is (n == 0 and not expect_interrupted), result
+        assert ("previous call was cancelled" in result.detail) is result.state_reset
     if expect_interrupted:
         assert (await box.execute("interrupted")).value == "True"
 
