@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import importlib.resources
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -21,6 +23,13 @@ from gptoss_agent.sandbox.framing import FRAME_HEADER, encode_frame, read_frame
 
 Watchdog = Callable[[], Awaitable[str | None]]
 """Polled during a call; returns a reason (``"quota"``) to stop the call, else ``None``."""
+
+
+@functools.cache
+def kernel_source() -> str:
+    """The source of :mod:`gptoss_agent.sandbox.kernel`, as sent into containers."""
+    resource = importlib.resources.files("gptoss_agent.sandbox").joinpath("kernel.py")
+    return resource.read_text(encoding="utf-8")
 
 
 class ByteSink:

@@ -30,7 +30,8 @@ DATA_TRANSPORTS = ("auto", "bind", "copy")
 def copies_data(data_transport: str, base_url: str) -> bool:
     """Whether a session on the engine at ``base_url`` moves ``/mnt/data`` by copies.
 
-    ``"auto"`` binds only for a unix socket (the engine shares this machine's disks).
+    ``"auto"`` binds only for a unix socket (the engine usually shares this machine's
+    disks; the session then checks it does, :mod:`~gptoss_agent.sandbox.bindcheck`).
     """
     if data_transport != "auto":
         return data_transport == "copy"
@@ -63,7 +64,9 @@ class SandboxConfig:
             host folder (the engine must run on this machine); ``"copy"`` keeps the
             drive in a Docker volume and moves files through the Engine API (archive
             copies before and after each call), for an engine elsewhere; ``"auto"`` (the
-            default) binds for a unix socket and copies for ``tcp://`` and ``ssh://``.
+            default) copies for ``tcp://`` and ``ssh://``, and for a unix socket binds
+            once a check shows the engine's binds see this machine's folder
+            (:mod:`~gptoss_agent.sandbox.bindcheck`), else copies.
 
     Raises:
         SandboxConfigError: A mount path is relative, ``user`` is root, or the data

@@ -14,8 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import functools
-import importlib.resources
 import tempfile
 import threading
 import time
@@ -23,7 +21,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from gptoss_agent.sandbox.channel import ByteSink, CellOutcome, KernelChannel
+from gptoss_agent.sandbox.bindcheck import bind_shows_folder
+from gptoss_agent.sandbox.channel import ByteSink, CellOutcome, KernelChannel, kernel_source
 from gptoss_agent.sandbox.config import DATA_MOUNT, SandboxConfig, copies_data
 from gptoss_agent.sandbox.container import build_spec, container_name
 from gptoss_agent.sandbox.datadir import DataDir
@@ -50,13 +49,6 @@ from gptoss_agent.sandbox.volume import VolumeDrive
 
 _reaped: set[str] = set()
 _reaped_lock = threading.Lock()
-
-
-@functools.cache
-def kernel_source() -> str:
-    """The source of :mod:`gptoss_agent.sandbox.kernel`, as sent into containers."""
-    resource = importlib.resources.files("gptoss_agent.sandbox").joinpath("kernel.py")
-    return resource.read_text(encoding="utf-8")
 
 
 class DockerSandbox:
@@ -97,6 +89,7 @@ class DockerSandbox:
         self._weight = CpuWeight(self.config.limits.lower_after_s)
         self._after_cancel = False  # the last call was cancelled: its kernel may be lost
         self._reset_unsaid = False  # a container was replaced that no result reported
+        self._bind_checked = self.config.data_transport != "auto"  # auto checks it once
         self.containers_started = 0
 
     # -- Sandbox protocol ----------------------------------------------------------------
@@ -331,7 +324,7 @@ class DockerSandbox:
                 "build it with `gptoss-agent sandbox build`"
             )
         labels = owner_labels(self.session)
-        if self._volume is None and copies_data(self.config.data_transport, engine.base_url):
+        if self._volume is None and await self._copies(engine, labels):
             uid, _, gid = self.config.user.partition(":")
             name = container_name(self.session).replace("gptoss-sbx-", "gptoss-data-", 1)
             self._volume = VolumeDrive(engine, self._data, name, labels, int(uid), int(gid or uid))
@@ -359,6 +352,20 @@ class DockerSandbox:
         except BaseException:
             await self._discard()
             raise
+
+    async def _copies(self, engine: Engine, labels: Mapping[str, str]) -> bool:
+        """Whether ``/mnt/data`` moves by copies.
+
+        It does when the config says so, or when ``auto`` finds that this engine's binds
+        do not show this machine's folder (:mod:`.bindcheck`, once per session).
+        """
+        if copies_data(self.config.data_transport, engine.base_url):
+            return True
+        if self._bind_checked:
+            return False
+        self._bind_checked = True
+        return not await asyncio.to_thread(bind_shows_folder, engine, self.config,
+                                           self.data_dir, labels, self.session)
 
     async def _discard(self) -> None:
         channel, self._channel = self._channel, None

@@ -22,10 +22,9 @@ from gptoss_agent.sandbox import (
     SandboxError,
     SandboxLimits,
 )
-from gptoss_agent.sandbox.channel import ByteSink, KernelChannel
+from gptoss_agent.sandbox.channel import ByteSink, KernelChannel, kernel_source
 from gptoss_agent.sandbox.engine import Engine
 from gptoss_agent.sandbox.kernel import BOOTSTRAP
-from gptoss_agent.sandbox.session import kernel_source
 from tests.support import require_or_skip
 
 FAST_LIMITS = SandboxLimits(

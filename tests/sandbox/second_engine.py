@@ -3,8 +3,11 @@
 Started as root with its own ``--host`` socket, ``--data-root``, ``--exec-root`` and
 ``--pidfile``, without a bridge or iptables rules (so it cannot clash with the main
 engine), the sandbox image copied into it through the Engine API (save from the main
-engine, load into this one), and always stopped afterwards. Its data root is kept
-between runs under :data:`BASE`, so the 900 MB image copy happens once per machine.
+engine, load into this one), and always stopped afterwards. It runs in a mount namespace
+of its own with an empty tmpfs over :data:`HIDDEN` (the system temp folder, where every
+test's session folders are), so, like an engine on another machine, it cannot see them:
+a bind would show it an empty folder. Its data root is kept between runs under
+:data:`BASE` (outside that folder), so the 900 MB image copy happens once per machine.
 A machine that cannot start it fails the tests in CI (``require_or_skip``).
 """
 
@@ -15,6 +18,7 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,8 +27,11 @@ from gptoss_agent.sandbox import DEFAULT_IMAGE, SandboxError
 from gptoss_agent.sandbox.engine import Engine
 from tests.support import require_or_skip
 
-BASE = Path(os.environ.get("GPTOSS_SECOND_DOCKERD", "/tmp/gptoss-dockerd2"))
+BASE = Path(os.environ.get("GPTOSS_SECOND_DOCKERD", "/var/lib/gptoss-dockerd2"))
 """Where the second engine keeps its socket, data root, exec root, pid file and log."""
+
+HIDDEN = Path(tempfile.gettempdir())
+"""What the second engine does not see (an empty tmpfs over it in its namespace)."""
 
 SOCKET = BASE / "docker.sock"
 START_TIMEOUT_S = 60.0
@@ -88,8 +95,13 @@ def second_engine(main: Engine) -> Iterator[Engine]:
     _stop_pid_file(pidfile)
     with contextlib.suppress(FileNotFoundError):
         SOCKET.unlink()
+    unshare = shutil.which("unshare")
+    require_or_skip(unshare is not None, "unshare is not installed (the remote-engine tests)")
+    assert unshare is not None and not BASE.is_relative_to(HIDDEN)
+    hide = 'mount -t tmpfs gptoss-elsewhere "$1" && shift && exec "$@"'
     command = [
-        str(dockerd),
+        str(unshare), "--mount", "--propagation", "private", "sh", "-c", hide, "sh",
+        str(HIDDEN), str(dockerd),
         f"--host=unix://{SOCKET}",
         f"--data-root={BASE / 'data'}",
         f"--exec-root={BASE / 'exec'}",

@@ -9,9 +9,8 @@ from __future__ import annotations
 import asyncio
 import os
 
-from gptoss_agent.sandbox.channel import ByteSink, KernelChannel
+from gptoss_agent.sandbox.channel import ByteSink, KernelChannel, kernel_source
 from gptoss_agent.sandbox.kernel import BOOTSTRAP
-from gptoss_agent.sandbox.session import kernel_source
 
 SYSTEM_PYTHON = "python3" if os.path.exists("/usr/bin/python3") else "python"
 """The interpreter a kernel runs under when started by hand (as an image's python3)."""

@@ -22,13 +22,41 @@ from .conftest import FAST_LIMITS
 pytestmark = pytest.mark.docker
 
 
-def remote_box(engine: Engine, folder: Path, name: str, **limits: object) -> DockerSandbox:
+def remote_box(engine: Engine, folder: Path, name: str, transport: str = "copy",
+               **limits: object) -> DockerSandbox:
     config = SandboxConfig(
         limits=dataclasses.replace(FAST_LIMITS, **limits),  # type: ignore[arg-type]
         docker_host=f"unix://{engine.base_url.removeprefix('unix://')}",
-        data_transport="copy",
+        data_transport=transport,
     )
     return DockerSandbox(config, data_dir=folder, session=name, engine=engine)
+
+
+async def test_auto_finds_a_unix_socket_engine_that_cannot_see_this_machine(
+        remote_engine, docker_engine, tmp_path):
+    # The second engine is reached through a unix socket, as a forwarded socket to
+    # another machine would be, but does not see this machine's temp folder: auto's
+    # check finds that out and moves /mnt/data by copies; on the main engine it binds.
+    for engine, kind in ((remote_engine, "volume"), (docker_engine, "bind")):
+        folder = tmp_path / kind
+        folder.mkdir()
+        (folder / "input.txt").write_text(f"for the {kind} engine")
+        box = remote_box(engine, folder, f"auto-{kind}", transport="auto")
+        try:
+            result = await box.execute(
+                "open('/mnt/data/out.txt', 'w').write('written inside')\n"
+                "open('/mnt/data/input.txt').read()")
+            assert result.value == f"'for the {kind} engine'", result
+            assert (folder / "out.txt").read_text() == "written inside"
+            info = engine.inspect(box.container_id)
+            assert [m["Type"] for m in info["Mounts"]] == [kind]
+            assert bool(info["HostConfig"].get("Binds")) is (kind == "bind")
+            assert [p.name for p in folder.iterdir() if p.name.startswith(".gptoss")] == []
+        finally:
+            await box.close()
+        # The check's own container is gone too.
+        assert [c for c in engine.sandbox_containers()
+                if "auto-" + kind in str(c.get("Names"))] == []
 
 
 def test_auto_copies_for_engines_elsewhere_and_binds_for_a_local_socket():

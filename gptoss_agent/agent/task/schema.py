@@ -153,7 +153,8 @@ PYTHON_TOOL = _strict(
         "data_transport": {
             "enum": ["auto", "bind", "copy"],
             "description": "How /mnt/data reaches the container: a bind mount, or a volume "
-                           "plus archive copies (auto: copies when DOCKER_HOST is remote)."},
+                           "plus archive copies (auto: copies when DOCKER_HOST is remote or the "
+                           "engine's binds do not show this machine's folder)."},
     },
 )
 
