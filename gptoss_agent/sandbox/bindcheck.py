@@ -4,11 +4,12 @@
 a unix socket, since such an engine usually shares this machine's disks. Not always: a
 socket forwarded from another machine (``ssh -L``), or an engine in another mount
 namespace, would bind a folder of the same name on its own side, and the session's
-files would silently never arrive. :func:`bind_shows_folder` settles it once per
-session: it creates (never starts) a container with the bind, puts a marker file with a
-random name into the folder on this side, and asks the engine, through the archive API,
-whether the container sees it. The session then binds, or moves ``/mnt/data`` through a
-volume and archive copies as for a remote engine.
+files would silently never arrive. :func:`bind_shows_folder` settles it: it creates
+(never starts) a container with the bind, puts a marker file with a random name into the
+folder on this side, and asks the engine, through the archive API, whether the container
+sees it (about 80 ms). The answer is kept per engine and parent folder (sessions' drives
+are usually siblings), so later sessions ask nothing. The session then binds, or moves
+``/mnt/data`` through a volume and archive copies as for a remote engine.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 MARKER_PREFIX = ".gptoss-bind-check-"
 """How the marker file's name starts (it exists only while the check runs)."""
 
+_answers: dict[tuple[str, str], bool] = {}
+
 
 def bind_shows_folder(engine: Engine, config: SandboxConfig, folder: Path,
                       labels: Mapping[str, str], session: str) -> bool:
@@ -37,6 +40,14 @@ def bind_shows_folder(engine: Engine, config: SandboxConfig, folder: Path,
     Raises:
         SandboxError: The engine failed otherwise (the container could not be created).
     """
+    key = (engine.base_url, str(folder.resolve().parent))
+    if key not in _answers:
+        _answers[key] = _check(engine, config, folder, labels, session)
+    return _answers[key]
+
+
+def _check(engine: Engine, config: SandboxConfig, folder: Path, labels: Mapping[str, str],
+           session: str) -> bool:
     spec = build_spec(config, folder, labels, f"{session}-bindcheck")
     container_id = engine.create_container(spec)
     marker = folder / f"{MARKER_PREFIX}{secrets.token_hex(8)}"

@@ -357,7 +357,7 @@ class DockerSandbox:
         """Whether ``/mnt/data`` moves by copies.
 
         It does when the config says so, or when ``auto`` finds that this engine's binds
-        do not show this machine's folder (:mod:`.bindcheck`, once per session).
+        do not show this machine's folder (:mod:`.bindcheck`).
         """
         if copies_data(self.config.data_transport, engine.base_url):
             return True
