@@ -140,7 +140,8 @@ def write_project(project: Project, folder: Path) -> Path:
 
 
 def coding_tools(project: Project, *, python: PythonTool | None = None,
-                 offline: bool = True) -> tuple[list[Any], CodingToolkit]:
+                 offline: bool = True, folder: Path | None = None
+                 ) -> tuple[list[Any], CodingToolkit]:
     """``[python, apply_patch, shell]`` on a copy of ``project``, and the toolkit.
 
     Args:
@@ -148,8 +149,10 @@ def coding_tools(project: Project, *, python: PythonTool | None = None,
         python: A python tool to share (Docker); default a new one.
         offline: With no ``python`` given: host cells (:class:`HostCellSandbox`, teacher
             only) rather than the Docker sandbox.
+        folder: Where the copy and the drives go (the caller removes it); default a new
+            temporary folder, left for the caller to inspect.
     """
-    folder = Path(tempfile.mkdtemp(prefix="tiny-coding-"))
+    folder = folder or Path(tempfile.mkdtemp(prefix="tiny-coding-"))
     source = write_project(project, folder / "project")
     if python is None:
         python = PythonTool(data_dir=folder / "drives",

@@ -55,20 +55,25 @@ def sample_cases(family: str, count: int, seed: int,
 
 
 async def record_case(case: Case, transcript: Path) -> str | None:
-    """Run ``case`` with the teacher and the offline tools; return the final answer."""
-    if case.family == CODING:
-        tools, _toolkit = coding_tools(case.data["project"])
-    else:
-        pages = PageSource({case.data["url"]: case.data["html"]} if "url" in case.data else {})
-        tools = offline_tools(case.family, pages)
-    agent = tiny_agent(TeacherBackend(teacher_policy(case)), tools, family=case.family)
-    writer = TranscriptWriter(transcript)
-    try:
-        async with agent.session(transcript=writer) as session:
-            result = await session.send(case.prompt)
-    finally:
-        writer.close()
-        await agent.aclose()
+    """Run ``case`` with the teacher and the offline tools; return the final answer.
+
+    The case's scratch folder (its project copy, its drives) is removed afterwards.
+    """
+    with tempfile.TemporaryDirectory(prefix="tiny-case-") as scratch:
+        if case.family == CODING:
+            tools, _toolkit = coding_tools(case.data["project"], folder=Path(scratch))
+        else:
+            pages = PageSource({case.data["url"]: case.data["html"]}
+                               if "url" in case.data else {})
+            tools = offline_tools(case.family, pages, folder=Path(scratch))
+        agent = tiny_agent(TeacherBackend(teacher_policy(case)), tools, family=case.family)
+        writer = TranscriptWriter(transcript)
+        try:
+            async with agent.session(transcript=writer) as session:
+                result = await session.send(case.prompt)
+        finally:
+            writer.close()
+            await agent.aclose()
     return result.final_text
 
 

@@ -120,15 +120,18 @@ def stock_tool() -> Any:
     return function_tool(get_stock)
 
 
-def offline_tools(family: str, pages: PageSource | None = None) -> list[Any]:
+def offline_tools(family: str, pages: PageSource | None = None,
+                  folder: Path | None = None) -> list[Any]:
     """The tools of ``family`` with offline infrastructure.
 
     Args:
         family: ``python``, ``function`` or ``browser``.
         pages: The page source for the browser family.
+        folder: The python family's drives (the caller removes it); default a new
+            temporary folder.
     """
     if family == "python":
-        folder = Path(tempfile.mkdtemp(prefix="tiny-model-py-"))
+        folder = folder or Path(tempfile.mkdtemp(prefix="tiny-model-py-"))
         return [PythonTool(data_dir=folder,
                            sandbox_factory=lambda _sid, path: ArithmeticSandbox(path))]
     if family == "function":
