@@ -23,7 +23,11 @@ from pathlib import Path
 
 import pytest
 
-from gptoss_agent.agent.backends.base import GenerationRequest, SamplingParams
+from gptoss_agent.agent.backends.base import (
+    GenerationRequest,
+    SamplingParams,
+    backend_context_window,
+)
 from gptoss_agent.agent.backends.errors import ServerUnavailableError
 from gptoss_agent.agent.backends.server import (
     RetryPolicy,
@@ -183,5 +187,18 @@ async def test_token_id_prompts_are_refused_by_llama_cpp(
     try:
         with pytest.raises(ServerUnavailableError, match="HTTP 500"):
             await collect(backend, request(codec, CALL_PROMPT))
+    finally:
+        await backend.aclose()
+
+
+async def test_llama_cpp_pythons_server_says_no_window(llama_server: str,
+                                                       codec: HarmonyCodec) -> None:
+    # llama-cpp-python's server (the one CI can install) has no /props and lists no n_ctx,
+    # so the window is unknown rather than guessed (e.g. from the model's training
+    # window): the task file's model.context_window must name it. llama.cpp's own
+    # llama-server answers /props (tests/agent/context/test_context_server_window.py).
+    backend = ServerBackend(ServerBackendConfig.llama_cpp(llama_server), codec=codec)
+    try:
+        assert await backend_context_window(backend) is None
     finally:
         await backend.aclose()
