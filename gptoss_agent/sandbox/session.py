@@ -206,8 +206,9 @@ class DockerSandbox:
         if outcome.reply is None:
             if volume is not None:
                 await asyncio.to_thread(volume.pull_all, container_id)
-            lost = await self._lost(outcome, deadline_s)
+            lost = await self._lost(outcome, deadline_s)  # says the state was reset
             await self._weight.settle(engine, container_id, lost.limit or "lost", 0.0)
+            self._reset_unsaid = False
             return lost
         if volume is not None:  # mirrored first: nothing below may lose the call's files
             reply = outcome.reply
