@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import signal
 
 import pytest
@@ -29,27 +30,38 @@ EXHAUST_FDS = (
 async def test_a_cell_out_of_file_descriptors_still_has_its_leftovers_stopped(
     local_kernel, tmp_path, how
 ):
+    # The local kernel shares the host's /proc: a duration no other process uses tells
+    # this test's sleeper from any other `sleep` on the machine.
+    seconds = f"300.{secrets.randbelow(10**6):06d}"
     start = (
         "import subprocess\n"
-        "subprocess.Popen(['sleep', '300'], start_new_session=True)\n"
+        f"subprocess.Popen(['sleep', '{seconds}'], start_new_session=True)\n"
         if how == "new_session"
         else "import os\nif os.fork() == 0:\n    os.setsid()\n"
-        "    os.execvp('sleep', ['sleep', '300'])\n"
+        f"    os.execvp('sleep', ['sleep', '{seconds}'])\n"
     )
+    wanted = f"b'sleep\\x00{seconds}\\x00'"
     reply = await local_kernel.run(
         start + "import glob, time\n"
-        "while not [p for p in glob.glob('/proc/[0-9]*/cmdline')\n"
-        "           if open(p, 'rb').read().startswith(b'sleep\\x00300')]:\n"
+        "def sleepers():\n"
+        "    found = []\n"
+        "    for p in glob.glob('/proc/[0-9]*/cmdline'):\n"
+        "        try:\n"
+        f"            if open(p, 'rb').read() == {wanted}:\n"
+        "                found.append(p.split('/')[2])\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "    return found\n"
+        "while not sleepers():\n"
         "    time.sleep(0.01)\n"
-        "open('pids', 'w').write(' '.join(p.split('/')[2] for p in\n"
-        "    glob.glob('/proc/[0-9]*/cmdline') if open(p, 'rb').read() == b'sleep\\x00300\\x00'))\n"
+        "open('pids', 'w').write(' '.join(sleepers()))\n"
         + EXHAUST_FDS + "len(hog) > 0"
     )
     pids = [int(p) for p in (tmp_path / "pids").read_text().split()]
     try:
         assert reply["value"]["head"] == "True"
         assert reply["killed"] == 1, reply
-        assert "sleep 300" in reply["stopped"][0]["command"]
+        assert f"sleep {seconds}" in reply["stopped"][0]["command"]
         assert not any(_alive(pid) for pid in pids)
         after = await local_kernel.run("[os.close(fd) for fd in hog] and None\n'in step'")
         assert after["value"]["head"] == "'in step'"

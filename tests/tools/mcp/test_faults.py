@@ -267,8 +267,13 @@ def test_a_server_left_open_is_stopped_when_python_exits(first_use: str,
         f"server = MCPServer(MCPServerConfig('faults', command={sys.executable!r}, "
         f"args={[*fault_args['args'], '--linger']!r}))\n"
         f"{use}\n"
+        "def parent(pid):\n"
+        "    try:\n"
+        "        return open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()[1]\n"
+        "    except OSError:\n"
+        "        return None  # a process that exited meanwhile\n"
         "kids = [p for p in os.listdir('/proc') if p.isdigit() and "
-        "open(f'/proc/{p}/stat').read().rsplit(')', 1)[1].split()[1] == str(os.getpid())]\n"
+        "parent(p) == str(os.getpid())]\n"
         "print(' '.join(kids), flush=True)\n"
     )  # and exits without closing the server
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
