@@ -174,6 +174,19 @@ def _start_model(work: Path, continue_from: Path | None,
     return start, json.loads(provenance_file.read_text()) if provenance_file.exists() else {}
 
 
+def _kept_vocab(extra: tuple[int, ...], continue_from: Path | None) -> tuple[int, ...]:
+    """``extra`` plus every id of the compact model continued from.
+
+    A stage's vocabulary is its own draw's ids; without this, ids that earlier stages
+    learnt but this draw lacks (the function family's two-letter SKU prefixes, say) would
+    leave the model, and held-out cases that need them could not be answered.
+    """
+    from gptoss_agent.agent.backends.transformers.vocab import RestrictedVocab
+
+    previous = RestrictedVocab.load(continue_from) if continue_from is not None else None
+    return tuple(sorted(set(extra) | set(previous.ids if previous else ())))
+
+
 def _stages(previous: dict[str, Any]) -> list[dict[str, Any]]:
     """The training stages recorded in ``previous`` provenance (older files: one stage)."""
     if not previous:
@@ -230,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     start, previous = _start_model(work, args.continue_from, spec)
     config = replace(train_config(work, args.steps, args.batch_size, args.lr, args.threads),
                      model=start)
+    config = replace(config, extra_vocab=_kept_vocab(config.extra_vocab, args.continue_from))
     report = finetune(config)
     print(json.dumps({"seconds": report.seconds, "last_loss": report.last_loss,
                       "heldout": report.heldout.__dict__ if report.heldout else None}))

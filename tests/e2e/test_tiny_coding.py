@@ -270,3 +270,18 @@ def test_diagnose_tells_copied_tokens_from_template_tokens() -> None:
     assert figures["copied_accuracy"] == round((copied - 1) / copied, 4)
     assert [(want, is_copied) for _before, want, _got, is_copied in tally.misses] == [
         (" Read", False), (" shipping", True)]
+
+
+def test_a_continued_stage_keeps_the_vocabulary_it_continues_from(tmp_path: Path) -> None:
+    # A stage's restricted vocabulary is its draw's ids plus these: ids an earlier stage
+    # learnt (the stage/ model's, SKU prefixes among them) stay, whatever the new draw has.
+    from examples.tiny_model.train import _kept_vocab
+    from gptoss_agent.agent.backends.transformers.vocab import RestrictedVocab
+
+    stage = Path(__file__).parents[2] / "examples" / "tiny_model" / "stage"
+    previous = RestrictedVocab.load(stage)
+    assert previous is not None
+    kept = _kept_vocab((7, 11), stage)
+    assert set(previous.ids) <= set(kept) and {7, 11} <= set(kept)
+    assert _kept_vocab((7, 11), None) == (7, 11)
+    assert _kept_vocab((7, 11), tmp_path) == (7, 11)  # a full checkpoint has no such file
