@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import openai
 
@@ -11,10 +12,11 @@ from tests.agent.serve.conftest import CALL_WEATHER, SUNNY, ServeFactory
 os.environ.setdefault("OPENAI_AGENTS_DISABLE_TRACING", "1")
 import agents  # a dev dependency: missing, the test fails (never skips)
 
+THINKING = "<|channel|>analysis<|message|>Ask the tool.<|end|><|start|>assistant"
 
-async def test_the_agents_sdk_runs_a_function_tool_through_us(serve: ServeFactory) -> None:
-    agents.set_tracing_disabled(True)
-    seen: list[str] = []
+
+def weather_tool(answer: str, seen: list[str] | None = None) -> Any:
+    """An SDK function tool ``get_weather`` that answers ``answer`` (cities go to ``seen``)."""
 
     @agents.function_tool
     def get_weather(city: str) -> str:
@@ -23,8 +25,17 @@ async def test_the_agents_sdk_runs_a_function_tool_through_us(serve: ServeFactor
         Args:
             city: The city.
         """
-        seen.append(city)
-        return "sunny, 21 C"
+        if seen is not None:
+            seen.append(city)
+        return answer
+
+    return get_weather
+
+
+async def test_the_agents_sdk_runs_a_function_tool_through_us(serve: ServeFactory) -> None:
+    agents.set_tracing_disabled(True)
+    seen: list[str] = []
+    get_weather = weather_tool("sunny, 21 C", seen)
 
     with serve([CALL_WEATHER, SUNNY]) as running:
         api = openai.AsyncOpenAI(base_url=running.url, api_key="unused", max_retries=0)
@@ -42,18 +53,8 @@ async def test_the_agents_sdk_runs_a_function_tool_through_us(serve: ServeFactor
 async def test_a_streamed_agents_sdk_run_sees_reasoning_calls_and_the_answer(
         serve: ServeFactory) -> None:
     agents.set_tracing_disabled(True)
-
-    @agents.function_tool
-    def get_weather(city: str) -> str:
-        """The current weather in a city.
-
-        Args:
-            city: The city.
-        """
-        return "sunny"
-
-    thinking = "<|channel|>analysis<|message|>Ask the tool.<|end|><|start|>assistant"
-    with serve([thinking + CALL_WEATHER, SUNNY]) as running:
+    get_weather = weather_tool("sunny")
+    with serve([THINKING + CALL_WEATHER, SUNNY]) as running:
         api = openai.AsyncOpenAI(base_url=running.url, api_key="unused", max_retries=0)
         agent = agents.Agent(name="weather", tools=[get_weather],
                              model=agents.OpenAIResponsesModel(model="scripted",
@@ -72,20 +73,10 @@ async def test_a_second_agents_sdk_turn_resends_its_history_to_a_fresh_server(
     # The SDK keeps the conversation itself: its next turn sends every earlier item
     # (reasoning, the call, its output, the answer), here to a server that was restarted.
     agents.set_tracing_disabled(True)
-
-    @agents.function_tool
-    def get_weather(city: str) -> str:
-        """The current weather in a city.
-
-        Args:
-            city: The city.
-        """
-        return "sunny, 21 C"
-
-    thinking = "<|channel|>analysis<|message|>Ask the tool.<|end|><|start|>assistant"
+    get_weather = weather_tool("sunny, 21 C")
     welcome = "<|channel|>final<|message|>You are welcome.<|return|>"
-    history = []
-    for script, text in (([thinking + CALL_WEATHER, SUNNY], "What's the weather in Paris?"),
+    history: list[Any] = []
+    for script, text in (([THINKING + CALL_WEATHER, SUNNY], "What's the weather in Paris?"),
                          ([welcome], "Thanks!")):
         with serve(script) as running:
             api = openai.AsyncOpenAI(base_url=running.url, api_key="unused", max_retries=0)
