@@ -57,25 +57,41 @@ def lookup_script(answer: str = "The value is value-of-k1.") -> list[str]:
 
 
 @contextlib.contextmanager
-def run_blocked_in_its_tool(folder: Path, name: str) -> Iterator[subprocess.Popen[bytes]]:
-    """``run`` a task whose lookup blocks forever; yields once the tool has started."""
-    task = write_task(folder, name, lookup_script())
-    ready, forever = folder / "ready.fifo", folder / "forever.fifo"
+def blocked_in_its_tool(folder: Path, tag: str, *args: str
+                        ) -> Iterator[tuple[subprocess.Popen[str], Path]]:
+    """Start ``gptoss-agent ARGS`` in ``folder`` with the lookup blocking on a fifo.
+
+    Yields once the lookup has started, with the fifo that releases it (see
+    ``release`` in test_cli_resume_lock.py); the process is killed if still running.
+    """
+    ready, hold = folder / f"{tag}-ready.fifo", folder / f"{tag}-hold.fifo"
     os.mkfifo(ready)
-    os.mkfifo(forever)
-    env = {**os.environ, "BLOCK_READY_FIFO": str(ready), "BLOCK_FOREVER_FIFO": str(forever)}
+    os.mkfifo(hold)
+    env = {**os.environ, "BLOCK_READY_FIFO": str(ready), "BLOCK_FOREVER_FIFO": str(hold)}
     reader = os.open(ready, os.O_RDONLY | os.O_NONBLOCK)
-    process = subprocess.Popen(cli_command("run", str(task), "--quiet"), env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(cli_command(*args), env=env, cwd=folder,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         readable, _, _ = select.select([reader], [], [], 120)
-        assert readable and os.read(reader, 100) == b"ready\n", "the tool never started"
-        yield process
+        if not readable:
+            process.kill()
+            _, stderr = process.communicate(timeout=30)
+            pytest.fail(f"the lookup never started: {stderr}")
+        assert os.read(reader, 100) == b"ready\n"
+        yield process, hold
     finally:
         os.close(reader)
         if process.poll() is None:
             process.kill()
-        process.wait(timeout=30)
+        process.communicate(timeout=30)
+
+
+@contextlib.contextmanager
+def run_blocked_in_its_tool(folder: Path, name: str) -> Iterator[subprocess.Popen[str]]:
+    """``run`` a task whose lookup blocks forever; yields once the tool has started."""
+    task = write_task(folder, name, lookup_script())
+    with blocked_in_its_tool(folder, "run", "run", str(task), "--quiet") as (process, _):
+        yield process
 
 
 def test_sigkill_mid_run_then_resume_loses_no_record(tmp_path: Path) -> None:

@@ -7,18 +7,13 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import select
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from gptoss_agent.agent.transcript import TranscriptWriter, read_records
-from tests.e2e.test_cli_lifecycle import cli, run_blocked_in_its_tool
-from tests.support import cli_command
+from tests.e2e.test_cli_lifecycle import blocked_in_its_tool, cli, run_blocked_in_its_tool
 
 ANSWER = "The value is value-of-k1."
 BUSY = ("is being written by another gptoss-agent process (a run or a resume of it); "
@@ -34,31 +29,12 @@ def crashed_mid_call(folder: Path, name: str) -> Path:
     return folder / f"{name}.jsonl"
 
 
-@contextlib.contextmanager
-def resume_blocked_in_its_tool(transcript: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
+def resume_blocked_in_its_tool(transcript: Path
+                               ) -> contextlib.AbstractContextManager[
+                                   tuple[subprocess.Popen[str], Path]]:
     """``resume`` ``transcript``; yields once the re-run lookup blocks, with its release fifo."""
-    folder = transcript.parent
-    ready, hold = folder / "resume-ready.fifo", folder / "resume-hold.fifo"
-    os.mkfifo(ready)
-    os.mkfifo(hold)
-    env = {**os.environ, "BLOCK_READY_FIFO": str(ready), "BLOCK_FOREVER_FIFO": str(hold)}
-    reader = os.open(ready, os.O_RDONLY | os.O_NONBLOCK)
-    process = subprocess.Popen(cli_command("resume", str(transcript), "--quiet"), env=env,
-                               cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
-    try:
-        readable, _, _ = select.select([reader], [], [], 120)
-        if not readable:
-            process.kill()
-            _, stderr = process.communicate(timeout=30)
-            pytest.fail(f"the resumed lookup never started: {stderr}")
-        assert os.read(reader, 100) == b"ready\n"
-        yield process, hold
-    finally:
-        os.close(reader)
-        if process.poll() is None:
-            process.kill()
-        process.communicate(timeout=30)
+    return blocked_in_its_tool(transcript.parent, "resume", "resume", str(transcript),
+                               "--quiet")
 
 
 def release(hold: Path, timeout_s: float = 30.0) -> None:
