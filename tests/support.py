@@ -61,3 +61,16 @@ HAS_TORCH = all(importlib.util.find_spec(name) for name in ("torch", "transforme
 def need_torch() -> None:
     """Skip locally without torch/transformers; fail in CI."""
     require_or_skip(HAS_TORCH, "torch and transformers are not installed")
+
+
+def process_parents() -> dict[int, int]:
+    """Every process's parent, from ``/proc`` (one that exits meanwhile is left out)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    return parents

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -63,6 +64,12 @@ class LocalWeb:
         }
 
 
+def site_config(chromium_path: str, web: LocalWeb, **changes: Any) -> BrowserConfig:
+    """Chromium on the test site: ``site.test`` allowed, names from the fixed map only."""
+    return BrowserConfig(executable_path=chromium_path, allowlist=("site.test",),
+                         host_map=web.host_map, resolve="map", **changes)
+
+
 @pytest.fixture(scope="session")
 def web() -> Iterator[LocalWeb]:
     trap = TrapServer()
@@ -95,13 +102,7 @@ async def browser_tool(
 ) -> AsyncIterator[BrowserTool]:
     tool = BrowserTool(
         LocalCorpusBackend(corpus_dir),
-        BrowserConfig(
-            executable_path=chromium_path,
-            allowlist=("site.test",),
-            host_map=web.host_map,
-            resolve="map",
-            load_timeout_s=30.0,
-        ),
+        site_config(chromium_path, web, load_timeout_s=30.0),
     )
     yield tool
     await tool.aclose()
@@ -112,14 +113,7 @@ async def strict_tool(chromium_path: str, web: LocalWeb) -> AsyncIterator[Browse
     """Short load limit and a 1 MiB response cap, for the slow and oversized pages."""
     tool = BrowserTool(
         None,
-        BrowserConfig(
-            executable_path=chromium_path,
-            allowlist=("site.test",),
-            host_map=web.host_map,
-            resolve="map",
-            load_timeout_s=2.0,
-            max_response_bytes=1024 * 1024,
-        ),
+        site_config(chromium_path, web, load_timeout_s=2.0, max_response_bytes=1024 * 1024),
     )
     yield tool
     await tool.aclose()
@@ -130,11 +124,9 @@ async def hostile_tool(chromium_path: str, web: LocalWeb) -> AsyncIterator[Brows
     """Short deadlines and caps, for pages that hang, loop or open windows."""
     tool = BrowserTool(
         None,
-        BrowserConfig(
-            executable_path=chromium_path,
-            allowlist=("site.test",),
-            host_map=web.host_map,
-            resolve="map",
+        site_config(
+            chromium_path,
+            web,
             load_timeout_s=6.0,
             operation_timeout_s=3.0,
             hang_probe_s=0.75,

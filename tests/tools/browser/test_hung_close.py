@@ -25,8 +25,9 @@ from gptoss_agent.tools.browser.chromium import ChromiumSessions
 from gptoss_agent.tools.browser.driver import driver_process
 from gptoss_agent.tools.browser.guards import Reference
 from gptoss_agent.tools.browser.policy import UrlPolicy
+from tests.support import process_parents
 from tests.tools.browser.calls import call
-from tests.tools.browser.conftest import LocalWeb
+from tests.tools.browser.conftest import LocalWeb, site_config
 
 LIMIT_S = 0.3
 
@@ -121,16 +122,7 @@ async def test_a_reference_that_does_not_answer_is_given_up_in_time() -> None:
 
 def _children(pid: int) -> list[int]:
     """The processes whose parent is ``pid``."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
+    return [child for child, parent in process_parents().items() if parent == pid]
 
 
 def _alive(pid: int) -> bool:
@@ -157,16 +149,7 @@ async def test_a_frozen_chromium_does_not_hang_the_tools_close(
     chromium_path: str, web: LocalWeb, session: ToolContext, frozen: str
 ) -> None:
     limit = 1.0
-    tool = BrowserTool(
-        None,
-        BrowserConfig(
-            executable_path=chromium_path,
-            allowlist=("site.test",),
-            host_map=web.host_map,
-            resolve="map",
-            operation_timeout_s=limit,
-        ),
-    )
+    tool = BrowserTool(None, site_config(chromium_path, web, operation_timeout_s=limit))
     stopped: list[int] = []
     try:
         assert not (await call(tool, session, "open", id=web.url("/target-a"))).is_error

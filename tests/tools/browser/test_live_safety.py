@@ -19,7 +19,7 @@ import pytest
 from gptoss_agent.tools.base import ToolContext
 from gptoss_agent.tools.browser import BrowserTool, MappedResolver
 from tests.tools.browser.calls import call
-from tests.tools.browser.conftest import LocalWeb
+from tests.tools.browser.conftest import LocalWeb, site_config
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
@@ -204,17 +204,7 @@ async def test_crashed_tab_is_replaced_and_the_model_told(
 async def test_dead_browser_is_relaunched(
     chromium_path: str, web: LocalWeb, session: ToolContext
 ) -> None:
-    from gptoss_agent.tools.browser import BrowserConfig
-
-    tool = BrowserTool(
-        None,
-        BrowserConfig(
-            executable_path=chromium_path,
-            allowlist=("site.test",),
-            host_map=web.host_map,
-            resolve="map",
-        ),
-    )
+    tool = BrowserTool(None, site_config(chromium_path, web))
     try:
         assert not (await call(tool, session, "open", id=web.url("/"))).is_error
         browser = await tool.chromium.ensure_browser()

@@ -20,21 +20,16 @@ from gptoss_agent.tools.browser.niceness import (
     launch_command,
     launcher,
 )
+from tests.support import process_parents
 from tests.tools.browser.calls import call
-from tests.tools.browser.conftest import LocalWeb
+from tests.tools.browser.conftest import LocalWeb, site_config
 
 
 def descendants(root: int) -> set[int]:
     """The processes below ``root`` (from ``/proc``)."""
     children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            parent = int(stat.rsplit(")", 1)[1].split()[1])
-            children.setdefault(parent, []).append(int(entry.name))
+    for child, parent in process_parents().items():
+        children.setdefault(parent, []).append(child)
     found, todo = set(), [root]
     while todo:
         for child in children.get(todo.pop(), []):
@@ -70,9 +65,7 @@ def thread_niceness(pid: int) -> list[int]:
 @pytest.mark.parametrize("nice", [10, None], ids=["niced", "as-launched"])
 async def test_every_chromium_thread_runs_nicer_than_the_agent(
         chromium_path: str, web: LocalWeb, session: ToolContext, nice: int | None) -> None:
-    tool = BrowserTool(None, BrowserConfig(executable_path=chromium_path,
-                                           allowlist=("site.test",), host_map=web.host_map,
-                                           resolve="map", nice=nice))
+    tool = BrowserTool(None, site_config(chromium_path, web, nice=nice))
     try:
         result = await call(tool, session, "open", id=web.url("/"))
         assert not result.is_error, result.text
