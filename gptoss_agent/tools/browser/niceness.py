@@ -24,12 +24,12 @@ CAP_SETPCAP = 8
 CAP_SYS_NICE = 23
 
 
-def capabilities(field: str = "CapEff") -> int:
-    """A capability set of this process (``/proc/self/status``); 0 where unknown."""
+def capabilities() -> int:
+    """This process's effective capabilities (``/proc/self/status``); 0 where unknown."""
     try:
         with open("/proc/self/status", encoding="ascii") as handle:
             for line in handle:
-                if line.startswith(f"{field}:"):
+                if line.startswith("CapEff:"):
                     return int(line.split()[1], 16)
     except (OSError, ValueError):
         pass
