@@ -70,7 +70,7 @@ class ChromiumSessions:
     @property
     def executable_path(self) -> str | None:
         """The Chromium this manager launches (``None``: Playwright's default)."""
-        return find_chromium(self._config.executable_path)
+        return find_chromium(self._config.executable_path, headless=self._config.headless)
 
     def _connected(self) -> bool:
         return self._browser is not None and self._browser.is_connected()

@@ -3,9 +3,10 @@
 :func:`navigate` goes to the URL with a load-time cap while watching that the tab still
 answers (:mod:`.guards`), refuses what the egress proxy blocked (a redirect hop
 included), oversized and binary responses, fetches the PDF file itself when Chromium
-shows its viewer, waits for JavaScript-driven requests to settle, reads the page under
-a deadline, and hands back a :class:`~.documents.LoadedDocument`. Playwright's errors
-become the browser's own, model-readable errors (:func:`translate_error`).
+shows its viewer or starts a download (:mod:`.pdf_fetch`), waits for JavaScript-driven
+requests to settle, reads the page under a deadline, and hands back a
+:class:`~.documents.LoadedDocument`. Playwright's errors become the browser's own,
+model-readable errors (:func:`translate_error`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from gptoss_agent.tools.browser.errors import (
     PreviousPageStuckError,
 )
 from gptoss_agent.tools.browser.guards import Reference, bounded, watch_navigation
+from gptoss_agent.tools.browser.pdf_fetch import FetchedPdf, downloaded_pdf, viewer_pdf
 from gptoss_agent.tools.browser.pdf_text import is_pdf
 from gptoss_agent.tools.browser.tab import SessionTab
 
@@ -104,6 +106,10 @@ async def navigate(
             "next open starts fresh."
         ) from exc
     except playwright_api().Error as exc:
+        if "Download is starting" in str(exc):
+            fetched = await downloaded_pdf(tab.page, url, config)
+            if fetched is not None:
+                return _pdf_document(tab, url, fetched, notice, first_block, started)
         error = translate_error(tab, url, exc, first_block)
         # Chromium still commits its error page after the failure; a later goto in this
         # tab would be interrupted by it, so the next load starts in a fresh tab.
@@ -121,6 +127,24 @@ async def navigate(
         dialogs=tuple(tab.dialogs),
         popups_closed=tab.popups,
         **body,
+    )
+
+
+def _pdf_document(
+    tab: SessionTab, url: str, fetched: FetchedPdf, notice: str | None, first_block: int,
+    started: float,
+) -> LoadedDocument:
+    """The document of a PDF the tab would only download (the headless shell's way)."""
+    return LoadedDocument(
+        requested_url=url,
+        url=fetched.url,
+        status=fetched.status,
+        content_type=fetched.content_type,
+        redirected=fetched.redirected,
+        notice=_notice(tab, notice),
+        blocked=tuple(tab.proxy.blocked[first_block:]),
+        elapsed_ms=(time.monotonic() - started) * 1000,
+        pdf=fetched.body,
     )
 
 
@@ -211,7 +235,7 @@ async def _read_body(
     content_type = arrival.content_type
     limit = config.operation_timeout_s
     if response is not None and is_pdf(content_type):
-        body = await _pdf_bytes(tab.page, response, arrival.url, config)
+        body = await viewer_pdf(tab.page, response, arrival.url, config)
         await stop_loading(tab.page, limit)
         return {"pdf": body}
     if content_type.lower().startswith(BINARY_PREFIXES):
@@ -225,32 +249,6 @@ async def _read_body(
         return {"source": source[:cap], "truncated": len(source) > cap}
     html, title = await _rendered(tab, deadline, config)
     return {"title": title, "html": html[:cap], "truncated": len(html) > cap}
-
-
-async def _pdf_bytes(page: Any, response: Any, url: str, config: BrowserConfig) -> bytes:
-    """The PDF file itself.
-
-    Chromium shows PDFs in its viewer, wrapping them in a generated HTML document;
-    depending on timing ``response.body()`` holds that wrapper. Then the file is
-    fetched again through the context's request client, which uses the same egress
-    proxy (so the same policy and size cap apply).
-    """
-    body: bytes = b""
-    with contextlib.suppress(Exception):
-        body = await asyncio.wait_for(response.body(), config.operation_timeout_s)
-    if body.lstrip()[:5] == b"%PDF-":
-        return body
-    fetched = await page.context.request.get(
-        url, timeout=config.load_timeout_s * 1000, max_redirects=0
-    )
-    try:
-        if fetched.headers.get(BLOCK_HEADER.lower()) or fetched.status >= 400:
-            raise PageLoadError(f"Could not fetch the PDF at {url} (HTTP {fetched.status}).")
-        data: bytes = await bounded(fetched.body(), config.operation_timeout_s, "reading the PDF")
-        return data
-    finally:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(fetched.dispose(), config.operation_timeout_s)
 
 
 _READ_AFTER_A_TURN = """() => new Promise((resolve) => setTimeout(() => {

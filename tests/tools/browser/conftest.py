@@ -119,10 +119,18 @@ async def strict_tool(chromium_path: str, web: LocalWeb) -> AsyncIterator[Browse
     await tool.aclose()
 
 
-@pytest_asyncio.fixture(loop_scope="session", scope="session")
-async def hostile_tool(chromium_path: str, web: LocalWeb) -> AsyncIterator[BrowserTool]:
-    """Short deadlines and caps, for pages that hang, loop or open windows."""
-    tool = BrowserTool(
+@pytest.fixture(scope="session")
+def full_chromium_path() -> str:
+    """The full browser's path (what a run with a window drives), not the headless shell."""
+    path = find_chromium(headless=False)
+    full = path is not None and "headless-shell" not in path and os.access(path, os.X_OK)
+    require_or_skip(full, "no full Chromium found (install Debian's chromium package)")
+    assert path is not None
+    return path
+
+
+def _hostile_tool(chromium_path: str, web: LocalWeb) -> BrowserTool:
+    return BrowserTool(
         None,
         site_config(
             chromium_path,
@@ -134,6 +142,22 @@ async def hostile_tool(chromium_path: str, web: LocalWeb) -> AsyncIterator[Brows
             max_html_chars=500_000,
         ),
     )
+
+
+@pytest_asyncio.fixture(loop_scope="session", scope="session")
+async def hostile_tool(chromium_path: str, web: LocalWeb) -> AsyncIterator[BrowserTool]:
+    """Short deadlines and caps, for pages that hang, loop or open windows."""
+    tool = _hostile_tool(chromium_path, web)
+    yield tool
+    await tool.aclose()
+
+
+@pytest_asyncio.fixture(loop_scope="session", scope="session")
+async def full_hostile_tool(
+    full_chromium_path: str, web: LocalWeb
+) -> AsyncIterator[BrowserTool]:
+    """:func:`hostile_tool` on the full browser, whose popup blocker lets gestures through."""
+    tool = _hostile_tool(full_chromium_path, web)
     yield tool
     await tool.aclose()
 

@@ -138,6 +138,19 @@ class Site:
             "/target-a": lambda: (200, html, _html("Target A", "<p>Alpha content lives here.</p>")),
             "/target-b": lambda: (200, html, _html("Target B", "<p>Bravo content lives here.</p>")),
             "/report.pdf": lambda: (200, {"Content-Type": "application/pdf"}, PDF_BYTES),
+            "/report-attachment": lambda: (
+                200,
+                {"Content-Type": "application/pdf", "Content-Disposition": "attachment"},
+                PDF_BYTES,
+            ),
+            "/report-untyped": lambda: (
+                200,
+                {"Content-Type": "application/octet-stream",
+                 "Content-Disposition": "attachment; filename=report.pdf"},
+                PDF_BYTES,
+            ),
+            "/redirect-pdf": lambda: (302, {"Location": "/report.pdf"}, b""),
+            "/redirect-evil-pdf": lambda: (302, {"Location": f"http://{trap}/r.pdf"}, b""),
             "/redirect-ok": lambda: (302, {"Location": "/target-a"}, b""),
             "/redirect-evil": lambda: (302, {"Location": f"http://{trap}/secret"}, b""),
             "/redirect-loopback": lambda: (

@@ -122,6 +122,19 @@ async def test_a_beforeunload_question_does_not_keep_the_tab(
 async def test_popup_storms_open_no_windows(
     hostile_tool: BrowserTool, web: LocalWeb, session: ToolContext, path: str
 ) -> None:
+    await _storm_opens_no_windows(hostile_tool, web, session, path)
+
+
+@pytest.mark.parametrize("path", ["/popup-storm", "/popup-click-storm"])
+async def test_the_full_browser_blocks_popup_storms_too(
+    full_hostile_tool: BrowserTool, web: LocalWeb, session: ToolContext, path: str
+) -> None:
+    await _storm_opens_no_windows(full_hostile_tool, web, session, path)
+
+
+async def _storm_opens_no_windows(
+    hostile_tool: BrowserTool, web: LocalWeb, session: ToolContext, path: str
+) -> None:
     result = await call(hostile_tool, session, "open", id=web.url(path))
     assert not result.is_error, result.text
     assert "Storm page." in result.text or "Click storm page." in result.text
@@ -131,10 +144,23 @@ async def test_popup_storms_open_no_windows(
     await _next_open_works(hostile_tool, web, session)
 
 
-async def test_a_popup_that_gets_through_is_closed(
+async def test_the_headless_shell_opens_no_window_even_with_a_gesture(
     hostile_tool: BrowserTool, web: LocalWeb, session: ToolContext
 ) -> None:
-    """A window opened with a user gesture (Playwright's evaluate has one) is closed."""
+    """``--block-new-web-contents``: window.open fails, gesture or not (evaluate has one)."""
+    assert "headless-shell" in (hostile_tool.chromium.executable_path or "")
+    assert not (await call(hostile_tool, session, "open", id=web.url("/"))).is_error
+    page = hostile_tool.chromium.page_of(session.session_id)
+    assert await page.evaluate("window.open('/target-a') === null")
+    assert page.context.pages == [page]
+    await _next_open_works(hostile_tool, web, session)
+
+
+async def test_a_popup_that_gets_through_is_closed(
+    full_hostile_tool: BrowserTool, web: LocalWeb, session: ToolContext
+) -> None:
+    """The full browser lets a window opened with a user gesture through; it is closed."""
+    hostile_tool = full_hostile_tool
     assert not (await call(hostile_tool, session, "open", id=web.url("/"))).is_error
     page = hostile_tool.chromium.page_of(session.session_id)
     async with page.expect_popup() as popup_info:

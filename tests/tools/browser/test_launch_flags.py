@@ -65,3 +65,33 @@ def test_an_explicit_path_is_taken_as_given(tmp_path: Path) -> None:
     wrapper = tmp_path / "chromium"
     wrapper.write_text("#!/bin/sh\n")
     assert find_chromium(str(wrapper)) == str(wrapper)
+
+
+def _wrappers(folder: Path, *names: str) -> None:
+    for name in names:
+        wrapper = folder / name
+        wrapper.write_text(f"#!/bin/sh\nexec /usr/lib/chromium/{name} \"$@\"\n")
+        wrapper.chmod(0o755)
+
+
+@pytest.mark.parametrize("headless", [True, False])
+def test_headless_runs_prefer_the_headless_shell(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, headless: bool
+) -> None:
+    _wrappers(tmp_path, "chromium", "chromium-headless-shell")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv(config.CHROMIUM_ENV, raising=False)
+    name = "chromium-headless-shell" if headless else "chromium"
+    real = Path("/usr/lib/chromium") / name
+    found = find_chromium(headless=headless)
+    assert found == (str(real) if real.exists() else str(tmp_path / name))
+
+
+def test_a_window_is_never_given_the_headless_shell(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _wrappers(tmp_path, "chromium-headless-shell")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv(config.CHROMIUM_ENV, raising=False)
+    found = find_chromium(headless=False)
+    assert found is None or "headless-shell" not in found

@@ -154,6 +154,34 @@ async def test_view_source_shows_the_served_html(
     assert result.metadata["kind"] == "source"
 
 
+@pytest.mark.parametrize(
+    ("path", "final"),
+    [
+        ("/report-attachment", "/report-attachment"),  # a download in every Chromium
+        ("/report-untyped", "/report-untyped"),  # named a PDF only by its bytes
+        ("/redirect-pdf", "/report.pdf"),  # the final URL is where redirects ended
+    ],
+)
+async def test_a_pdf_chromium_would_download_is_read(
+    browser_tool: BrowserTool, web: LocalWeb, session: ToolContext, path: str, final: str
+) -> None:
+    result = await call(browser_tool, session, "open", id=web.url(path))
+    assert not result.is_error, result.text
+    _, title, url, *_ = header(result.text)
+    assert title == "Lighthouse Report" and url == web.url(final)
+    assert "The lamp burned 4,380 hours in 2023." in result.text
+    after = await call(browser_tool, session, "open", id=web.url("/target-a"))
+    assert "Alpha content lives here." in after.text
+
+
+async def test_a_pdf_behind_a_refused_redirect_is_not_fetched(
+    browser_tool: BrowserTool, web: LocalWeb, session: ToolContext
+) -> None:
+    result = await call(browser_tool, session, "open", id=web.url("/redirect-evil-pdf"))
+    assert result.is_error
+    assert web.trap.connections == 0
+
+
 async def test_download_is_blocked(
     browser_tool: BrowserTool, web: LocalWeb, session: ToolContext
 ) -> None:
