@@ -15,9 +15,11 @@ each for as long as the victims work:
   then opens a normal page in the same session.
 
 The same victim work is measured first with no abusers, then next to them, in the same
-run; the figure is the ratio of the victims' median call latency. An abuser counts as
-contained when every one of its calls came back with the limit it hit named and its
-session answered an ordinary call afterwards.
+run; the figure is the larger of two ratios of median call latency, abused over quiet:
+the victims' python calls and their ``browser.open`` calls (the median of both kinds
+together falls between their two modes, so it is printed but not the figure). An abuser
+counts as contained when every one of its calls came back with the limit it hit named and
+its session answered an ordinary call afterwards.
 
 Usage: ``python bench/abuse_load.py [--quick]``. Needs the Docker engine with the sandbox
 image and Chromium. The last line is one JSON object:
@@ -233,12 +235,14 @@ def report(quiet: list[VictimReport], abused: list[VictimReport],
         return [s for r in reports for s in (*r.python_s, *r.browser_s)]
 
     print(f"{'victim calls':<24}{'calls':>7}{'quiet ms':>11}{'abused ms':>11}{'ratio':>8}")
+    ratios: dict[str, float] = {}
     for label, pick in (("python", lambda r: r.python_s), ("browser.open", lambda r: r.browser_s),
                         ("all", lambda r: [*r.python_s, *r.browser_s])):
         q = [s for r in quiet for s in pick(r)]
         a = [s for r in abused for s in pick(r)]
+        ratios[label] = median_ms(a) / median_ms(q)
         print(f"{label:<24}{len(a):>7}{median_ms(q):>11.1f}{median_ms(a):>11.1f}"
-              f"{median_ms(a) / median_ms(q):>8.2f}")
+              f"{ratios[label]:>8.2f}")
     print(f"\n{'abuser':<16}{'calls':>6}{'contained':>11}  outcomes")
     for abuser in abusers:
         shown = ", ".join(sorted(set(abuser.outcomes)))
@@ -249,7 +253,9 @@ def report(quiet: list[VictimReport], abused: list[VictimReport],
     for line in wrong[:10]:
         print(f"wrong: {line}")
     victims_ok = sum(1 for q, a in zip(quiet, abused, strict=True) if not q.wrong and not a.wrong)
-    slowdown = median_ms(all_calls(abused)) / median_ms(all_calls(quiet))
+    # Per kind of work: the median of python and browser calls together falls between
+    # two modes (about 60 ms and 300 ms), so a small shift in the mix moves it far.
+    slowdown = max(ratios["python"], ratios["browser.open"])
     return {
         "bench": "abuse_load",
         "victims_ok": victims_ok,
@@ -257,6 +263,9 @@ def report(quiet: list[VictimReport], abused: list[VictimReport],
         "abusers_contained": sum(1 for a in abusers if a.contained),
         "quiet_ms": round(median_ms(all_calls(quiet)), 1),
         "abused_ms": round(median_ms(all_calls(abused)), 1),
+        "python_slowdown": round(ratios["python"], 2),
+        "browser_slowdown": round(ratios["browser.open"], 2),
+        "all_calls_slowdown": round(ratios["all"], 2),
     }
 
 
@@ -267,7 +276,7 @@ async def main(quick: bool) -> int:
               file=sys.stderr)
         return 1
     server, port = serve()
-    rounds = 2 if quick else 8
+    rounds = 2 if quick else 20
     limits = SandboxLimits(timeout_s=4.0 if quick else 8.0, interrupt_grace_s=1.0,
                            memory_mb=512, pids=128)
     with tempfile.TemporaryDirectory() as folder:
