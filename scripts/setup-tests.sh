@@ -13,5 +13,6 @@ started=$SECONDS
 step "dev tools (pytest, ruff, mypy, openai)" install_extra dev
 step "llama.cpp server (cached wheel)" bash scripts/setup-tests.d/llama-cpp.sh
 step "MCP test servers (PyPI, npm)" bash scripts/setup-tests.d/mcp-servers.sh
+step "sshd, openssl (remote-engine tests)" bash scripts/setup-tests.d/remote-engine.sh
 
 echo "test setup ready in $(( SECONDS - started )) s (log: $SETUP_LOG)"

@@ -10,10 +10,14 @@ quickly instead of hanging. Calls are blocking; async callers run them in a thre
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
+import os
 import socket
 import threading
+import urllib.parse
 from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gptoss_agent.sandbox.bridge import bridge, is_plain
@@ -45,6 +49,71 @@ def _docker() -> Any:
     return docker
 
 
+def client_arguments(docker_host: str | None) -> dict[str, Any]:
+    """docker-py's client arguments for an engine address, read as the docker CLI does.
+
+    ``None`` reads ``DOCKER_HOST`` and the TLS variables (``DOCKER_TLS_VERIFY``,
+    ``DOCKER_CERT_PATH``). An explicit ``tcp://`` address uses the TLS variables too, so
+    ``--docker-host tcp://builder:2376`` with the certificates in the environment speaks
+    TLS rather than plain HTTP to a port that expects TLS. An ``ssh://`` address goes
+    through paramiko, which reads ``~/.ssh/config`` and ``~/.ssh/known_hosts`` (an unknown
+    host key is refused).
+    """
+    docker = _docker()
+    if docker_host is None:
+        return dict(docker.utils.kwargs_from_env())
+    if docker_host.startswith("tcp://"):
+        environment = {**os.environ, "DOCKER_HOST": docker_host}
+        return dict(docker.utils.kwargs_from_env(environment=environment))
+    if docker_host.startswith("ssh://"):
+        return {"base_url": ssh_address(docker_host)}
+    return {"base_url": docker_host}
+
+
+def ssh_address(address: str) -> str:
+    """``address`` with the port ``~/.ssh/config`` gives its host, when it names none.
+
+    docker-py reads the host name, user and key from ``~/.ssh/config`` but puts port 22
+    into an address without one before it looks, so a ``Port`` line would be ignored.
+    """
+    parsed = urllib.parse.urlsplit(address)
+    config = Path("~/.ssh/config").expanduser()
+    if parsed.port is not None or not parsed.hostname or not config.is_file():
+        return address
+    import paramiko
+
+    try:
+        port = paramiko.SSHConfig.from_path(str(config)).lookup(parsed.hostname).get("port")
+    except (OSError, UnicodeDecodeError, paramiko.SSHException) as exc:
+        raise EngineUnavailableError(f"cannot read {config}: {_short(exc)}") from exc
+    return f"{address.rstrip('/')}:{port}" if port else address
+
+
+@functools.cache
+def _client_class() -> type:
+    class EngineClient(_docker().APIClient):  # type: ignore[misc]
+        """docker-py's client, keeping its own TLS authority at every request."""
+
+        def merge_environment_settings(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+            settings: dict[str, Any] = super().merge_environment_settings(*args, **kwargs)
+            if isinstance(self.verify, str):
+                settings["verify"] = self.verify
+            return settings
+
+    return EngineClient
+
+
+def new_client(timeout_s: float, arguments: Mapping[str, Any]) -> Any:
+    """A ``docker.APIClient`` whose TLS authority is the engine's own.
+
+    requests replaces a session's CA bundle at every request with ``REQUESTS_CA_BUNDLE``
+    or ``CURL_CA_BUNDLE`` when either is set (as on many machines behind a corporate
+    proxy), so the engine's ``ca.pem`` from ``DOCKER_CERT_PATH`` would be ignored and the
+    engine's certificate refused; this client keeps its own.
+    """
+    return _client_class()(timeout=timeout_s, **arguments)
+
+
 class Engine:
     """One Docker engine, reached through docker-py's low-level client.
 
@@ -68,7 +137,7 @@ class Engine:
             self.base_url = "unix:///var/run/docker.sock"
 
     def _long_client(self, timeout_s: float) -> Any:
-        return _docker().APIClient(timeout=timeout_s, **self._connect_kwargs)
+        return new_client(timeout_s, self._connect_kwargs)
 
     # -- connection --------------------------------------------------------------------
 
@@ -84,13 +153,10 @@ class Engine:
         Raises:
             EngineUnavailableError: The engine cannot be reached or did not answer.
         """
-        docker = _docker()
-        where = docker_host or "the default Docker socket (DOCKER_HOST)"
+        where = docker_host or os.environ.get("DOCKER_HOST") or "the default Docker socket"
         try:
-            kwargs = (
-                docker.utils.kwargs_from_env() if docker_host is None else {"base_url": docker_host}
-            )
-            client = docker.APIClient(timeout=timeout_s, **kwargs)
+            kwargs = client_arguments(docker_host)
+            client = new_client(timeout_s, kwargs)
             client.ping()
         except Exception as exc:
             raise EngineUnavailableError(

@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -26,6 +27,9 @@ from gptoss_agent.sandbox.channel import ByteSink, KernelChannel, kernel_source
 from gptoss_agent.sandbox.engine import Engine
 from gptoss_agent.sandbox.kernel import BOOTSTRAP
 from tests.support import require_or_skip
+
+if TYPE_CHECKING:
+    from tests.sandbox.second_engine import SecondEngine
 
 FAST_LIMITS = SandboxLimits(
     timeout_s=4.0,
@@ -88,12 +92,18 @@ def docker_engine() -> Engine:
 
 
 @pytest.fixture(scope="session")
-def remote_engine(docker_engine: Engine) -> Iterator[Engine]:
-    """A second engine on its own socket and data root, holding the sandbox image."""
+def second_dockerd(docker_engine: Engine) -> Iterator[SecondEngine]:
+    """A second engine on its own socket, TLS port and data root, with the sandbox image."""
     from tests.sandbox.second_engine import second_engine
 
-    with second_engine(docker_engine) as engine:
-        yield engine
+    with second_engine(docker_engine) as second:
+        yield second
+
+
+@pytest.fixture(scope="session")
+def remote_engine(second_dockerd: SecondEngine) -> Engine:
+    """The second engine, reached through its unix socket."""
+    return second_dockerd.engine
 
 
 @pytest.fixture

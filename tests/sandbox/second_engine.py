@@ -8,7 +8,10 @@ of its own with an empty tmpfs over :data:`HIDDEN` (the system temp folder, wher
 test's session folders are), so, like an engine on another machine, it cannot see them:
 a bind would show it an empty folder. Its data root is kept between runs under
 :data:`BASE` (outside that folder), so the 900 MB image copy happens once per machine.
-A machine that cannot start it fails the tests in CI (``require_or_skip``).
+It also listens on a loopback TCP port with TLS (``--tlsverify``, a throwaway CA from
+:func:`~tests.sandbox.engine_access.make_certificates`), the way an engine on another
+machine is usually reached. A machine that cannot start it fails the tests in CI
+(``require_or_skip``).
 """
 
 from __future__ import annotations
@@ -21,10 +24,12 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from gptoss_agent.sandbox import DEFAULT_IMAGE, SandboxError
 from gptoss_agent.sandbox.engine import Engine
+from tests.sandbox.engine_access import free_port, make_certificates
 from tests.support import require_or_skip
 
 BASE = Path(os.environ.get("GPTOSS_SECOND_DOCKERD", "/var/lib/gptoss-dockerd2"))
@@ -84,8 +89,33 @@ def copy_image(source: Engine, target: Engine, image: str = DEFAULT_IMAGE) -> No
         writer.close()
 
 
+@dataclass(frozen=True)
+class SecondEngine:
+    """The running second engine and its TLS endpoint.
+
+    Attributes:
+        engine: Connected through its unix socket (:data:`SOCKET`).
+        tls_host: ``tcp://127.0.0.1:PORT``, which needs a client certificate.
+        cert_path: The client's certificates (``ca.pem``, ``cert.pem``, ``key.pem``), as
+            ``DOCKER_CERT_PATH`` names them.
+    """
+
+    engine: Engine
+    tls_host: str
+    cert_path: Path
+
+
+def _tls_flags(folder: Path, port: int) -> list[str]:
+    return [
+        f"--host=tcp://127.0.0.1:{port}", "--tlsverify",
+        f"--tlscacert={folder / 'ca.pem'}",
+        f"--tlscert={folder / 'server-cert.pem'}",
+        f"--tlskey={folder / 'server-key.pem'}",
+    ]
+
+
 @contextlib.contextmanager
-def second_engine(main: Engine) -> Iterator[Engine]:
+def second_engine(main: Engine) -> Iterator[SecondEngine]:
     """A running second engine holding the sandbox image; stopped on exit."""
     dockerd = shutil.which("dockerd")
     require_or_skip(dockerd is not None, "dockerd is not installed (the remote-engine tests)")
@@ -98,6 +128,10 @@ def second_engine(main: Engine) -> Iterator[Engine]:
     unshare = shutil.which("unshare")
     require_or_skip(unshare is not None, "unshare is not installed (the remote-engine tests)")
     assert unshare is not None and not BASE.is_relative_to(HIDDEN)
+    certificates = BASE / "tls"
+    shutil.rmtree(certificates, ignore_errors=True)
+    client_certs = make_certificates(certificates)
+    port = free_port()
     hide = 'mount -t tmpfs gptoss-elsewhere "$1" && shift && exec "$@"'
     command = [
         str(unshare), "--mount", "--propagation", "private", "sh", "-c", hide, "sh",
@@ -109,6 +143,7 @@ def second_engine(main: Engine) -> Iterator[Engine]:
         "--bridge=none",
         "--iptables=false",
         "--ip6tables=false",
+        *_tls_flags(certificates, port),
     ]
     with open(BASE / "dockerd.log", "wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
@@ -116,7 +151,7 @@ def second_engine(main: Engine) -> Iterator[Engine]:
     try:
         engine = _connect_when_ready(process)
         copy_image(main, engine)
-        yield engine
+        yield SecondEngine(engine, f"tcp://127.0.0.1:{port}", client_certs)
     finally:
         if engine is not None:
             for container in _safe(engine.sandbox_containers):

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from gptoss_agent.tools.mcp import MCPServer
+from gptoss_agent.tools.rerun import may_rerun
 from tests.tools.mcp.conftest import (
     alive,
     call,
@@ -53,6 +54,8 @@ async def test_git_server_shows_an_untracked_file(servers: Make, tmp_path: Path)
     assert "Untracked files" in status.text and "notes.txt" in status.text
     assert server.annotations("git_status")["readOnlyHint"] is True
     assert server.annotations("git_commit")["readOnlyHint"] is False
+    # A resume may run a lost git_status again (read-only), never a lost git_commit.
+    assert may_rerun(server, "git_status") and not may_rerun(server, "git_commit")
     missing = await call(server, "git_status", "{}")
     assert missing.invalid_call and "'repo_path' is a required property" in missing.text
 
