@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # What the test suite needs on top of scripts/setup.sh (run that first), as root: the dev
 # tools (pytest, ruff, mypy), llama.cpp's server for the server-backend tests (built from
-# source once and cached as a wheel) and real MCP servers from PyPI and npm. One line per
-# step, details in the log file.
+# source once and cached as a wheel), real MCP servers from PyPI and npm, and OpenSSH's server
+# and openssl for the remote-engine tests. One line per step, details in the log file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/steps.sh
