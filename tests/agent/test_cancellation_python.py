@@ -17,6 +17,7 @@ import pytest
 
 from gptoss_agent.agent.events import Event, RunFinished, ToolCallFinished
 from gptoss_agent.agent.harmony.codec import HarmonyCodec
+from gptoss_agent.agent.limits import LoopLimits
 from gptoss_agent.agent.result import RunResult, StopReason
 from gptoss_agent.agent.transcript import TranscriptWriter, read_records, replay_conversation
 from gptoss_agent.sandbox import DockerSandbox, SandboxConfig, SandboxLimits
@@ -153,5 +154,33 @@ async def test_a_cancelled_agent_run_removes_its_container_and_the_next_run_work
         assert ran.text.strip() == "42", ran.text
         assert (ran.is_error, ran.metadata["status"], ran.metadata["state_reset"]) == (
             False, "ok", False)
+    finally:
+        await tool.aclose()
+
+
+@pytest.mark.parametrize("spin", [SPIN, STUBBORN], ids=["interruptible", "deaf"])
+async def test_the_loops_tool_timeout_stops_a_spin_and_the_run_goes_on(
+        codec: HarmonyCodec, tmp_path: Path, spin: str) -> None:
+    """``LoopLimits.tool_timeout_s`` (the sandbox's own limit is 60 s): the run is not
+    cancelled, the model reads a timeout and its next call runs."""
+    tool = make_tool(tmp_path)
+    script = [python("x = 41"), python(spin), python("print(globals().get('x'), 6 * 7)"),
+              FINAL]
+    agent, _ = scripted_agent(codec, script, [tool], limits=LoopLimits(tool_timeout_s=4.0))
+    events: list[Event] = []
+    try:
+        result = await agent.run("go", on_event=events.append)
+        assert (result.stop_reason, result.final_text) == (StopReason.FINAL, "Done.")
+        first, spun, after = [e.result for e in events if isinstance(e, ToolCallFinished)]
+        assert not first.is_error and spun.is_error, spun
+        assert not after.is_error and after.metadata["status"] == "ok", after
+        if spin is SPIN:  # the sandbox stopped it a grace period early: variables kept
+            assert (spun.metadata["status"], spun.metadata["limit"]) == ("timeout", "timeout_s")
+            assert after.text.strip() == "41 42" and after.metadata["state_reset"] is False
+        else:  # deaf: the loop's deadline ends the call, a new container answers next
+            assert "did not answer within 4 seconds" in spun.text, spun.text
+            assert after.text.strip().startswith("None 42"), after.text
+            assert after.metadata["state_reset"] is True
+            assert "variables and imports are gone" in after.text
     finally:
         await tool.aclose()
