@@ -64,7 +64,8 @@ async def test_a_call_that_leaves_nothing_says_nothing(sandbox):
     assert result.value == "0" and result.stopped_count == 0 and result.detail == ""
 
 
-async def test_kept_background_processes_are_listed_and_stopped_at_close(make_sandbox):
+async def test_kept_background_processes_are_listed_and_stopped_at_close(
+        make_sandbox, docker_engine):
     box = keeping(make_sandbox, "keep")
     marker = "8153"
     started = await box.execute(
@@ -89,8 +90,11 @@ async def test_kept_background_processes_are_listed_and_stopped_at_close(make_sa
     )
     assert later.value == "200" and later.background_count == 1, later
     assert len(sleepers(await box.processes(), f"http.server {marker}")) == 1
+    container = box.container_id
+    assert container is not None
     await box.close()
     assert box.container_id is None
+    assert docker_engine.inspect(container) is None  # removed, and its server with it
 
 
 async def test_kept_processes_survive_a_timeout_but_the_cells_own_do_not(make_sandbox):
