@@ -70,8 +70,11 @@ async def _fetch(
     page: Any, url: str, config: BrowserConfig, *, max_redirects: int
 ) -> FetchedPdf | None:
     """GET ``url`` through the context's proxy; ``None`` when the proxy refused it."""
-    response = await page.context.request.get(
-        url, timeout=config.load_timeout_s * 1000, max_redirects=max_redirects
+    response = await bounded(  # Playwright's timeout, and ours should the driver stall
+        page.context.request.get(
+            url, timeout=config.load_timeout_s * 1000, max_redirects=max_redirects
+        ),
+        config.load_timeout_s + config.operation_timeout_s, "fetching the PDF",
     )
     try:
         if response.headers.get(BLOCK_HEADER.lower()):
