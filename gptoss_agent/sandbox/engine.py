@@ -1,6 +1,7 @@
-"""The connection to the Docker engine: the only module that imports docker-py.
+"""The connection to the Docker engine: the sandbox's only caller of docker-py.
 
-:class:`Engine` wraps ``docker.APIClient`` with the few calls the sandbox needs. Every
+:class:`Engine` wraps the ``docker.APIClient`` :mod:`.client` makes for an address with
+the few calls the sandbox needs. Every
 request carries a deadline (the client timeout, or a longer explicit one for image
 builds), and every failure is translated into the package's errors: an engine that
 cannot be reached or does not answer in time raises :class:`EngineUnavailableError`
@@ -10,17 +11,15 @@ quickly instead of hanging. Calls are blocking; async callers run them in a thre
 from __future__ import annotations
 
 import contextlib
-import functools
 import importlib.util
 import os
 import socket
 import threading
-import urllib.parse
 from collections.abc import Iterable, Iterator, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gptoss_agent.sandbox.bridge import bridge, is_plain
+from gptoss_agent.sandbox.client import client_arguments, docker_module, new_client, short_error
 from gptoss_agent.sandbox.errors import (
     EngineUnavailableError,
     ImageBuildError,
@@ -37,81 +36,6 @@ SANDBOX_LABEL = "gptoss-agent.sandbox"
 def docker_py_installed() -> bool:
     """Whether the docker-py package can be imported (without importing it)."""
     return importlib.util.find_spec("docker") is not None
-
-
-def _docker() -> Any:
-    try:
-        import docker
-    except ImportError as exc:  # pragma: no cover - docker is a dependency
-        raise EngineUnavailableError(
-            "the 'docker' Python package is not installed (pip install 'docker>=7')"
-        ) from exc
-    return docker
-
-
-def client_arguments(docker_host: str | None) -> dict[str, Any]:
-    """docker-py's client arguments for an engine address, read as the docker CLI does.
-
-    ``None`` reads ``DOCKER_HOST`` and the TLS variables (``DOCKER_TLS_VERIFY``,
-    ``DOCKER_CERT_PATH``). An explicit ``tcp://`` address uses the TLS variables too, so
-    ``--docker-host tcp://builder:2376`` with the certificates in the environment speaks
-    TLS rather than plain HTTP to a port that expects TLS. An ``ssh://`` address goes
-    through paramiko, which reads ``~/.ssh/config`` and ``~/.ssh/known_hosts`` (an unknown
-    host key is refused).
-    """
-    docker = _docker()
-    if docker_host is None:
-        return dict(docker.utils.kwargs_from_env())
-    if docker_host.startswith("tcp://"):
-        environment = {**os.environ, "DOCKER_HOST": docker_host}
-        return dict(docker.utils.kwargs_from_env(environment=environment))
-    if docker_host.startswith("ssh://"):
-        return {"base_url": ssh_address(docker_host)}
-    return {"base_url": docker_host}
-
-
-def ssh_address(address: str) -> str:
-    """``address`` with the port ``~/.ssh/config`` gives its host, when it names none.
-
-    docker-py reads the host name, user and key from ``~/.ssh/config`` but puts port 22
-    into an address without one before it looks, so a ``Port`` line would be ignored.
-    """
-    parsed = urllib.parse.urlsplit(address)
-    config = Path("~/.ssh/config").expanduser()
-    if parsed.port is not None or not parsed.hostname or not config.is_file():
-        return address
-    import paramiko
-
-    try:
-        port = paramiko.SSHConfig.from_path(str(config)).lookup(parsed.hostname).get("port")
-    except (OSError, UnicodeDecodeError, paramiko.SSHException) as exc:
-        raise EngineUnavailableError(f"cannot read {config}: {_short(exc)}") from exc
-    return f"{address.rstrip('/')}:{port}" if port else address
-
-
-@functools.cache
-def _client_class() -> type:
-    class EngineClient(_docker().APIClient):  # type: ignore[misc]
-        """docker-py's client, keeping its own TLS authority at every request."""
-
-        def merge_environment_settings(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
-            settings: dict[str, Any] = super().merge_environment_settings(*args, **kwargs)
-            if isinstance(self.verify, str):
-                settings["verify"] = self.verify
-            return settings
-
-    return EngineClient
-
-
-def new_client(timeout_s: float, arguments: Mapping[str, Any]) -> Any:
-    """A ``docker.APIClient`` whose TLS authority is the engine's own.
-
-    requests replaces a session's CA bundle at every request with ``REQUESTS_CA_BUNDLE``
-    or ``CURL_CA_BUNDLE`` when either is set (as on many machines behind a corporate
-    proxy), so the engine's ``ca.pem`` from ``DOCKER_CERT_PATH`` would be ignored and the
-    engine's certificate refused; this client keeps its own.
-    """
-    return _client_class()(timeout=timeout_s, **arguments)
 
 
 class Engine:
@@ -161,7 +85,7 @@ class Engine:
         except Exception as exc:
             raise EngineUnavailableError(
                 f"cannot reach the Docker engine at {where} within {timeout_s:g}s: "
-                f"{_short(exc)}. Is dockerd running (see `gptoss-agent sandbox doctor`)?"
+                f"{short_error(exc)}. Is dockerd running (see `gptoss-agent sandbox doctor`)?"
             ) from exc
         return cls(client, timeout_s, kwargs)
 
@@ -172,7 +96,7 @@ class Engine:
 
     @contextlib.contextmanager
     def _call(self, what: str) -> Iterator[None]:
-        docker = _docker()
+        docker = docker_module()
         import requests
 
         try:
@@ -180,11 +104,11 @@ class Engine:
         except docker.errors.NotFound:
             raise
         except docker.errors.APIError as exc:
-            raise SandboxError(f"Docker engine refused to {what}: {_short(exc)}") from exc
+            raise SandboxError(f"Docker engine refused to {what}: {short_error(exc)}") from exc
         except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
             raise EngineUnavailableError(
                 f"Docker engine at {self.base_url} failed to {what} within "
-                f"{self.timeout_s:g}s: {_short(exc)}"
+                f"{self.timeout_s:g}s: {short_error(exc)}"
             ) from exc
 
     def api(self, what: str, method: str, *args: Any, **kwargs: Any) -> Any:
@@ -196,8 +120,8 @@ class Engine:
         with self._call(what):
             try:
                 return getattr(self._client, method)(*args, **kwargs)
-            except _docker().errors.NotFound as exc:
-                raise SandboxError(f"No such object: {_short(exc)}") from exc
+            except docker_module().errors.NotFound as exc:
+                raise SandboxError(f"No such object: {short_error(exc)}") from exc
 
     # -- engine and images -------------------------------------------------------------
 
@@ -211,7 +135,7 @@ class Engine:
 
     def image_labels(self, image: str) -> Mapping[str, str] | None:
         """Labels of ``image``, or ``None`` when the image is not present."""
-        docker = _docker()
+        docker = docker_module()
         try:
             with self._call(f"inspect image {image}"):
                 data = self._client.inspect_image(image)
@@ -221,7 +145,7 @@ class Engine:
 
     def image_size(self, image: str) -> int | None:
         """Size of ``image`` in bytes, or ``None`` when absent."""
-        with contextlib.suppress(_docker().errors.NotFound), self._call(f"inspect {image}"):
+        with contextlib.suppress(docker_module().errors.NotFound), self._call(f"inspect {image}"):
             return int(self._client.inspect_image(image).get("Size") or 0)
         return None
 
@@ -263,7 +187,7 @@ class Engine:
             )
             text = result if isinstance(result, str) else str(result)
         except Exception as exc:
-            raise ImageBuildError(f"docker import failed: {_short(exc)}") from exc
+            raise ImageBuildError(f"docker import failed: {short_error(exc)}") from exc
         finally:
             client.close()
         if '"error"' in text:
@@ -300,7 +224,7 @@ class Engine:
         except ImageBuildError:
             raise
         except Exception as exc:
-            raise ImageBuildError(f"docker build failed: {_short(exc)}") from exc
+            raise ImageBuildError(f"docker build failed: {short_error(exc)}") from exc
         finally:
             client.close()
 
@@ -308,7 +232,7 @@ class Engine:
 
     def create_container(self, spec: ContainerSpec) -> str:
         """Create (not start) a container from ``spec``; return its id."""
-        docker = _docker()
+        docker = docker_module()
         ulimits = [
             docker.types.Ulimit(name=name, soft=soft, hard=hard)
             for name, soft, hard in spec.ulimits
@@ -361,7 +285,7 @@ class Engine:
 
     def inspect(self, container_id: str) -> Mapping[str, Any] | None:
         """The container's inspect report, or ``None`` when it no longer exists."""
-        docker = _docker()
+        docker = docker_module()
         try:
             with self._call("inspect a sandbox container"):
                 return dict(self._client.inspect_container(container_id))
@@ -373,7 +297,7 @@ class Engine:
 
         An empty mapping means the container no longer exists.
         """
-        docker = _docker()
+        docker = docker_module()
         try:
             self._client.wait(container_id, timeout=timeout_s)
         except docker.errors.NotFound:
@@ -385,7 +309,7 @@ class Engine:
 
     def remove(self, container_id: str) -> None:
         """Kill and remove a container; a container that is already gone is fine."""
-        docker = _docker()
+        docker = docker_module()
         try:
             with self._call("remove a sandbox container"):
                 self._client.remove_container(container_id, force=True, v=True)
@@ -398,7 +322,7 @@ class Engine:
 
     def kill(self, container_id: str) -> None:
         """Send SIGKILL to the container (for fault tests and emergencies)."""
-        with contextlib.suppress(_docker().errors.NotFound), self._call("kill a container"):
+        with contextlib.suppress(docker_module().errors.NotFound), self._call("kill a container"):
             self._client.kill(container_id)
 
     def top(self, container_id: str) -> list[dict[str, str]]:
@@ -455,8 +379,3 @@ def shared_engine(docker_host: str | None, timeout_s: float) -> Engine:
     engine = Engine.connect(docker_host, timeout_s)
     with _engines_lock:
         return _engines.setdefault(key, engine)
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text if len(text) <= 300 else text[:297] + "..."

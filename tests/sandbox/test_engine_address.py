@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from gptoss_agent.sandbox import EngineUnavailableError
-from gptoss_agent.sandbox.engine import client_arguments, ssh_address
+from gptoss_agent.sandbox.client import client_arguments, ssh_address
 
 
 def _home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, config: str | None) -> None:
