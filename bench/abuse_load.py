@@ -14,8 +14,10 @@ each for as long as the victims work:
 - ``hung_page``: opens a page whose script never returns (the browser's deadlines),
   then opens a normal page in the same session.
 
-The same victim work is measured first with no abusers, then next to them, in the same
-run; the figure is the larger of two ratios of median call latency, abused over quiet:
+The same victim work is measured with no abusers before and again after the abused
+phase, in the same run, so a drift of the machine or a warm-up shows in neither side
+alone (the two quiet phases' python medians are printed; the quiet figures pool both);
+the figure is the larger of two ratios of median call latency, abused over quiet:
 the victims' python calls and their ``browser.open`` calls (the median of both kinds
 together falls between their two modes, so it is printed but not the figure). An abuser
 counts as contained when every one of its calls came back with the limit it hit named and
@@ -288,12 +290,18 @@ async def main(quick: bool) -> int:
         )
         try:
             await warm_up(bench)
-            quiet = await victims_phase(bench, rounds, "quiet")
+            before = await victims_phase(bench, rounds, "quiet")
             abused, abusers = await abused_phase(bench, rounds)
+            after = await victims_phase(bench, rounds, "after")
         finally:
             await bench.python.aclose()
             await bench.browser.aclose()
             server.shutdown()
+    for label, phase in (("before", before), ("after", after)):
+        calls = [s for r in phase for s in r.python_s]
+        print(f"quiet python calls {label} the abusers: median {median_ms(calls):.1f} ms")
+    quiet = [VictimReport([*b.python_s, *a.python_s], [*b.browser_s, *a.browser_s],
+                          [*b.wrong, *a.wrong]) for b, a in zip(before, after, strict=True)]
     figures = report(quiet, abused, abusers)
     print(f"\ngoal: victims_ok {VICTIMS}, victim_slowdown <= 2, abusers_contained 5")
     print(json.dumps(figures))
