@@ -278,7 +278,7 @@ async def main(quick: bool) -> int:
               file=sys.stderr)
         return 1
     server, port = serve()
-    rounds = 2 if quick else 20
+    rounds = 2 if quick else 60
     limits = SandboxLimits(timeout_s=4.0 if quick else 8.0, interrupt_grace_s=1.0,
                            memory_mb=512, pids=128)
     with tempfile.TemporaryDirectory() as folder:
