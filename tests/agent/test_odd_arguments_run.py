@@ -7,6 +7,7 @@ import json
 import pytest
 
 from gptoss_agent.agent.harmony.codec import HarmonyCodec
+from gptoss_agent.tools.function import function_tool
 from tests.agent.scripting import CALL_ADD, FINAL, scripted_agent
 
 
@@ -26,3 +27,31 @@ async def test_odd_arguments_are_told_to_the_model(codec: HarmonyCodec, argument
     assert result.tool_calls == 2 and result.tool_errors == 1
     assert said in backend.decoded_prompts()[1]
     assert [incident.kind for incident in result.incidents] == [kind]
+
+
+@function_tool
+def scale(factor: float) -> float:
+    """Double a factor.
+
+    Args:
+        factor: The number to double.
+    """
+    return factor * 2
+
+
+async def test_a_huge_integer_for_a_float_reaches_the_model_and_the_run_goes_on(
+        codec: HarmonyCodec) -> None:
+    def call(value: str) -> str:
+        return ("<|channel|>commentary to=functions.scale <|constrain|>json"
+                f'<|message|>{{"factor": {value}}}<|call|>')
+
+    final = "<|channel|>final<|message|>Doubled.<|return|>"
+    agent, backend = scripted_agent(codec, [call("1" + "0" * 399), call("1.5"), final],
+                                    [scale])
+    result = await agent.run("Double it.")
+    assert result.ok and result.final_text == "Doubled."
+    assert result.tool_calls == 2 and result.tool_errors == 1
+    told = backend.decoded_prompts()[1].rpartition("<|start|>functions.scale to=assistant")[2]
+    assert "400-digit integer is too large" in told and "0" * 399 not in told
+    assert "3.0" in backend.decoded_prompts()[2]  # the corrected call ran
+    assert [incident.kind for incident in result.incidents] == ["schema_violation"]
