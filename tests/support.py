@@ -74,3 +74,13 @@ def process_parents() -> dict[int, int]:
                 continue
             parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
     return parents
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout_s: float = 60.0) -> None:
+    """Ask a child process to end (SIGTERM); kill it if it has not within ``timeout_s``."""
+    process.terminate()
+    try:
+        process.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

@@ -4,13 +4,8 @@
 # with their own keys and config; nothing listens on port 22) and openssl for the TLS
 # certificates. Neither is started or configured here.
 set -euo pipefail
+source "$(dirname "$0")/../lib/apt.sh"
 want=()
 [ -x /usr/sbin/sshd ] || want+=(openssh-server)
 command -v openssl >/dev/null 2>&1 || want+=(openssl)
-if [ "${#want[@]}" -eq 0 ]; then
-  echo "all present"
-  exit 0
-fi
-export DEBIAN_FRONTEND=noninteractive
-apt-get update
-apt-get install -y --no-install-recommends "${want[@]}"
+apt_install "${want[@]}"

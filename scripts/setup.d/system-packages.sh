@@ -4,15 +4,10 @@
 # browser for runs with a window) with fonts for readable page metrics. No recommended packages:
 # nothing here needs a desktop.
 set -euo pipefail
+source "$(dirname "$0")/../lib/apt.sh"
 want=()
 command -v dockerd >/dev/null 2>&1 || want+=(docker.io tini)
 command -v debootstrap >/dev/null 2>&1 || want+=(debootstrap)
 command -v chromium >/dev/null 2>&1 || want+=(chromium fonts-dejavu-core fonts-liberation)
 command -v chromium-headless-shell >/dev/null 2>&1 || want+=(chromium-headless-shell)
-if [ "${#want[@]}" -eq 0 ]; then
-  echo "all present"
-  exit 0
-fi
-export DEBIAN_FRONTEND=noninteractive
-apt-get update
-apt-get install -y --no-install-recommends "${want[@]}"
+apt_install "${want[@]}"

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support import require_or_skip
+from tests.support import require_or_skip, stop_process
 
 START_TIMEOUT_S = 30.0
 SSH_ALIAS = "gptoss-remote"
@@ -143,9 +143,4 @@ def ssh_server(folder: Path, engine_socket: Path) -> Iterator[SshAccess]:
         _wait_for_port(process, port, log)
         yield SshAccess(_client_home(folder, port), f"ssh://{SSH_ALIAS}", port)
     finally:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, 30)

@@ -30,7 +30,7 @@ from pathlib import Path
 from gptoss_agent.sandbox import DEFAULT_IMAGE, SandboxError
 from gptoss_agent.sandbox.engine import Engine
 from tests.sandbox.engine_access import free_port, make_certificates
-from tests.support import require_or_skip
+from tests.support import require_or_skip, stop_process
 
 BASE = Path(os.environ.get("GPTOSS_SECOND_DOCKERD", "/var/lib/gptoss-dockerd2"))
 """Where the second engine keeps its socket, data root, exec root, pid file and log."""
@@ -158,12 +158,7 @@ def second_engine(main: Engine) -> Iterator[SecondEngine]:
                 with contextlib.suppress(SandboxError):
                     engine.remove(str(container["Id"]))
             engine.close()
-        process.terminate()
-        try:
-            process.wait(60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, 60)
 
 
 def _safe(listing: object) -> list[dict]:
