@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -76,7 +77,14 @@ def process_parents() -> dict[int, int]:
     return parents
 
 
-def stop_process(process: subprocess.Popen[bytes], timeout_s: float = 60.0) -> None:
+def free_port() -> int:
+    """A loopback port nothing listens on now (for a server started with ``--port``)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def stop_process(process: subprocess.Popen[Any], timeout_s: float = 60.0) -> None:
     """Ask a child process to end (SIGTERM); kill it if it has not within ``timeout_s``."""
     process.terminate()
     try:

@@ -20,18 +20,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support import require_or_skip, stop_process
+from tests.support import free_port, require_or_skip, stop_process
 
 START_TIMEOUT_S = 30.0
 SSH_ALIAS = "gptoss-remote"
 """The host name the client's ``.ssh/config`` maps to the test's sshd."""
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _openssl(*args: str) -> None:

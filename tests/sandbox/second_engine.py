@@ -29,8 +29,8 @@ from pathlib import Path
 
 from gptoss_agent.sandbox import DEFAULT_IMAGE, SandboxError
 from gptoss_agent.sandbox.engine import Engine
-from tests.sandbox.engine_access import free_port, make_certificates
-from tests.support import require_or_skip, stop_process
+from tests.sandbox.engine_access import make_certificates
+from tests.support import free_port, require_or_skip, stop_process
 
 BASE = Path(os.environ.get("GPTOSS_SECOND_DOCKERD", "/var/lib/gptoss-dockerd2"))
 """Where the second engine keeps its socket, data root, exec root, pid file and log."""

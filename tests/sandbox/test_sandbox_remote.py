@@ -26,7 +26,7 @@ def remote_box(engine: Engine, folder: Path, name: str, transport: str = "copy",
                **limits: object) -> DockerSandbox:
     config = SandboxConfig(
         limits=dataclasses.replace(FAST_LIMITS, **limits),  # type: ignore[arg-type]
-        docker_host=f"unix://{engine.base_url.removeprefix('unix://')}",
+        docker_host=engine.base_url,
         data_transport=transport,
     )
     return DockerSandbox(config, data_dir=folder, session=name, engine=engine)

@@ -9,24 +9,18 @@ files travel by archive copies into a volume.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from gptoss_agent.sandbox import (
-    DockerSandbox,
-    EngineUnavailableError,
-    ExecutionStatus,
-    SandboxConfig,
-)
+from gptoss_agent.sandbox import EngineUnavailableError, ExecutionStatus
 from gptoss_agent.sandbox.engine import Engine
 
-from .conftest import FAST_LIMITS
 from .engine_access import SshAccess, make_certificates, ssh_server
 from .second_engine import SOCKET, SecondEngine
+from .test_sandbox_remote import remote_box
 
 pytestmark = pytest.mark.docker
 
@@ -48,13 +42,6 @@ def tls_environment(second_dockerd: SecondEngine, monkeypatch) -> SecondEngine:
     return second_dockerd
 
 
-def _box(engine: Engine, folder: Path, name: str, **limits: object) -> DockerSandbox:
-    config = SandboxConfig(
-        limits=dataclasses.replace(FAST_LIMITS, **limits),  # type: ignore[arg-type]
-        docker_host=engine.base_url, data_transport="auto")
-    return DockerSandbox(config, data_dir=folder, session=name, engine=engine)
-
-
 def _drive(tmp_path: Path, name: str) -> Path:
     folder = tmp_path / "drive"
     folder.mkdir()
@@ -64,7 +51,7 @@ def _drive(tmp_path: Path, name: str) -> Path:
 
 async def _round_trip(engine: Engine, folder: Path, name: str) -> None:
     """Files in and out, state kept, a timed-out call interrupted: all with no binds."""
-    box = _box(engine, folder, name, timeout_s=6.0)
+    box = remote_box(engine, folder, name, transport="auto", timeout_s=6.0)
     try:
         first = await box.execute(
             "import os\nkept = open('/mnt/data/input.txt').read()\n"

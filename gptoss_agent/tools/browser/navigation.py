@@ -268,11 +268,11 @@ async def _rendered(tab: SessionTab, deadline: float, config: BrowserConfig) -> 
     """
     page, inflight, limit = tab.page, tab.inflight, config.operation_timeout_s
     settle_deadline = min(deadline, time.monotonic() + config.settle_timeout_s)
-    remaining_ms = max(0.0, settle_deadline - time.monotonic()) * 1000
+    load_ms = max(1.0, (settle_deadline - time.monotonic()) * 1000)
     with contextlib.suppress(playwright_api().TimeoutError):
         # Playwright's own timeout, and ours past it should the driver itself stall.
-        await bounded(page.wait_for_load_state("load", timeout=max(1.0, remaining_ms)),
-                      max(1.0, remaining_ms) / 1000 + limit, "waiting for the load event")
+        await bounded(page.wait_for_load_state("load", timeout=load_ms),
+                      load_ms / 1000 + limit, "waiting for the load event")
     if not inflight.pending:
         changes = inflight.changes
         with contextlib.suppress(PageUnresponsiveError, playwright_api().Error):

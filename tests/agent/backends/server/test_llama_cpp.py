@@ -15,7 +15,6 @@ import asyncio
 import importlib.util
 import itertools
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -36,7 +35,7 @@ from gptoss_agent.agent.backends.server import (
 )
 from gptoss_agent.agent.harmony.codec import HarmonyCodec, load_codec
 from tests.agent.backends.conftest import HAS_TORCH
-from tests.support import require_or_skip
+from tests.support import free_port, require_or_skip, stop_process
 
 CALL_PROMPT = "<|start|>user<|message|>find x<|end|><|start|>assistant"
 CALL_COMPLETION = "<|channel|>commentary to=functions.lookup<|message|>{}"
@@ -94,9 +93,7 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         check=False,
     )
     assert converted.returncode == 0, converted.stderr[-3000:]
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     process = subprocess.Popen(
         [
             sys.executable,
@@ -126,8 +123,7 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{port}/v1"
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        stop_process(process, 30)
 
 
 def request(
