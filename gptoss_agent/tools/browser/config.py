@@ -71,6 +71,10 @@ BASE_ARGS = (
     "--disable-domain-reliability",
     "--no-pings",
     "--block-new-web-contents",
+    # Composite on the renderer's main thread: nothing here scrolls or animates on
+    # screen, and the compositor thread's handoffs cost about a third of a renderer's
+    # CPU per page load (bench/browser_latency.py; docs/browser.md, "Cost per page").
+    "--disable-threaded-compositing",
     # The on-device AI models' manifest is read from here, not fetched: without it,
     # Chromium asks update.googleapis.com for it at start-up despite the flags above.
     f"--optimization-guide-manifest-override={os.devnull}",

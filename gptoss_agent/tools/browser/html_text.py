@@ -91,8 +91,7 @@ def html_to_page(html: str, url: str, options: HtmlOptions | None = None) -> Pag
     soup = BeautifulSoup(html, "lxml")
     title = _title(soup)
     base = _base_url(soup, url)
-    _drop_invisible(soup)
-    _sanitize_text(soup)
+    _clean(soup)
     links, markers = _number_links(soup, url, base, options.max_links)
     converted = _to_text(soup.body or soup)
     converted = _PLACEHOLDER.sub(lambda m: markers.get(int(m.group(1)), ""), converted)
@@ -110,35 +109,44 @@ def _base_url(soup: Any, url: str) -> str:
     return url
 
 
-def _drop_invisible(soup: Any) -> None:
-    """Remove what a reader never sees: scripts, styles, controls, comments, hidden parts."""
-    from bs4 import Comment, Tag
+def _clean(soup: Any) -> None:
+    """Remove what a reader never sees, and sanitise every text node that is left.
+
+    Goes: scripts, styles, form controls and the like (``_DROP_TAGS``), comments, and
+    elements hidden by ``hidden``, ``aria-hidden`` or an inline style. Sanitising keeps page
+    text from forging a citation marker. One walk over the tree: a removed element's
+    subtree is never visited (asking bs4 whether a node was decomposed searches the
+    node's whole subtree, which made this quadratic).
+    """
+    from bs4 import Comment, NavigableString, Tag
 
     for tag in soup.find_all(_DROP_TAGS):
-        tag.decompose()
-    for comment in soup.find_all(string=lambda s: isinstance(s, Comment)):
-        comment.extract()
-    for tag in soup.find_all(True):
-        if not isinstance(tag, Tag) or tag.decomposed:
-            continue
-        attrs = tag.attrs or {}
-        if (
-            "hidden" in attrs
-            or str(attrs.get("aria-hidden", "")).lower() == "true"
-            or _HIDDEN_STYLE.search(str(attrs.get("style", "")))
-        ):
+        if not tag.decomposed:  # not inside one removed before (cheap: it is small)
             tag.decompose()
+    stack = [soup]
+    while stack:
+        parent = stack.pop()
+        for child in list(parent.contents):
+            if isinstance(child, Comment):
+                child.extract()
+            elif isinstance(child, NavigableString):
+                clean = sanitize(str(child))
+                if clean != child:
+                    child.replace_with(clean)
+            elif isinstance(child, Tag):
+                if _hidden(child):
+                    child.decompose()
+                else:
+                    stack.append(child)
 
 
-def _sanitize_text(soup: Any) -> None:
-    """Sanitise every text node, so page text cannot forge a citation marker."""
-    from bs4 import NavigableString
-
-    for node in soup.find_all(string=True):
-        if isinstance(node, NavigableString):
-            clean = sanitize(str(node))
-            if clean != node:
-                node.replace_with(clean)
+def _hidden(tag: Any) -> bool:
+    attrs = tag.attrs or {}
+    return (
+        "hidden" in attrs
+        or str(attrs.get("aria-hidden", "")).lower() == "true"
+        or bool(_HIDDEN_STYLE.search(str(attrs.get("style", ""))))
+    )
 
 
 def _number_links(
@@ -160,7 +168,7 @@ def _number_links(
     ids_by_url: dict[str, int] = {}
     markers: dict[int, str] = {}
     for anchor in soup.find_all("a"):
-        if not isinstance(anchor, Tag) or anchor.decomposed:
+        if not isinstance(anchor, Tag):
             continue
         href = str(anchor.get("href") or "").strip()
         target = urljoin(base, href) if href else ""
