@@ -55,6 +55,42 @@ def test_scripts_styles_and_hidden_elements_are_dropped() -> None:
         assert gone not in text
 
 
+def test_text_around_removed_elements_stays_in_order() -> None:
+    page = html_to_page(
+        "<body><p>a<!-- c -->b<script>x</script>c<span hidden>gone<b>also</b></span>d"
+        "<span hidden><span style='visibility: hidden'><b>deep</b></span></span>e"
+        "<a href='/l'>link<!-- inside --> <i>text</i></a>f"
+        "<a href='mailto:m@x'>mail</a>g</p></body>",
+        "https://x.example/",
+    )
+    assert page.lines == ("abcde【0†link text】f mail g",)
+    assert [link.url for link in page.links] == ["https://x.example/l"]
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        ("<?xml version='1.0' encoding='utf-8'?><html><body><p>caf\u00e9</p></body></html>",
+         "caf\u00e9"),
+        ("<html><head><meta charset='iso-8859-1'></head><body><p>na\u00efve \u2713</p></body>"
+         "</html>", "na\u00efve \u2713"),
+        ("<p>lone \ud800 surrogate</p>", "lone \ufffd surrogate"),
+    ],
+)
+def test_declared_encodings_and_unencodable_text_do_not_garble_the_page(
+    document: str, expected: str
+) -> None:
+    """The DOM arrives as text: nothing in it makes the parser decode it again."""
+    assert html_to_page(document, "https://x.example/").lines == (expected,)
+
+
+@pytest.mark.parametrize("document", ["", "   ", "<!-- only a comment -->"])
+def test_an_empty_document_is_an_empty_page(document: str) -> None:
+    page = html_to_page(document, "https://x.example/")
+    assert (page.title, page.links) == ("", ())
+    assert not any(line.strip() for line in page.lines)
+
+
 def test_structure_is_kept_readable() -> None:
     page = html_to_page(
         "<body><h2>Heading</h2><ol><li>one</li><li>two</li></ol><p>1. not a list</p>"
