@@ -10,6 +10,10 @@ own input also derive from :class:`ValueError`, so code that validates with
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import Iterator
+
 
 class SandboxError(Exception):
     """Base of every error the sandbox package raises."""
@@ -41,3 +45,17 @@ class KernelError(SandboxError):
 
 class SandboxClosedError(SandboxError):
     """The sandbox was used after :meth:`close`."""
+
+
+@contextlib.contextmanager
+def unexpected_as(what: str) -> Iterator[None]:
+    """Let sandbox errors and cancellation pass; turn anything else into a KernelError.
+
+    Its message says ``what`` failed, and with which exception.
+    """
+    try:
+        yield
+    except (SandboxError, asyncio.CancelledError):
+        raise
+    except Exception as exc:
+        raise KernelError(f"{what} failed: {type(exc).__name__}: {exc}") from exc

@@ -127,3 +127,18 @@ class AttachProtocol(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         """End the stdout stream (the kernel reads as gone)."""
         self._demux.feed_eof()
+
+
+async def connect_attach(
+    sock: Any,
+) -> tuple[asyncio.Transport, asyncio.StreamReader, AttachDemuxer]:
+    """Serve an attach socket on the running loop.
+
+    Returns its transport, the kernel's stdout as a stream reader, and the demuxer
+    (which also keeps the tail of stderr).
+    """
+    reader = asyncio.StreamReader(limit=1 << 20)
+    demux = AttachDemuxer(reader)
+    transport, _ = await asyncio.get_running_loop().create_connection(
+        lambda: AttachProtocol(demux), sock=sock)
+    return transport, reader, demux

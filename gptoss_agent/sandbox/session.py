@@ -32,8 +32,9 @@ from gptoss_agent.sandbox.errors import (
     KernelError,
     SandboxClosedError,
     SandboxError,
+    unexpected_as,
 )
-from gptoss_agent.sandbox.framing import AttachDemuxer, AttachProtocol
+from gptoss_agent.sandbox.framing import AttachDemuxer, connect_attach
 from gptoss_agent.sandbox.labels import owner_labels, reap_orphans
 from gptoss_agent.sandbox.priority import CpuWeight
 from gptoss_agent.sandbox.quota import quota_watchdog
@@ -236,8 +237,13 @@ class DockerSandbox:
         Processes kept running (``keep_background``) end with the container; a data
         volume (an engine elsewhere) is removed too, its files mirrored in the folder.
         If the engine cannot be reached the kernel still exits (its stdin closes) and
-        the stopped container is removed by the next run's orphan sweep.
+        the stopped container is removed by the next run's orphan sweep. A failure is a
+        :class:`SandboxError` (the session counts as closed all the same).
         """
+        with unexpected_as("closing the sandbox"):
+            await self._close()
+
+    async def _close(self) -> None:
         self._closed = True
         starting, self._starting = self._starting, None
         if starting is not None:
@@ -252,14 +258,13 @@ class DockerSandbox:
         if volume is not None:
             await asyncio.to_thread(volume.remove)
 
-    # -- inspection (doctor, tests) ------------------------------------------------------
-
     async def processes(self) -> list[dict[str, str]]:
-        """The processes in the current container (``docker top``)."""
+        """The processes in the current container (``docker top``); failures: SandboxError."""
         if self._container_id is None:
             return []
-        engine = await self._get_engine()
-        return await asyncio.to_thread(engine.top, self._container_id)
+        with unexpected_as("listing the sandbox's processes"):
+            engine = await self._get_engine()
+            return await asyncio.to_thread(engine.top, self._container_id)
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -336,10 +341,7 @@ class DockerSandbox:
         self._container_id = await asyncio.to_thread(engine.create_container, spec)
         try:
             sock = await asyncio.to_thread(engine.attach, self._container_id)
-            loop = asyncio.get_running_loop()
-            reader = asyncio.StreamReader(limit=1 << 20)
-            demux = AttachDemuxer(reader)
-            transport, _ = await loop.create_connection(lambda: AttachProtocol(demux), sock=sock)
+            transport, reader, demux = await connect_attach(sock)
             self._transport, self._demux = transport, demux
             await asyncio.to_thread(engine.start, self._container_id)
             channel = KernelChannel(reader, ByteSink(transport.write, transport.close))
@@ -391,8 +393,7 @@ class DockerSandbox:
     async def _post_mortem(self) -> str:
         if self._engine is None or self._container_id is None:
             return "The Python process stopped."
-        engine, container_id = self._engine, self._container_id
         state: Mapping[str, Any] = {}
         with contextlib.suppress(SandboxError):
-            state = await asyncio.to_thread(engine.wait_stopped, container_id, 5.0)
+            state = await asyncio.to_thread(self._engine.wait_stopped, self._container_id, 5.0)
         return exit_cause(state, self.config.limits.memory_mb)

@@ -223,3 +223,28 @@ async def test_an_unexpected_failure_below_is_a_sandbox_error(make_sandbox, dock
         if (c.get("Labels") or {}).get(SESSION) == "unexpected"
     ]
     assert len(labelled) == 1  # the failed starts left no container behind
+
+
+@pytest.mark.parametrize("failure", [ValueError("a reply it could not read"),
+                                     OSError(5, "Input/output error")])
+async def test_an_unexpected_failure_listing_or_closing_is_a_sandbox_error(
+        make_sandbox, docker_engine, monkeypatch, failure):
+    box = make_sandbox(f"unexpected-close-{type(failure).__name__}")
+    await box.start()
+    container_id = box.container_id
+    real_remove = docker_engine.remove
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise failure
+
+    monkeypatch.setattr(docker_engine, "top", broken)
+    with pytest.raises(SandboxError, match=f"processes failed: {type(failure).__name__}"):
+        await box.processes()
+    monkeypatch.setattr(docker_engine, "remove", broken)
+    with pytest.raises(SandboxError, match=f"closing the sandbox failed: {type(failure).__name__}"):
+        await box.close()
+    with pytest.raises(SandboxError):  # closed all the same
+        await box.execute("1")
+    monkeypatch.undo()
+    real_remove(container_id)  # what the failed close left, removed for the next tests
+    assert container_id not in {c["Id"] for c in docker_engine.sandbox_containers()}
